@@ -1,0 +1,113 @@
+"""A name -> builder registry, in the spirit of timm's: architectures register themselves.
+
+Builders take keyword options (input size, width, classes) and return an
+uncompiled Keras model whose input is the output of `emoedge.data.preprocess`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from emoedge.data.preprocess import PreprocessSpec
+from emoedge.errors import UserInputError
+from emoedge.labels import NUM_CLASSES
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered architecture: how to build it and how its inputs are prepared."""
+
+    name: str
+    builder: Callable[..., Any]
+    description: str
+    default_input: PreprocessSpec
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+# Modules that register architectures when imported; kept lazy so that listing
+# names never imports TensorFlow.
+_ARCHITECTURE_MODULES = ("emoedge.models.mini_xception", "emoedge.models.mobilenet_v2")
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _load_all() -> None:
+    for module in _ARCHITECTURE_MODULES:
+        importlib.import_module(module)
+
+
+def list_models() -> list[ModelSpec]:
+    _load_all()
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def get_spec(name: str) -> ModelSpec:
+    _load_all()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise UserInputError(f"unknown model {name!r}; known models: {known}") from None
+
+
+def build_model(
+    name: str,
+    input_size: int | None = None,
+    num_classes: int = NUM_CLASSES,
+    **options: Any,
+):
+    """Build an untrained Keras model by registry name.
+
+    `input_size` overrides the architecture's default square input; other options
+    go to the builder (e.g. `alpha` for MobileNetV2).
+    """
+    spec = get_spec(name)
+    preprocess = spec.default_input
+    if input_size is not None:
+        preprocess = PreprocessSpec(
+            height=input_size,
+            width=input_size,
+            channels=preprocess.channels,
+            scale=preprocess.scale,
+            margin=preprocess.margin,
+        )
+    merged = {**spec.options, **options}
+    return spec.builder(input_shape=preprocess.input_shape, num_classes=num_classes, **merged)
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates of one forward pass, counted from the layer shapes.
+
+    Counts convolutions (plain, depthwise, separable) and dense layers, which hold
+    all but a negligible share of the work in these architectures.
+    """
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):  # a nested backbone, e.g. keras.applications
+            total += count_macs(layer)
+        elif isinstance(layer, keras.layers.SeparableConv2D):
+            out_h, out_w, out_c = layer.output.shape[1:]
+            kh, kw = layer.kernel_size
+            in_c = layer.input.shape[-1]
+            total += out_h * out_w * (kh * kw * in_c + in_c * out_c)
+        elif isinstance(layer, keras.layers.DepthwiseConv2D):
+            out_h, out_w, out_c = layer.output.shape[1:]
+            kh, kw = layer.kernel_size
+            total += out_h * out_w * kh * kw * out_c
+        elif isinstance(layer, keras.layers.Conv2D):
+            out_h, out_w, out_c = layer.output.shape[1:]
+            kh, kw = layer.kernel_size
+            in_c = layer.input.shape[-1]
+            total += out_h * out_w * kh * kw * in_c * out_c // layer.groups
+        elif isinstance(layer, keras.layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return int(total)

@@ -1,0 +1,32 @@
+"""Face detectors behind one interface, chosen by name from a registry."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from emoedge.errors import UserInputError
+from emoedge.targets.detectors.base import Detection, Detector
+
+DETECTORS: dict[str, str] = {
+    "haar": "emoedge.targets.detectors.haar:HaarDetector",
+    "blazeface": "emoedge.targets.detectors.blazeface:BlazeFaceDetector",
+}
+
+
+def detector_class(name: str) -> type[Detector]:
+    try:
+        module_name, class_name = DETECTORS[name].split(":")
+    except KeyError:
+        raise UserInputError(
+            f"unknown detector {name!r}; expected one of: {', '.join(DETECTORS)}"
+        ) from None
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def make_detector(name: str, model_path: str | Path | None = None, **options) -> Detector:
+    """A detector by name; `model_path` is the model file inside a build (None: its default)."""
+    return detector_class(name)(model_path=model_path, **options)
+
+
+__all__ = ["DETECTORS", "Detection", "Detector", "detector_class", "make_detector"]

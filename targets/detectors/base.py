@@ -1,0 +1,32 @@
+"""The detector interface: a frame in, face boxes out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
+    score: float
+
+
+class Detector(ABC):
+    name: str = "base"
+
+    def __init__(self, model_path: str | Path | None = None, **options) -> None:
+        self.model_path = Path(model_path) if model_path else None
+        self.options = options
+
+    @abstractmethod
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        """Faces in a uint8 frame (gray, BGR or BGRA), best first."""
+
+    @classmethod
+    def default_model_file(cls) -> Path | None:
+        """Where the host finds this detector's model file to copy into a build."""
+        return None

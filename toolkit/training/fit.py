@@ -1,0 +1,237 @@
+"""The fit loop: data in, best checkpoint and a run record out.
+
+A run folder holds `model.keras` (best on validation), `last.keras`, `backup/`
+(Keras BackupAndRestore state, so `--resume` continues an interrupted run where
+it stopped), `history.csv` and `run.json`. Nothing is lost when a run dies: the
+best checkpoint is written every time validation improves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emoedge.data.faceset import FaceSet
+from emoedge.data.preprocess import PreprocessSpec
+from emoedge.labels import EMOTIONS, NUM_CLASSES
+from emoedge.tf_env import import_tf
+from emoedge.training.config import TrainConfig
+from emoedge.training.losses import class_weights, make_loss
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    record_path: Path
+    best_val_accuracy: float
+    epochs_run: int
+    wall_seconds: float
+
+
+def load_training_data(config: TrainConfig) -> tuple[FaceSet, FaceSet]:
+    """Train and validation sets for the config's data format."""
+    if config.data_format == "ferplus":
+        from emoedge.data.ferplus import load_ferplus
+
+        train = load_ferplus(config.data, "train", "majority")
+        valid = load_ferplus(config.data, "valid", "majority")
+    elif config.data_format == "folders":
+        from emoedge.data.folders import load_folder_split
+
+        train, valid = load_folder_split(config.data, seed=config.seed)
+    else:
+        from emoedge.errors import UserInputError
+
+        raise UserInputError(f"unknown data format {config.data_format!r}")
+    return train.limit(config.limit, config.seed), valid.limit(config.valid_limit, config.seed)
+
+
+def _preprocess_spec(config: TrainConfig) -> PreprocessSpec:
+    from emoedge.models import get_spec
+
+    base = get_spec(config.model).default_input
+    if config.input_size is None:
+        return base
+    return PreprocessSpec(config.input_size, config.input_size, base.channels, base.scale, base.margin)
+
+
+def _build_or_init(config: TrainConfig, spec: PreprocessSpec):
+    import keras
+
+    from emoedge.models import build_model
+
+    if config.init_from and config.init_from.endswith(".keras"):
+        log.info("fine-tuning %s", config.init_from)
+        return keras.models.load_model(config.init_from, compile=False)
+    model = build_model(config.model, input_size=spec.height, **config.model_options)
+    if config.init_from:
+        from emoedge.models.mini_xception import load_fer2013_weights
+
+        count = load_fer2013_weights(model, config.init_from)
+        log.info("initialised %d layers from %s", count, config.init_from)
+    return model
+
+
+def _dataset(tf, x, y, w, config: TrainConfig, training: bool, value_range):
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w))
+    if training:
+        ds = ds.shuffle(min(len(x), 20000), seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(config.batch_size)
+    if training and config.augment:
+        from emoedge.training.augment import make_augmenter
+
+        augmenter = make_augmenter(config.seed, value_range)
+        ds = ds.map(lambda a, b, c: (augmenter(a, training=True), b, c), num_parallel_calls=1)
+    if training and config.mixup > 0:
+        alpha = config.mixup
+
+        def mix(a, b, c):
+            gamma1 = tf.random.gamma([tf.shape(a)[0]], alpha)
+            gamma2 = tf.random.gamma([tf.shape(a)[0]], alpha)
+            lam = gamma1 / (gamma1 + gamma2)
+            perm = tf.random.shuffle(tf.range(tf.shape(a)[0]))
+            lam_x = tf.reshape(lam, [-1, 1, 1, 1])
+            lam_y = tf.reshape(lam, [-1, 1])
+            return (
+                lam_x * a + (1 - lam_x) * tf.gather(a, perm),
+                lam_y * b + (1 - lam_y) * tf.gather(b, perm),
+                c,
+            )
+
+        ds = ds.map(mix)
+    return ds.prefetch(2)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("emoedge", "tensorflow", "keras", "numpy", "opencv-python-headless"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def fit(config: TrainConfig, callbacks: list | None = None,
+        on_data: Callable[[FaceSet, FaceSet], None] | None = None) -> TrainResult:
+    """Train one model as `config` says; extra Keras callbacks (progress display) go in `callbacks`."""
+    config.validate()
+    tf = import_tf(config.threads)
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    train, valid = load_training_data(config)
+    if on_data:
+        on_data(train, valid)
+    spec = _preprocess_spec(config)
+    x_train, x_valid = train.to_inputs(spec), valid.to_inputs(spec)
+    if config.loss == "soft_ce":
+        y_train = train.soft_targets
+    else:
+        y_train = np.eye(NUM_CLASSES, dtype=np.float32)[train.labels]
+    y_valid = np.eye(NUM_CLASSES, dtype=np.float32)[valid.labels]
+    weights = class_weights(train.labels, config.class_weighting)
+    w_train = weights[train.labels]
+    w_valid = np.ones(len(valid), dtype=np.float32)
+    value_range = (-1.0, 1.0) if spec.scale == "symmetric" else (0.0, 1.0)
+    train_ds = _dataset(tf, x_train, y_train, w_train, config, True, value_range)
+    valid_ds = _dataset(tf, x_valid, y_valid, w_valid, config, False, value_range)
+
+    model = _build_or_init(config, spec)
+    optimizer = keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay) \
+        if config.weight_decay else keras.optimizers.Adam(config.learning_rate)
+    model.compile(
+        optimizer=optimizer,
+        loss=make_loss(config.loss, config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+
+    def schedule(epoch: int, _lr: float) -> float:
+        if epoch < config.warmup_epochs:
+            return config.learning_rate * (epoch + 1) / (config.warmup_epochs + 1)
+        progress = (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs)
+        return config.learning_rate * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    best_path = out / "model.keras"
+    backup_dir = out / "backup"
+    if not config.resume and backup_dir.exists():
+        import shutil
+
+        shutil.rmtree(backup_dir)
+    all_callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        keras.callbacks.LearningRateScheduler(schedule),
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max",
+                                        save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+                                      patience=config.patience, restore_best_weights=False),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=config.resume),
+        *(callbacks or []),
+    ]
+    started = time.time()
+    history = model.fit(train_ds, validation_data=valid_ds, epochs=config.epochs,
+                        callbacks=all_callbacks, verbose=0)
+    wall = time.time() - started
+
+    epochs = _read_history(out / "history.csv")
+    best = max((e.get("val_accuracy", 0.0) for e in epochs), default=0.0)
+    from emoedge.models import count_macs
+
+    best_model = keras.models.load_model(best_path, compile=False)
+    record = {
+        "kind": "emoedge.train_run",
+        "config": config.to_dict(),
+        "preprocess": spec.to_dict(),
+        "labels": list(EMOTIONS),
+        "data": {
+            "source": train.source,
+            "fingerprint": train.extra.get("fingerprint"),
+            "train_images": len(train),
+            "valid_images": len(valid),
+            "train_class_counts": train.class_counts(),
+        },
+        "model": {"parameters": int(best_model.count_params()), "macs": count_macs(best_model)},
+        "epochs": epochs,
+        "best_val_accuracy": best,
+        "wall_seconds": round(wall, 1),
+        "hardware": {"machine": platform.machine(), "processor": platform.processor(),
+                     "cpus": _cpu_count()},
+        "versions": _versions(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    record_path = out / "run.json"
+    record_path.write_text(json.dumps(record, indent=2))
+    del history
+    return TrainResult(best_path, record_path, best, len(epochs), wall)
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _read_history(path: Path) -> list[dict]:
+    import csv
+
+    if not path.is_file():
+        return []
+    with path.open() as handle:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)}
+                for row in csv.DictReader(handle)]
