@@ -1,0 +1,75 @@
+"""The `emoedge` command line: one module per command group, wired together here.
+
+Only the CLI turns exceptions into exit codes (`common.user_errors`): a
+`UserInputError` becomes one red line and exit code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import typer
+from rich.logging import RichHandler
+
+from emoedge.cli.common import console
+
+HELP = """Facial emotion recognition from FER+ training to int8 builds on edge devices.
+
+The flow, one command per step:
+
+\b
+  1. emoedge data inspect DIR      look at a FER+ (or folder-per-class) dataset
+  2. emoedge train                 train mini_xception or mobilenet_v2 on FER+
+  3. emoedge evaluate MODEL        accuracy, macro-F1, confusion matrix on a split
+  4. emoedge export --target T     quantize to int8 and write a build for rpi | jetson | x86
+  5. emoedge compare FLOAT QUANT   what int8 costs, per class
+  6. emoedge run BUILD --source S  detect, classify and track faces on a device
+  7. emoedge bench                 size, accuracy, latency and FPS per format
+  8. emoedge daemon CONFIG         the long-lived device service (HTTP, MQTT, event log)
+
+Models are a .keras file or zoo:<name> (see `emoedge models list`).
+"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+
+# Command modules register themselves on `app` when imported. A module whose
+# optional dependencies are missing still leaves the rest of the CLI usable.
+COMMAND_MODULES = (
+    "emoedge.cli.data",
+    "emoedge.cli.train",
+    "emoedge.cli.evaluate",
+    "emoedge.cli.models",
+    "emoedge.cli.export",
+    "emoedge.cli.compare",
+    "emoedge.cli.run",
+    "emoedge.cli.bench",
+    "emoedge.cli.daemon",
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug detail."),
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+        force=True,
+    )
+
+
+for _module in COMMAND_MODULES:
+    try:
+        importlib.import_module(_module)
+    except ModuleNotFoundError as _exc:
+        if _exc.name and _exc.name.startswith("emoedge.cli."):
+            continue  # command group not written yet
+        raise
+
+
+def main() -> None:
+    """Console entry point (`emoedge`)."""
+    app()

@@ -1,0 +1,53 @@
+"""Shared pieces of the command modules: the error boundary, console, progress bars."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from emoedge.errors import EmoedgeError, UserInputError
+
+console = Console(stderr=True)
+out = Console()  # results go to stdout, logs and errors to stderr
+log = logging.getLogger("emoedge.cli")
+
+F = TypeVar("F", bound=Callable)
+
+
+def user_errors(func: F) -> F:
+    """Turn emoedge's own exceptions into one red line and an exit code.
+
+    2 for bad input (a missing file, a wrong column count, an unknown name), 1 for
+    other deliberate failures (e.g. the int8 accuracy gate). Real bugs keep their
+    traceback.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except UserInputError as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except EmoedgeError as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
