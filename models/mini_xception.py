@@ -25,6 +25,8 @@ def build_mini_xception(
     import keras
     from keras import layers
 
+    # L2 on the two stem convolutions only, as in the reference code (its
+    # `kernel_regularizer` on SeparableConv2D was silently ignored by Keras 2).
     reg = keras.regularizers.l2(l2) if l2 else None
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(8, 3, use_bias=False, kernel_regularizer=reg, name="stem_conv1")(inputs)
@@ -40,14 +42,12 @@ def build_mini_xception(
         )(x)
         shortcut = layers.BatchNormalization(name=f"b{block}_shortcut_bn")(shortcut)
         x = layers.SeparableConv2D(
-            filters, 3, padding="same", use_bias=False,
-            depthwise_regularizer=reg, pointwise_regularizer=reg, name=f"b{block}_sep1",
+            filters, 3, padding="same", use_bias=False, name=f"b{block}_sep1",
         )(x)
         x = layers.BatchNormalization(name=f"b{block}_bn1")(x)
         x = layers.Activation("relu", name=f"b{block}_relu")(x)
         x = layers.SeparableConv2D(
-            filters, 3, padding="same", use_bias=False,
-            depthwise_regularizer=reg, pointwise_regularizer=reg, name=f"b{block}_sep2",
+            filters, 3, padding="same", use_bias=False, name=f"b{block}_sep2",
         )(x)
         x = layers.BatchNormalization(name=f"b{block}_bn2")(x)
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"b{block}_pool")(x)
