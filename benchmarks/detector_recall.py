@@ -1,0 +1,142 @@
+"""Face detector recall and speed on wild-sample: the numbers that chose the default.
+
+Every wild-sample photo holds exactly one face, so:
+- recall: photos where the detector returns at least one box;
+- centre recall: photos with a box that covers the photo's centre (the face in
+  these news photos is large and central; a box elsewhere is a false positive);
+- boxes/photo: a precision proxy (1.0 is ideal; more means false positives);
+- ms/frame: median wall time of `detect` on one photo, single process.
+
+The "wide" rows put each photo in a 16:9 frame (gray bars left and right) to
+show whether letterboxing (vs stretching) matters for non-square camera frames.
+
+    python benchmarks/detector_recall.py [--data ../shared/datasets/wild-sample] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emoedge.targets.detectors import make_detector
+
+CONFIGS: list[tuple[str, str, dict]] = [
+    ("haar (default)", "haar", {}),
+    ("haar min_neighbors=3", "haar", {"min_neighbors": 3}),
+    ("blazeface short, pad 0", "blazeface", {"variant": "short", "pad": 0.0}),
+    ("blazeface short, pad 0.1 (default)", "blazeface", {"variant": "short", "pad": 0.1}),
+    ("blazeface short, pad 0.25", "blazeface", {"variant": "short", "pad": 0.25}),
+    ("blazeface full, pad 0", "blazeface", {"variant": "full", "pad": 0.0}),
+    ("blazeface full, pad 0.5", "blazeface", {"variant": "full", "pad": 0.5}),
+    ("blazeface back (256 px), pad 0", "blazeface", {"variant": "back", "pad": 0.0}),
+]
+WIDE_CONFIGS: list[tuple[str, str, dict]] = [
+    ("wide: blazeface short, pad 0.1, letterbox", "blazeface", {"variant": "short", "pad": 0.1}),
+    (
+        "wide: blazeface short, pad 0.1, stretch",
+        "blazeface",
+        {"variant": "short", "pad": 0.1, "letterbox": False},
+    ),
+    ("wide: haar (default)", "haar", {}),
+]
+
+
+def widen(image: np.ndarray) -> np.ndarray:
+    """Centre a photo in a 16:9 frame with mid-gray bars."""
+    height, width = image.shape[:2]
+    new_w = int(round(height * 16 / 9))
+    left = (new_w - width) // 2
+    return cv2.copyMakeBorder(image, 0, 0, left, new_w - width - left, cv2.BORDER_CONSTANT, value=128)
+
+
+def measure(name: str, options: dict, images: list[np.ndarray]) -> dict:
+    detector = make_detector(name, **options)
+    detector.detect(images[0])  # warm up
+    found = central = boxes = 0
+    times = []
+    for image in images:
+        start = time.perf_counter()
+        detections = detector.detect(image)
+        times.append((time.perf_counter() - start) * 1000)
+        height, width = image.shape[:2]
+        cx, cy = width / 2, height / 2
+        found += bool(detections)
+        boxes += len(detections)
+        central += any(
+            x <= cx <= x + w and y <= cy <= y + h for (x, y, w, h) in (d.box for d in detections)
+        )
+    n = len(images)
+    return {
+        "recall": found / n,
+        "central": central / n,
+        "boxes": boxes / n,
+        "ms": statistics.median(times),
+        "found": found,
+        "n": n,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets/wild-sample"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args(argv)
+    files = sorted((args.data / "images").glob("*.jpg"))
+    if not files:
+        print(f"no photos under {args.data / 'images'}", file=sys.stderr)
+        return 2
+    images = [cv2.imread(str(f), cv2.IMREAD_UNCHANGED) for f in files]
+    wide = [widen(image) for image in images]
+    rows = []
+    for label, name, options in CONFIGS:
+        rows.append((label, measure(name, options, images)))
+    for label, name, options in WIDE_CONFIGS:
+        rows.append((label, measure(name, options, wide)))
+    today = dt.date.today().isoformat()
+    lines = [
+        f"# Face detector recall on wild-sample ({today})",
+        "",
+        f"Command: `python benchmarks/detector_recall.py --data {args.data}`",
+        "",
+        f"{len(images)} photos, 350x350 gray, one face each. Recall = photos with at least one box;",
+        "centre recall = photos with a box covering the photo centre (the face); boxes/photo is a",
+        "precision proxy (1.0 ideal). ms = median `detect` time per photo on this machine",
+        f"({_cpu_name()}, 2 cores shared with other jobs, LiteRT 2 threads). 'wide' rows put each",
+        "photo in a 16:9 frame with gray bars.",
+        "",
+        "| detector | recall | centre recall | boxes/photo | ms/frame |",
+        "|---|---|---|---|---|",
+    ]
+    for label, r in rows:
+        lines.append(
+            f"| {label} | {r['recall']:.1%} ({r['found']}/{r['n']}) | {r['central']:.1%} | "
+            f"{r['boxes']:.2f} | {r['ms']:.1f} |"
+        )
+    text = "\n".join(lines) + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"detector_recall_{today}.md"
+    path.write_text(text)
+    print(text)
+    print(f"written to {path}", file=sys.stderr)
+    return 0
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

