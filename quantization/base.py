@@ -1,0 +1,162 @@
+"""The quantizer interface, the calibration set and the artifact a quantizer leaves.
+
+Every backend (TFLite, OpenVINO, ONNX) takes the same float Keras model and the
+same calibration images, prepared by the one `preprocess` function the device
+runs, so the int8 ranges are measured on exactly the inputs the device will see.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emoedge.data.preprocess import PreprocessSpec, preprocess_batch
+from emoedge.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("int8", "fp16", "fp32")
+DEFAULT_CALIBRATION_SIZE = 500
+
+
+@dataclass
+class CalibrationSet:
+    """Float32 NHWC model inputs for post-training quantization.
+
+    `inputs` went through `emoedge.data.preprocess.preprocess`; `labels` are kept
+    when known (FER+), so accuracy-controlled quantization can reuse the set.
+    """
+
+    inputs: np.ndarray
+    source: str
+    labels: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.inputs.ndim != 4 or len(self.inputs) == 0:
+            raise UserInputError(f"calibration set from {self.source} is empty or not NHWC")
+        self.inputs = np.ascontiguousarray(self.inputs, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def batches(self, batch_size: int = 1) -> Iterator[np.ndarray]:
+        for start in range(0, len(self.inputs), batch_size):
+            yield self.inputs[start : start + batch_size]
+
+    def describe(self) -> dict[str, Any]:
+        counts = None
+        if self.labels is not None:
+            counts = np.bincount(self.labels, minlength=8).astype(int).tolist()
+        return {"source": self.source, "images": len(self), "class_counts": counts}
+
+    @classmethod
+    def from_ferplus(
+        cls,
+        root: str | Path,
+        spec: PreprocessSpec,
+        size: int = DEFAULT_CALIBRATION_SIZE,
+        split: str = "train",
+        seed: int = 0,
+    ) -> CalibrationSet:
+        """A class-balanced sample of a FER+ split (majority protocol)."""
+        from emoedge.data.faceset import balanced_sample
+        from emoedge.data.ferplus import load_ferplus
+
+        faces = load_ferplus(root, split, "majority")
+        index = balanced_sample(faces.labels, size, seed=seed)
+        faces = faces.subset(index)
+        return cls(
+            inputs=faces.to_inputs(spec),
+            source=f"ferplus:{split}:majority balanced n={len(index)} seed={seed}",
+            labels=faces.labels,
+        )
+
+    @classmethod
+    def from_folder(
+        cls, folder: str | Path, spec: PreprocessSpec, size: int | None = None, seed: int = 0
+    ) -> CalibrationSet:
+        """Every image under `folder` (recursively), each treated as a face crop."""
+        from emoedge.data.folders import IMAGE_SUFFIXES, read_image
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UserInputError(f"{folder}: calibration folder not found")
+        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not paths:
+            raise UserInputError(
+                f"{folder}: calibration folder holds no images "
+                f"({', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
+        if size is not None and size < len(paths):
+            rng = np.random.default_rng(seed)
+            paths = sorted(rng.choice(paths, size=size, replace=False).tolist())
+        images = [read_image(Path(p)) for p in paths]
+        return cls(inputs=preprocess_batch(images, spec), source=f"folder:{folder} n={len(paths)}")
+
+
+@dataclass
+class Artifact:
+    """What a quantizer wrote: files by role, relative to the folder it was given.
+
+    Roles: "model" is the file a runtime loads; OpenVINO adds "weights" (.bin).
+    `params` records how it was quantized, for the manifest.
+    """
+
+    format: str
+    precision: str
+    files: dict[str, str]
+    params: dict[str, Any] = field(default_factory=dict)
+    input: dict[str, Any] = field(default_factory=dict)  # dtype, scale, zero_point
+
+
+class Quantizer(ABC):
+    """One model format. `quantize` converts a float Keras model into `out_dir`."""
+
+    name: str = "base"
+    format: str = "base"
+    runtime: str = "base"  # the runtime that loads this format (emoedge.targets.runtimes)
+    precisions: tuple[str, ...] = ("fp32",)
+
+    def check_precision(self, precision: str) -> None:
+        if precision not in self.precisions:
+            raise UserInputError(
+                f"{self.format} does not support precision {precision!r}; "
+                f"expected one of: {', '.join(self.precisions)}"
+            )
+
+    @abstractmethod
+    def quantize(
+        self,
+        keras_model,
+        calibration: CalibrationSet | None,
+        precision: str,
+        out_dir: Path,
+        **options: Any,
+    ) -> Artifact:
+        """Write the model file(s) for `precision` into `out_dir` and describe them."""
+
+
+def require_calibration(calibration: CalibrationSet | None, fmt: str) -> CalibrationSet:
+    if calibration is None:
+        raise UserInputError(
+            f"int8 {fmt} needs calibration images: give a FER+ dataset (--data) "
+            "or a folder of face crops (--calibration)"
+        )
+    return calibration
+
+
+def keras_input_shape(keras_model) -> tuple[int, int, int]:
+    """(H, W, C) of a single-input Keras model."""
+    shape = keras_model.input_shape
+    if isinstance(shape, list):
+        if len(shape) != 1:
+            raise UserInputError(f"model has {len(shape)} inputs; emoedge models take one image")
+        shape = shape[0]
+    _, height, width, channels = shape
+    return int(height), int(width), int(channels)

@@ -1,0 +1,118 @@
+"""OpenVINO IR for x86: `openvino.convert_model` on the Keras model, NNCF for int8.
+
+int8 is NNCF post-training quantization (preset "performance": symmetric int8
+activations, per-channel int8 weights) on the calibration set. With
+`accuracy_control=True` it is `nncf.quantize_with_accuracy_control`: NNCF measures
+accuracy on a labelled validation set and reverts the most sensitive layers to
+float until the drop is within `max_drop` points. IR is saved without fp16
+weight compression unless the precision is fp16.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emoedge.errors import UserInputError
+from emoedge.quantization.base import Artifact, CalibrationSet, Quantizer, require_calibration
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.xml"
+WEIGHTS_FILE = "model.bin"
+
+
+def _accuracy(compiled_model, items) -> float:
+    """NNCF validation function: top-1 accuracy over (input batch, labels) items."""
+    output = compiled_model.output(0)
+    correct = total = 0
+    for batch, labels in items:
+        probs = compiled_model(batch)[output]
+        correct += int((np.argmax(probs, axis=1) == labels).sum())
+        total += len(labels)
+    return correct / max(total, 1)
+
+
+class OpenVINOQuantizer(Quantizer):
+    name = "openvino"
+    format = "openvino"
+    runtime = "openvino"
+    precisions = ("int8", "fp16", "fp32")
+
+    def quantize(
+        self,
+        keras_model,
+        calibration: CalibrationSet | None,
+        precision: str,
+        out_dir: Path,
+        accuracy_control: bool = False,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        max_drop: float = 1.0,
+        **options: Any,
+    ) -> Artifact:
+        from emoedge.tf_env import import_tf
+
+        self.check_precision(precision)
+        import_tf()
+        import openvino as ov
+
+        model = ov.convert_model(keras_model)
+        params: dict[str, Any] = {"converter": f"openvino {ov.__version__} convert_model"}
+        if precision == "int8":
+            import nncf
+
+            calibration = require_calibration(calibration, self.format)
+            calibration_data = nncf.Dataset(list(calibration.batches(1)))
+            common = dict(
+                preset=nncf.QuantizationPreset.PERFORMANCE,
+                subset_size=len(calibration),
+            )
+            if accuracy_control:
+                if validation is None:
+                    raise UserInputError(
+                        "accuracy-controlled quantization needs a labelled validation set (--data)"
+                    )
+                inputs, labels = validation
+                items = [(inputs[i : i + 64], labels[i : i + 64]) for i in range(0, len(inputs), 64)]
+                validation_data = nncf.Dataset(items, lambda item: item[0])
+                model = nncf.quantize_with_accuracy_control(
+                    model,
+                    calibration_dataset=calibration_data,
+                    validation_dataset=validation_data,
+                    validation_fn=_accuracy,
+                    max_drop=max_drop / 100.0,
+                    drop_type=nncf.DropType.ABSOLUTE,
+                    **common,
+                )
+            else:
+                model = nncf.quantize(model, calibration_data, **common)
+            params.update(
+                scheme="NNCF post-training quantization"
+                + (" with accuracy control" if accuracy_control else ""),
+                tool=f"nncf {nncf.__version__}",
+                preset="performance",
+                weights="int8 symmetric, per-channel",
+                activations="int8 symmetric, per-tensor",
+                calibration=calibration.describe(),
+                accuracy_control=(
+                    {"max_drop_points": max_drop, "validation_images": len(validation[1])}
+                    if accuracy_control and validation is not None
+                    else None
+                ),
+            )
+        elif precision == "fp16":
+            params.update(scheme="fp16 weight compression", weights="float16", activations="float32")
+        else:
+            params.update(scheme="none", weights="float32", activations="float32")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        ov.save_model(model, str(out_dir / MODEL_FILE), compress_to_fp16=precision == "fp16")
+        return Artifact(
+            format=self.format,
+            precision=precision,
+            files={"model": MODEL_FILE, "weights": WEIGHTS_FILE},
+            params=params,
+            input={"dtype": "float32", "scale": None, "zero_point": None},
+        )

@@ -1,0 +1,80 @@
+"""LiteRT (the TFLite interpreter) with its default XNNPACK delegate: the Pi's runtime.
+
+An int8 model takes int8 pixels: the float batch from `preprocess` is quantized
+with the input tensor's own scale and zero point, and the int8 output is
+dequantized with the output tensor's, so callers always see float probabilities.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from emoedge.build import Build
+from emoedge.errors import ModelFileError, UserInputError
+from emoedge.targets.runtimes.base import Runtime, dequantize_output, quantize_input
+
+log = logging.getLogger(__name__)
+
+
+class LiteRTRuntime(Runtime):
+    name = "litert"
+
+    def __init__(self, threads: int | None = None) -> None:
+        super().__init__(threads)
+        self._interpreter = None
+        self._batch = 0
+
+    def load(self, build: Build) -> LiteRTRuntime:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:  # pragma: no cover - depends on the device install
+            raise UserInputError(
+                "LiteRT is not installed: pip install ai-edge-litert (or emoedge[rpi])"
+            ) from exc
+        path = build.path("model")
+        try:
+            self._interpreter = Interpreter(model_path=str(path), num_threads=self.threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"{path}: LiteRT cannot load this model ({exc})") from exc
+        self.build = build
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self._batch = int(self._input["shape"][0])
+        return self
+
+    def _resize(self, batch: int) -> None:
+        shape = list(self._input["shape"])
+        shape[0] = batch
+        self._interpreter.resize_tensor_input(self._input["index"], shape, strict=False)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self._batch = batch
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        if self._interpreter is None:
+            raise RuntimeError("LiteRTRuntime.predict before load")
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.ndim == 3:
+            batch = batch[None]
+        if len(batch) == 0:
+            return np.zeros((0, int(self._output["shape"][-1])), np.float32)
+        if len(batch) != self._batch:
+            self._resize(len(batch))
+        dtype = np.dtype(self._input["dtype"])
+        if dtype.kind in "iu":
+            scale, zero_point = self._input["quantization"]
+            batch = quantize_input(batch, scale, zero_point, dtype)
+        self._interpreter.set_tensor(self._input["index"], batch)
+        self._interpreter.invoke()
+        result = self._interpreter.get_tensor(self._output["index"])
+        if np.dtype(self._output["dtype"]).kind in "iu":
+            scale, zero_point = self._output["quantization"]
+            result = dequantize_output(result, scale, zero_point)
+        return np.asarray(result, dtype=np.float32).reshape(len(batch), -1)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "delegate": "XNNPACK (default)"}
