@@ -1,0 +1,126 @@
+"""The daemon config: every mistake named up front, secrets kept out of summaries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from emoedge.daemon.config import ConfigError, is_loopback, load_config
+
+
+def _fake_build(root: Path) -> Path:
+    build = root / "build"
+    build.mkdir()
+    (build / "manifest.json").write_text(json.dumps({"schema": "emoedge.build/1"}))
+    return build
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "daemon.toml"
+    path.write_text(text)
+    return path
+
+
+def test_minimal_config_resolves_paths_against_its_folder(tmp_path):
+    _fake_build(tmp_path)
+    cfg = load_config(_write(tmp_path, '[pipeline]\nbuild = "build"\n[source]\nspec = "clip.mp4"\n'))
+    assert cfg.pipeline.build == tmp_path / "build"
+    assert cfg.events.log == tmp_path / "events.sqlite"
+    assert (cfg.http.host, cfg.http.port) == ("127.0.0.1", 8080)
+    assert cfg.http.token is None and cfg.http.preview is False
+    assert cfg.privacy == "full" and not cfg.mqtt.enabled
+    assert cfg.source.spec == "clip.mp4"
+
+
+def test_camera_index_and_full_config(tmp_path):
+    _fake_build(tmp_path)
+    (tmp_path / "token").write_text("0123456789abcdef0123\n")
+    cfg = load_config(_write(tmp_path, """
+[pipeline]
+build = "build"
+threads = 2
+smoothing = "none"
+[source]
+spec = 0
+loop = true
+retry_initial_s = 0.1
+retry_max_s = 2
+[http]
+bind = "0.0.0.0:9000"
+token_file = "token"
+[mqtt]
+enabled = true
+host = "broker.local"
+port = 8883
+topic_prefix = "site/cam1/"
+[events]
+log = "ev.db"
+retention_days = 7
+min_frames = 5
+[privacy]
+mode = "aggregates"
+"""))
+    assert cfg.source.spec == 0 and cfg.source.loop
+    assert cfg.pipeline.threads == 2 and cfg.pipeline.smoothing == "none"
+    assert (cfg.http.host, cfg.http.port, cfg.http.token) == ("0.0.0.0", 9000, "0123456789abcdef0123")
+    assert cfg.mqtt.topic_prefix == "site/cam1" and cfg.mqtt.port == 8883
+    assert cfg.aggregates_only and cfg.events.min_frames == 5
+    summary = json.dumps(cfg.summary())
+    assert "0123456789abcdef" not in summary and "set" in summary
+    assert "0123456789abcdef" not in repr(cfg)
+
+
+def test_every_problem_is_listed_at_once(tmp_path):
+    path = _write(tmp_path, """
+[pipeline]
+build = "nowhere"
+thread = 2
+[source]
+retry_initial_s = -1
+[http]
+bind = "0.0.0.0:8080"
+[events]
+log = "missing/ev.db"
+min_frames = "three"
+[privacy]
+mode = "secret"
+[extra]
+""")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    for needle in (
+        str(path), "pipeline.build", "nowhere", "pipeline.thread: unknown key", "source.spec is required",
+        "source.retry_initial_s must be > 0", "beyond loopback", "http.token",
+        "events.log: folder", "events.min_frames must be an integer", "privacy.mode",
+        "[extra]: unknown section",
+    ):
+        assert needle in text, needle
+
+
+def test_missing_file_and_bad_toml_are_user_errors(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(_write(tmp_path, "[pipeline\nbuild="))
+
+
+def test_short_token_preview_with_aggregates_and_bad_bind_are_refused(tmp_path):
+    _fake_build(tmp_path)
+    base = '[pipeline]\nbuild = "build"\n[source]\nspec = "x.mp4"\n'
+    with pytest.raises(ConfigError, match="too short"):
+        load_config(_write(tmp_path, base + '[http]\ntoken = "abc"\n'))
+    with pytest.raises(ConfigError, match="cannot be on"):
+        load_config(_write(tmp_path, base + '[http]\npreview = true\n[privacy]\nmode = "aggregates"\n'))
+    with pytest.raises(ConfigError, match="HOST:PORT"):
+        load_config(_write(tmp_path, base + '[http]\nbind = "8080"\n'))
+    with pytest.raises(ConfigError, match="true or false"):
+        load_config(_write(tmp_path, base + '[http]\npreview = 1\n'))
+
+
+def test_loopback_detection():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert is_loopback("127.1.2.3")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("::")
