@@ -1,0 +1,85 @@
+"""`emoedge export`: quantize a float model and write a build folder for one target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from emoedge.cli import app
+from emoedge.cli.common import console, out, user_errors
+
+
+@app.command(
+    "export",
+    help="""Quantize a float model and write a build folder for a device.
+
+\b
+rpi     TFLite int8 for LiteRT with XNNPACK
+x86     OpenVINO IR int8 (NNCF post-training quantization)
+jetson  ONNX QDQ int8 for TensorRT / ONNX Runtime (fp16 also offered)
+
+The build holds the model file(s), the face detector's model, manifest.json
+(labels, preprocessing, quantization, runtime settings, sha256 of every file,
+float and quantized accuracy) and a README for the device. Calibration uses a
+class-balanced sample of FER+ train; the parity gate runs the built model in its
+real runtime on FER+ valid and fails when accuracy drops more than --max-drop
+points. Example:
+
+\b
+  emoedge export --target rpi --model zoo:mini_xception --data ../shared/datasets/ferplus
+""",
+)
+@user_errors
+def export_command(
+    target: str = typer.Option(..., "--target", "-t", help="Device profile: rpi, x86 or jetson."),
+    model: str = typer.Option("zoo:mini_xception", "--model", "-m",
+                              help="Float model: a .keras file or zoo:<name>."),
+    precision: str = typer.Option(None, "--precision", "-p",
+                                  help="int8, fp16 or fp32 (default: the target's, int8)."),
+    out_dir: Path = typer.Option(None, "--out", "-o",
+                                 help="Build folder to create (default builds/<model>-<target>-<precision>)."),
+    data: Path = typer.Option(None, "--data", envvar="EMOEDGE_DATA",
+                              help="FER+ root: calibration from train, parity check on valid."),
+    calibration: Path = typer.Option(None, "--calibration",
+                                     help="A folder of face crops to calibrate on instead of FER+ train."),
+    calibration_size: int = typer.Option(500, "--calibration-size", min=1,
+                                         help="Calibration images (class-balanced)."),
+    validation_size: int = typer.Option(500, "--validation-size", min=1,
+                                        help="FER+ valid images for the parity check."),
+    max_drop: float = typer.Option(1.0, "--max-drop",
+                                   help="Fail when accuracy drops more than this many points."),
+    allow_drop: float = typer.Option(None, "--allow-drop",
+                                     help="Accept a drop up to this many points (recorded as an override)."),
+    detector: str = typer.Option(None, "--detector", help="Face detector (default: the target's)."),
+    accuracy_control: bool = typer.Option(False, "--accuracy-control",
+                                          help="x86: NNCF accuracy-controlled quantization within --max-drop."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing build folder."),
+) -> None:
+    from emoedge.export import export_build
+
+    with console.status("exporting") as status:
+        path = export_build(
+            model, target, precision=precision, out=out_dir, data=data, calibration=calibration,
+            calibration_size=calibration_size, validation_size=validation_size,
+            allow_drop=allow_drop, max_drop=max_drop, detector=detector,
+            accuracy_control=accuracy_control, force=force,
+            on_step=lambda message: status.update(message),
+        )
+    from emoedge.build import Build
+
+    manifest = Build.load(path).manifest
+    acc = manifest["accuracy"]
+    out.print(f"build: {path}")
+    out.print(f"format: {manifest['format']} {manifest['precision']}, runtime {manifest['runtime']['name']}")
+    sizes = manifest["sizes"]
+    out.print(f"model size: {sizes['model_bytes']:,} bytes "
+              f"(float .keras {sizes['float_keras_bytes']:,} bytes)")
+    if acc.get("quantized") is None:
+        out.print(f"accuracy: {acc.get('skipped')}")
+    else:
+        out.print(
+            f"accuracy on {acc['images']} FER+ valid images: float {acc['float']:.2%}, "
+            f"{manifest['precision']} {acc['quantized']:.2%}, drop {acc['drop_points']:.2f} points, "
+            f"agreement {acc['agreement']:.2%}"
+        )

@@ -1,0 +1,330 @@
+"""Float Keras model -> quantizer -> build folder for one target -> parity gate.
+
+The target profile (`emoedge.targets.profiles`) decides format, precision,
+runtime, threads and face detector; this module only wires the steps together:
+
+1. resolve and load the float model; refuse an existing output folder early;
+2. build the calibration set (class-balanced FER+ train sample, or a folder);
+3. run the format's quantizer into a temporary folder next to `out`;
+4. copy the face detector's model file in (when the detector has one);
+5. parity gate: run the built model in its real runtime on a FER+ valid sample
+   and compare with the float model (accuracy of both, top-1 agreement);
+6. write `manifest.json` and a README for the device, then rename the temporary
+   folder to `out` in one step, so a failed export never leaves a build that
+   looks complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emoedge.build import MANIFEST_NAME, Build, file_entry, sha256_file, write_manifest
+from emoedge.errors import AccuracyGateError, UserInputError
+from emoedge.labels import EMOTIONS
+from emoedge.targets.profiles import TargetProfile, get_profile
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_DROP = 1.0  # accuracy points on the validation sample
+DEFAULT_VALIDATION_SIZE = 500
+TOOL_DISTRIBUTIONS = (
+    "emoedge", "tensorflow", "keras", "ai-edge-litert", "openvino", "nncf", "onnx",
+    "onnxruntime", "tf2onnx", "numpy", "opencv-python-headless",
+)
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {}
+    for name in TOOL_DISTRIBUTIONS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def model_name(model_ref: str | Path) -> str:
+    text = str(model_ref)
+    return text.split(":", 1)[1] if text.startswith("zoo:") else Path(text).stem
+
+
+def default_out(model_ref: str | Path, target: str, precision: str) -> Path:
+    return Path("builds") / f"{model_name(model_ref)}-{target}-{precision}"
+
+
+def _detector_file(name: str) -> Path | None:
+    """The detector's model file on this host, or None (no file, or module not there yet)."""
+    from emoedge.targets.detectors import detector_class
+
+    try:
+        cls = detector_class(name)
+    except (ImportError, AttributeError) as exc:
+        log.warning("detector %r is not available here (%s); recording its name only", name, exc)
+        return None
+    path = cls.default_model_file()
+    return Path(path) if path and Path(path).is_file() else None
+
+
+def _validation_sample(data: Path, spec, size: int, seed: int):
+    from emoedge.data.ferplus import load_ferplus
+
+    faces = load_ferplus(data, "valid", "majority").limit(size, seed=seed)
+    return faces.to_inputs(spec), faces.labels
+
+
+def _readme(profile: TargetProfile, out_name: str, manifest: dict[str, Any]) -> str:
+    acc = manifest["accuracy"]
+    if acc.get("quantized") is not None:
+        accuracy = (
+            f"float {acc['float']:.2%}, {manifest['precision']} {acc['quantized']:.2%} "
+            f"(drop {acc['drop_points']:.2f} points, top-1 agreement {acc['agreement']:.2%}) "
+            f"on {acc['images']} images of {acc['sample']}"
+        )
+    else:
+        accuracy = f"not measured at export: {acc.get('skipped')}"
+    detector = manifest["detector"]
+    files = "\n".join(f"- `{e['path']}` ({role}, {e['bytes']:,} bytes)" for role, e in
+                      manifest["files"].items())
+    return f"""# {out_name}: {manifest['model']['name']} for {profile.name}
+
+{profile.description}.
+
+Model: `{manifest['model']['source']}` as {manifest['format']} {manifest['precision']},
+run by `{manifest['runtime']['name']}` with {manifest['runtime']['threads'] or 'all'} threads.
+Face detector: {detector['name']}{'' if detector['file'] else ' (its model is not in this build)'}.
+Accuracy: {accuracy}.
+
+## Files
+
+- `manifest.json`: labels, preprocessing, input, quantization, runtime, checksums
+{files}
+
+## On the device
+
+Install (no TensorFlow needed):
+
+    {profile.install}
+
+Copy this folder over, then run it on the camera:
+
+    emoedge run {out_name} --source camera
+
+or from Python:
+
+    from emoedge.build import Build
+    from emoedge.targets.runtimes import load_runtime
+    runtime = load_runtime(Build.load("{out_name}"))  # checks every file's sha256
+    probabilities = runtime.predict(faces)  # float32 (N, {manifest['input']['shape'][1]}, {manifest['input']['shape'][2]}, {manifest['input']['shape'][3]}) from emoedge.data.preprocess
+
+A build whose files do not match `manifest.json` is refused: re-export instead of editing it.
+"""
+
+
+def export_build(
+    model_ref: str | Path,
+    target: str,
+    precision: str | None = None,
+    out: str | Path | None = None,
+    data: str | Path | None = None,
+    calibration: str | Path | None = None,
+    calibration_size: int = 500,
+    validation_size: int = DEFAULT_VALIDATION_SIZE,
+    allow_drop: float | None = None,
+    max_drop: float = DEFAULT_MAX_DROP,
+    detector: str | None = None,
+    accuracy_control: bool = False,
+    force: bool = False,
+    seed: int = 0,
+    on_step: Callable[[str], None] | None = None,
+) -> Path:
+    """Write a build for `target` and return its folder.
+
+    `data` is a FER+ root (calibration from train, parity from valid);
+    `calibration` a folder of face crops instead. `max_drop` is the accuracy gate
+    in points; `allow_drop` accepts a larger drop, up to that many points, and is
+    recorded in the manifest as an override.
+    """
+    from emoedge.evaluation import keras_preprocess_spec
+    from emoedge.models.zoo import load_keras_model, resolve_model_path
+    from emoedge.quantization import CalibrationSet, get_quantizer
+
+    step = on_step or (lambda message: log.info("%s", message))
+    profile = get_profile(target)
+    precision = precision or profile.precision
+    if precision not in profile.precisions:
+        raise UserInputError(
+            f"target {profile.name} takes precision {', '.join(profile.precisions)}, not {precision!r}"
+        )
+    if detector is not None:
+        from emoedge.targets.detectors import DETECTORS
+
+        if detector not in DETECTORS:
+            raise UserInputError(f"unknown detector {detector!r}; expected one of: {', '.join(DETECTORS)}")
+    if data is not None and not Path(data).is_dir():
+        raise UserInputError(f"{data}: dataset folder not found")
+    if validation_size < 1 or calibration_size < 1:
+        raise UserInputError("calibration and validation sizes must be at least 1")
+    model_path = resolve_model_path(model_ref)
+    out = Path(out) if out is not None else default_out(model_ref, profile.name, precision)
+    if out.exists() and not force:
+        raise UserInputError(f"{out}: output folder exists (choose another --out or pass --force)")
+
+    step(f"loading {model_ref}")
+    keras_model = load_keras_model(model_ref)
+    spec = keras_preprocess_spec(keras_model)
+
+    calibration_set = None
+    if precision == "int8":
+        step("preparing calibration images")
+        if calibration is not None:
+            calibration_set = CalibrationSet.from_folder(calibration, spec, size=calibration_size, seed=seed)
+        elif data is not None:
+            calibration_set = CalibrationSet.from_ferplus(data, spec, size=calibration_size, seed=seed)
+    validation = None
+    if data is not None:
+        validation = _validation_sample(Path(data), spec, validation_size, seed)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a build is meant to be copied and shared
+    try:
+        step(f"converting to {profile.format} {precision}")
+        quantizer = get_quantizer(profile.format)
+        artifact = quantizer.quantize(
+            keras_model, calibration_set, precision, tmp,
+            accuracy_control=accuracy_control, validation=validation, max_drop=max_drop,
+        )
+        detector_name = detector or profile.detector
+        files = dict(artifact.files)
+        detector_path = _detector_file(detector_name)
+        if detector_path is not None:
+            (tmp / "detector").mkdir()
+            shutil.copy2(detector_path, tmp / "detector" / detector_path.name)
+            files["detector"] = f"detector/{detector_path.name}"
+
+        height, width, channels = spec.input_shape
+        manifest: dict[str, Any] = {
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "target": profile.name,
+            "device": profile.description,
+            "format": artifact.format,
+            "precision": precision,
+            "model": {
+                "name": model_name(model_ref),
+                "source": str(model_ref),
+                "file": str(model_path),
+                "sha256": sha256_file(model_path),
+                "parameters": int(keras_model.count_params()),
+            },
+            "labels": list(EMOTIONS),
+            "preprocess": spec.to_dict(),
+            "input": {"shape": [None, height, width, channels], "layout": "NHWC", **artifact.input},
+            "output": {"shape": [None, len(EMOTIONS)], "kind": "probabilities"},
+            "quantization": artifact.params,
+            "runtime": {
+                "name": quantizer.runtime,
+                "threads": profile.threads,
+                "options": dict(profile.runtime_options),
+            },
+            "detector": {
+                "name": detector_name,
+                "file": "detector" if "detector" in files else None,
+                "options": {},
+            },
+            "files": {role: file_entry(tmp, rel) for role, rel in files.items()},
+        }
+        model_bytes = sum(manifest["files"][r]["bytes"] for r in ("model", "weights") if r in files)
+        float_bytes = model_path.stat().st_size
+        manifest["sizes"] = {
+            "float_keras_bytes": float_bytes,
+            "float32_weights_bytes": manifest["model"]["parameters"] * 4,
+            "model_bytes": model_bytes,
+            "ratio_to_float_keras": round(model_bytes / float_bytes, 4),
+            "ratio_to_float32_weights": round(model_bytes / (manifest["model"]["parameters"] * 4), 4),
+        }
+
+        step("parity check in the target runtime")
+        manifest["accuracy"] = _parity(
+            Build(tmp, manifest), keras_model, validation, validation_size, max_drop, allow_drop
+        )
+        manifest["tools"] = tool_versions()
+        manifest["install"] = profile.install
+        write_manifest(tmp, manifest)
+        (tmp / "README.md").write_text(_readme(profile, out.name, manifest))
+        Build.load(tmp)  # what a device will do: schema, keys, checksums
+
+        if out.exists():  # --force: replace, but only once the new build is complete
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("wrote %s (%s)", out, MANIFEST_NAME)
+    return out
+
+
+def _parity(
+    build: Build,
+    keras_model,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    validation_size: int,
+    max_drop: float,
+    allow_drop: float | None,
+) -> dict[str, Any]:
+    """Accuracy of float and built model on the validation sample; raises past the gate."""
+    from emoedge.targets.runtimes import load_runtime
+
+    record: dict[str, Any] = {
+        "sample": None, "images": 0, "float": None, "quantized": None, "drop_points": None,
+        "agreement": None, "max_drop": max_drop, "override": None,
+    }
+    if validation is None:
+        record["skipped"] = "no dataset given (--data): parity and accuracy not measured"
+        return record
+    inputs, labels = validation
+    runtime = load_runtime(build)
+    built = np.concatenate([runtime.predict(inputs[i : i + 256]) for i in range(0, len(inputs), 256)])
+    floats = np.concatenate(
+        [keras_model(inputs[i : i + 256], training=False).numpy() for i in range(0, len(inputs), 256)]
+    )
+    float_acc = float((floats.argmax(1) == labels).mean())
+    built_acc = float((built.argmax(1) == labels).mean())
+    drop = round((float_acc - built_acc) * 100.0, 3)
+    record.update(
+        sample=f"FER+ valid, majority protocol, class-stratified (requested {validation_size})",
+        images=int(len(labels)),
+        float=float_acc,
+        quantized=built_acc,
+        drop_points=drop,
+        agreement=float((floats.argmax(1) == built.argmax(1)).mean()),
+        max_abs_probability_diff=float(np.abs(floats - built).max()),
+    )
+    if drop > max_drop:
+        if allow_drop is None or drop > allow_drop:
+            limit = max_drop if allow_drop is None else allow_drop
+            raise AccuracyGateError(
+                f"{build.manifest['format']} {build.manifest['precision']} loses {drop:.2f} accuracy "
+                f"points on {len(labels)} FER+ valid images (float {float_acc:.2%}, built "
+                f"{built_acc:.2%}); the limit is {limit:g}. Accept it with --allow-drop {drop:.1f}"
+                " (recorded in the manifest), or try --accuracy-control (x86) or more calibration images"
+            )
+        record["override"] = {"allow_drop": allow_drop, "reason": "--allow-drop accepted a drop over max_drop"}
+        log.warning("accuracy drop %.2f points exceeds %.2f; accepted by --allow-drop %.2f",
+                    drop, max_drop, allow_drop)
+    elif allow_drop is not None:
+        record["override"] = {"allow_drop": allow_drop, "reason": "given but not needed"}
+    return record
