@@ -1,0 +1,153 @@
+"""What quantization costs: a float model and a quantized one on the same labelled split.
+
+The float side runs in Keras; the quantized side runs in the runtime a device
+uses (LiteRT, OpenVINO, ONNX Runtime), from a build folder or a bare model file
+whose format is recognised by its suffix. Both see the same inputs from the one
+`preprocess` function, so every difference comes from the conversion.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emoedge.build import Build
+from emoedge.errors import UserInputError
+from emoedge.labels import EMOTIONS
+
+log = logging.getLogger(__name__)
+
+# A bare model file: which runtime loads it, and which companion file it needs.
+SUFFIX_RUNTIMES: dict[str, tuple[str, str]] = {
+    ".tflite": ("tflite", "litert"),
+    ".xml": ("openvino", "openvino"),
+    ".onnx": ("onnx", "onnxruntime"),
+}
+
+
+def quantized_build(path: str | Path) -> Build:
+    """A build folder (verified), or an in-memory build around a bare model file."""
+    path = Path(path)
+    if path.is_dir() or path.name == "manifest.json":
+        return Build.load(path)
+    if not path.is_file():
+        raise UserInputError(f"{path}: quantized model not found (give a build folder or a model file)")
+    try:
+        fmt, runtime = SUFFIX_RUNTIMES[path.suffix.lower()]
+    except KeyError:
+        raise UserInputError(
+            f"{path}: unknown model format; expected a build folder or one of "
+            f"{', '.join(SUFFIX_RUNTIMES)}"
+        ) from None
+    files = {"model": {"path": path.name}}
+    if fmt == "openvino":
+        weights = path.with_suffix(".bin")
+        if not weights.is_file():
+            raise UserInputError(f"{weights}: OpenVINO weights file not found next to {path.name}")
+        files["weights"] = {"path": weights.name}
+    manifest = {
+        "format": fmt,
+        "precision": "unknown",
+        "files": files,
+        "runtime": {"name": runtime, "threads": 0, "options": {}},
+    }
+    return Build(path.parent, manifest)
+
+
+def _predict_all(predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, batch: int = 256):
+    return np.concatenate([np.asarray(predict(inputs[i : i + batch]), np.float32)
+                           for i in range(0, len(inputs), batch)])
+
+
+def compare_models(
+    float_ref: str | Path,
+    quantized: str | Path,
+    data: str | Path,
+    split: str = "test",
+    protocol: str = "majority",
+    limit: int | None = None,
+    out: str | Path | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Accuracy of both models, drop in points, agreement, per-class recall deltas.
+
+    Writes `report.json` and `confusion.png` (the two matrices side by side) into
+    `out` when given and returns the report.
+    """
+    from emoedge.data.ferplus import load_ferplus
+    from emoedge.evaluation import (
+        classification_report,
+        keras_predictor,
+        keras_preprocess_spec,
+        save_confusion_png,
+        write_json,
+    )
+    from emoedge.models.zoo import load_keras_model
+    from emoedge.targets.runtimes import load_runtime
+
+    build = quantized_build(quantized)  # check the cheap things before loading TensorFlow
+    faces = load_ferplus(data, split, protocol).limit(limit)
+    model = load_keras_model(float_ref)
+    spec = keras_preprocess_spec(model)
+    if "preprocess" in build.manifest and build.preprocess != spec:
+        log.warning("build preprocessing %s differs from the float model's %s; using the build's",
+                    build.preprocess, spec)
+    inputs = faces.to_inputs(spec)
+    runtime = load_runtime(build, threads=threads)
+    quant_inputs = faces.to_inputs(build.preprocess) if "preprocess" in build.manifest else inputs
+
+    float_probs = _predict_all(keras_predictor(model), inputs)
+    quant_probs = _predict_all(runtime.predict, quant_inputs)
+    float_pred, quant_pred = float_probs.argmax(1), quant_probs.argmax(1)
+    float_report = classification_report(faces.labels, float_pred, EMOTIONS)
+    quant_report = classification_report(faces.labels, quant_pred, EMOTIONS)
+
+    report: dict[str, Any] = {
+        "data": {"root": str(data), "split": split, "protocol": protocol, "images": len(faces)},
+        "float": {"model": str(float_ref), **float_report},
+        "quantized": {
+            "model": str(quantized),
+            "format": build.manifest.get("format"),
+            "precision": build.manifest.get("precision"),
+            "runtime": runtime.describe(),
+            **quant_report,
+        },
+        "drop_points": round((float_report["accuracy"] - quant_report["accuracy"]) * 100, 3),
+        "agreement": float((float_pred == quant_pred).mean()),
+        "per_class": {
+            name: {
+                "float_recall": float_report["per_class"][name]["recall"],
+                "quantized_recall": quant_report["per_class"][name]["recall"],
+                "recall_delta_points": round(
+                    (quant_report["per_class"][name]["recall"]
+                     - float_report["per_class"][name]["recall"]) * 100, 3),
+                "support": float_report["per_class"][name]["support"],
+            }
+            for name in EMOTIONS
+        },
+    }
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        png = save_confusion_png(
+            [("float (Keras)", float_report),
+             (f"{report['quantized']['format']} {report['quantized']['precision']} "
+              f"({runtime.name})", quant_report)],
+            out / "confusion.png",
+        )
+        report["outputs"] = {"json": str(out / "report.json"), "png": str(png)}
+        write_json(out / "report.json", report)
+    return report
+
+
+def default_report_dir(quantized: str | Path, split: str) -> Path:
+    """Next to the build (never inside it: a build's files are checksummed)."""
+    path = Path(quantized)
+    if path.name == "manifest.json":
+        path = path.parent
+    base = path if path.is_dir() else path.with_suffix("")
+    return base.parent / f"{base.name}.compare-{split}"
