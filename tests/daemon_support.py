@@ -1,0 +1,98 @@
+"""Helpers shared by the daemon tests: a real Mosquitto broker and a free port."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def mosquitto_binary() -> str:
+    found = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").is_file() else None
+    )
+    if not found:
+        pytest.skip("mosquitto is not installed (run .ci/services.sh install)")
+    return found
+
+
+class Broker:
+    """A throwaway Mosquitto on 127.0.0.1:port, stoppable and restartable on the same port."""
+
+    def __init__(self, folder: Path, port: int | None = None) -> None:
+        self.binary = mosquitto_binary()
+        self.folder = folder
+        self.port = port or free_port()
+        self.conf = folder / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                             "persistence false\n")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Broker:
+        log = open(self.folder / "mosquitto.log", "ab")
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited: {(self.folder / 'mosquitto.log').read_text()}")
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start listening")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Subscriber:
+    """A real paho client collecting (topic, payload) pairs with QoS 1."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[str, bytes]] = []
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-sub-{port}")
+        subscribed = []
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: subscribed.append(rcs)
+        self.client.on_message = lambda c, u, msg: self.messages.append((msg.topic, msg.payload))
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        deadline = time.time() + 10
+        while not subscribed and time.time() < deadline:
+            time.sleep(0.02)
+        assert subscribed, "subscription not acknowledged"
+        self._subscribed = subscribed
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> list[tuple[str, bytes]]:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [m for m in list(self.messages) if predicate(m)]
+            if found:
+                return found
+            time.sleep(0.05)
+        return []
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -1,0 +1,86 @@
+"""The MQTT publisher against a real Mosquitto broker, including a broker restart."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from daemon_support import Broker, Subscriber
+from emoedge.daemon.config import MqttConfig
+from emoedge.daemon.mqtt import MqttPublisher
+from emoedge.daemon.state import ServiceState
+
+
+@pytest.fixture()
+def broker(tmp_path):
+    broker = Broker(tmp_path).start()
+    yield broker
+    broker.stop()
+
+
+def _wait(predicate, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_publishes_tracks_aggregates_and_status(broker):
+    sub = Subscriber(broker.port, "site/cam/#")
+    state = ServiceState()
+    pub = MqttPublisher(MqttConfig(enabled=True, host="127.0.0.1", port=broker.port,
+                                   topic_prefix="site/cam"), state).start()
+    try:
+        assert _wait(pub.connected.is_set), "publisher did not connect"
+        assert state.mqtt_connected
+        pub.track_event({"type": "track", "kind": "start", "track_id": 3, "label": "happiness"})
+        pub.minute({"minute": 60, "frames": 10, "faces": 4, "tracks": 1, "counts": {"neutral": 4}})
+        got = sub.wait_for(lambda m: m[0] == "site/cam/tracks/3")
+        assert got and json.loads(got[0][1])["label"] == "happiness"
+        got = sub.wait_for(lambda m: m[0] == "site/cam/aggregates/minute")
+        assert got and json.loads(got[0][1])["counts"] == {"neutral": 4}
+        assert sub.wait_for(lambda m: m[0] == "site/cam/status" and b"online" in m[1])
+        assert _wait(lambda: pub.acked >= 3)  # QoS 1: the broker acknowledged them
+    finally:
+        pub.stop()
+    assert sub.wait_for(lambda m: m[0] == "site/cam/status" and b"offline" in m[1])
+    sub.close()
+
+
+def test_aggregates_only_sends_no_tracks(broker):
+    sub = Subscriber(broker.port, "p/#")
+    pub = MqttPublisher(MqttConfig(enabled=True, host="127.0.0.1", port=broker.port,
+                                   topic_prefix="p"), aggregates_only=True).start()
+    try:
+        assert _wait(pub.connected.is_set)
+        pub.track_event({"type": "track", "kind": "start", "track_id": 1, "label": "anger"})
+        pub.minute({"minute": 0, "frames": 1, "faces": 1, "tracks": 1, "counts": {"anger": 1}})
+        assert sub.wait_for(lambda m: m[0] == "p/aggregates/minute")
+        assert not [m for m in sub.messages if "/tracks/" in m[0]]
+    finally:
+        pub.stop()
+        sub.close()
+
+
+def test_reconnects_on_its_own_and_delivers_what_was_queued(tmp_path):
+    broker = Broker(tmp_path).start()
+    pub = MqttPublisher(MqttConfig(enabled=True, host="127.0.0.1", port=broker.port,
+                                   topic_prefix="r")).start()
+    try:
+        assert _wait(pub.connected.is_set)
+        broker.stop()
+        assert _wait(lambda: not pub.connected.is_set())
+        pub.track_event({"type": "track", "kind": "change", "track_id": 5, "label": "surprise"})
+        broker.start()  # same port
+        sub = Subscriber(broker.port, "r/#")
+        assert _wait(pub.connected.is_set, timeout=20), "publisher did not reconnect"
+        # Queued while the broker was down, delivered after the reconnect.
+        assert sub.wait_for(lambda m: m[0] == "r/tracks/5", timeout=10)
+        sub.close()
+    finally:
+        pub.stop()
+        broker.stop()

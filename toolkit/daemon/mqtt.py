@@ -1,0 +1,137 @@
+"""MQTT publisher: per-track emotion changes and per-minute aggregates, QoS 1.
+
+paho-mqtt 2.x runs its own network thread (`loop_start`) that connects,
+reconnects with backoff (1 s up to 60 s) when the broker goes away, and re-sends
+unacknowledged QoS 1 messages after it reconnects. Messages published while
+disconnected wait in paho's queue (bounded, so a broker gone for a week cannot
+eat the device's memory); the newest are kept by the event log either way.
+
+Topics, under `mqtt.topic_prefix` (default `emoedge/<hostname>`):
+  <prefix>/status              retained: {"state": "online"|"offline"|source state}; the
+                               broker publishes "offline" itself if the daemon dies (will)
+  <prefix>/tracks/<track_id>   a track started, changed emotion or ended (full privacy mode only)
+  <prefix>/aggregates/minute   counts for one finished minute
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from emoedge.daemon.config import MqttConfig
+from emoedge.daemon.state import ServiceState
+from emoedge.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+QOS = 1
+MAX_QUEUED = 10_000
+
+
+class MqttPublisher:
+    """Publishes daemon events; never blocks the caller, never raises on a broker fault."""
+
+    def __init__(self, config: MqttConfig, state: ServiceState | None = None, *,
+                 aggregates_only: bool = False) -> None:
+        try:
+            import paho.mqtt.client as mqtt
+        except ImportError as exc:
+            raise UserInputError(
+                "MQTT is enabled but paho-mqtt is not installed: pip install 'emoedge[daemon]'"
+            ) from exc
+        self.config = config
+        self.state = state
+        self.aggregates_only = aggregates_only
+        self.prefix = config.topic_prefix
+        self.connected = threading.Event()
+        self.acked = 0
+        self.published = 0
+        self.failed = 0
+        client_id = config.client_id or f"emoedge-{socket.gethostname()}-{os.getpid()}"
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  clean_session=True)
+        self.client.max_queued_messages_set(MAX_QUEUED)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=60)
+        if config.username:
+            self.client.username_pw_set(config.username, config.password)
+        self.client.will_set(f"{self.prefix}/status", json.dumps({"state": "offline"}), qos=QOS,
+                             retain=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+
+    # -- paho callbacks (its network thread) ----------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("mqtt: broker %s:%d refused the connection (%s)", self.config.host,
+                        self.config.port, reason_code)
+            return
+        log.info("mqtt: connected to %s:%d", self.config.host, self.config.port)
+        self.connected.set()
+        self._sync_state()
+        client.publish(f"{self.prefix}/status", json.dumps({"state": "online"}), qos=QOS,
+                       retain=True)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self.connected.is_set():
+            log.warning("mqtt: disconnected from %s:%d (%s); reconnecting", self.config.host,
+                        self.config.port, reason_code)
+        self.connected.clear()
+        self._sync_state()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self.acked += 1
+
+    def _sync_state(self) -> None:
+        if self.state is not None:
+            self.state.mqtt_connected = self.connected.is_set()
+            self.state.mqtt_published = self.published
+            self.state.mqtt_failed = self.failed
+
+    # -- lifecycle ------------------------------------------------------------------
+    def start(self) -> MqttPublisher:
+        """Connect in the background; a broker that is down now is retried, not an error."""
+        self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
+        self.client.loop_start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Say offline, give in-flight QoS 1 messages up to `timeout` to be acked, disconnect."""
+        try:
+            if self.connected.is_set():
+                info = self.client.publish(f"{self.prefix}/status",
+                                           json.dumps({"state": "offline"}), qos=QOS, retain=True)
+                deadline = time.monotonic() + timeout
+                # One connection delivers in order: once "offline" is acked, so is what came before.
+                while time.monotonic() < deadline and not info.is_published():
+                    time.sleep(0.02)
+            self.client.disconnect()
+        finally:
+            self.client.loop_stop()
+
+    # -- publishing -----------------------------------------------------------------
+    def _publish(self, topic: str, payload: dict[str, Any], retain: bool = False) -> None:
+        info = self.client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=QOS,
+                                   retain=retain)
+        if info.rc == 0:  # MQTT_ERR_SUCCESS (queued while disconnected counts too)
+            self.published += 1
+        else:
+            self.failed += 1
+            log.debug("mqtt: publish to %s not queued (rc=%s)", topic, info.rc)
+        self._sync_state()
+
+    def track_event(self, event: dict[str, Any]) -> None:
+        if self.aggregates_only:
+            return  # per-person tracks never leave the device in aggregates mode
+        self._publish(f"{self.prefix}/tracks/{event['track_id']}", event)
+
+    def minute(self, aggregate: dict[str, Any]) -> None:
+        self._publish(f"{self.prefix}/aggregates/minute", {"type": "minute", **aggregate})
+
+    def source_state(self, state: str, error: str | None = None) -> None:
+        self._publish(f"{self.prefix}/status", {"state": state, "error": error}, retain=True)
