@@ -335,7 +335,8 @@ def open_source(
 ) -> Source:
     """Open a frame source from its spec.
 
-    Forms: an int or digit string (camera index, V4L2), `picamera2` or
+    Forms: an int or digit string (camera index, V4L2; `camera` is camera 0,
+    `camera:N` camera N), `picamera2` or
     `picamera2:N`, a GStreamer pipeline (contains `!`, ends in `appsink`), an
     `rtsp://` / `http(s)://` URL, a video file, an image folder, one image.
     `realtime` (default: True for cameras and streams, False for files) captures
@@ -349,6 +350,10 @@ def open_source(
     text = str(spec).strip()
     if not text:
         raise SourceError("empty source; give a camera index, a file, a folder or a URL")
+    if text == "camera" or text.startswith("camera:"):
+        text = text.partition(":")[2] or "0"
+        if not text.isdigit():
+            raise SourceError(f"camera index must be a number, got {text!r}")
     if isinstance(spec, int) or text.isdigit():
         reader = _open_camera(int(text), width, height)
     elif text == "picamera2" or text.startswith("picamera2:"):

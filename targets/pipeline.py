@@ -1,0 +1,301 @@
+"""Frames in, faces with emotions out: detect, crop, classify, track, smooth.
+
+`Pipeline.from_build(path)` reads a build folder (checksums verified), loads the
+runtime its manifest names and the face detector it carries, and is then called
+once per frame:
+
+    pipeline = Pipeline.from_build("builds/mini_xception-rpi-int8")
+    result = pipeline(frame)          # FrameResult
+    result.to_dict()                  # one JSON-ready record
+
+Crops go through `emoedge.data.preprocess.preprocess`, the function training and
+evaluation use, with the manifest's spec; all faces of a frame go through the
+runtime in one batch. A bad frame (empty, wrong shape) gives an empty result with
+an `error` instead of an exception, so a long-running loop never dies on one
+frame. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from emoedge.build import Build
+from emoedge.data.preprocess import as_uint8_image, preprocess
+from emoedge.errors import ManifestError, UserInputError
+from emoedge.targets.detectors import Detection, Detector, detector_class, make_detector
+from emoedge.targets.runtimes import Runtime, load_runtime
+from emoedge.targets.tracking import IoUTracker, TrackerConfig
+
+log = logging.getLogger(__name__)
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """One classified face. `box` is the detector's box (x, y, w, h) in frame
+    pixels, before the crop margin; `probabilities` are the (smoothed) class
+    probabilities the label and score come from."""
+
+    track_id: int
+    box: Box
+    label: str
+    score: float
+    probabilities: dict[str, float]
+    detector_score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "track_id": self.track_id,
+            "box": [int(v) for v in self.box],
+            "label": self.label,
+            "score": round(float(self.score), 6),
+            "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
+            "detector_score": round(float(self.detector_score), 6),
+        }
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything the pipeline found in one frame. `timings` are milliseconds per
+    stage: detect, classify, track, total (and capture, when the caller gave it).
+    `skipped_faces` counts faces over `max_faces` or too small to classify;
+    `error` says why a frame could not be processed (then `faces` is empty)."""
+
+    frame_index: int
+    timestamp: float
+    faces: list[FaceResult]
+    timings: dict[str, float]
+    skipped_faces: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "frame_index": self.frame_index,
+            "timestamp": round(float(self.timestamp), 6),
+            "faces": [face.to_dict() for face in self.faces],
+            "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
+        }
+        if self.skipped_faces:
+            data["skipped_faces"] = self.skipped_faces
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """`max_faces`: faces classified per frame, largest first (a crowd of 30 must
+    not stall the loop); `min_face`: smallest box side in pixels worth
+    classifying; `min_detector_score`: drop weaker detections; `tracking`: False
+    gives every face a fresh id (track_id = position in the frame)."""
+
+    max_faces: int = 16
+    min_face: int = 12
+    min_detector_score: float = 0.0
+    tracking: bool = True
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+    def __post_init__(self) -> None:
+        if self.max_faces < 1:
+            raise UserInputError(f"max_faces must be at least 1, got {self.max_faces}")
+        if self.min_face < 1:
+            raise UserInputError(f"min_face must be at least 1 pixel, got {self.min_face}")
+
+
+def load_detector(build: Build, name: str | None = None, threads: int | None = None,
+                  options: dict[str, Any] | None = None) -> Detector:
+    """The build's detector (or `name`), with the model file the build carries.
+
+    Falls back to the detector's default file on this machine when the build has
+    none (or a different detector is asked for); the detector raises a clear
+    `ModelFileError` when there is neither.
+    """
+    entry = build.detector or {}
+    wanted = name or entry.get("name")
+    if not wanted:
+        raise ManifestError(f"{build.root}: the manifest names no face detector; pass detector=")
+    model_path = None
+    opts: dict[str, Any] = {}
+    if wanted == entry.get("name"):
+        opts.update(entry.get("options") or {})
+        if entry.get("file"):
+            model_path = build.path(entry["file"])
+    if model_path is None and detector_class(wanted).default_model_file() is None:
+        log.warning("%s: build carries no %s model file and none is installed here", build.root, wanted)
+    if threads:
+        opts.setdefault("threads", threads)
+    opts.update(options or {})
+    return make_detector(wanted, model_path=model_path, **opts)
+
+
+class Pipeline:
+    """Detector + runtime + tracker for one build. Not thread-safe: one per loop."""
+
+    def __init__(self, build: Build, runtime: Runtime, detector: Detector,
+                 config: PipelineConfig | None = None) -> None:
+        self.build = build
+        self.runtime = runtime
+        self.detector = detector
+        self.config = config or PipelineConfig()
+        self.labels = build.labels
+        self.spec = build.preprocess
+        self.tracker = IoUTracker(self.config.tracker)
+        self._frame_index = 0
+
+    @classmethod
+    def from_build(
+        cls,
+        path: str | Path | Build,
+        *,
+        runtime: str | None = None,
+        threads: int | None = None,
+        detector: str | None = None,
+        smoothing: str = "ema",
+        alpha: float = 0.4,
+        window: int = 5,
+        max_faces: int = 16,
+        min_face: int = 12,
+        tracking: bool = True,
+        detector_options: dict[str, Any] | None = None,
+    ) -> Pipeline:
+        """Load a build folder: verify its checksums, load its runtime and detector.
+
+        `runtime` overrides the manifest's (e.g. "litert" on x86), `threads` its
+        thread count (0: all cores), `detector` its face detector; `smoothing` is
+        ema | vote | none (use none for unrelated photos).
+        """
+        build = path if isinstance(path, Build) else Build.load(path)
+        if threads is None:
+            threads = int(build.runtime.get("threads") or 0)
+        engine = load_runtime(build, runtime, threads or None)
+        face_detector = load_detector(build, detector, threads=None, options=detector_options)
+        config = PipelineConfig(
+            max_faces=max_faces,
+            min_face=min_face,
+            tracking=tracking,
+            tracker=TrackerConfig(smoothing=smoothing, alpha=alpha, window=window),
+        )
+        log.info("pipeline: %s %s on %s, detector %s", build.manifest.get("format"),
+                 build.manifest.get("precision"), engine.name, face_detector.name)
+        return cls(build, engine, face_detector, config)
+
+    def reset(self) -> None:
+        """Forget tracks and smoothing state (a new video or scene)."""
+        self.tracker.reset()
+
+    def select(self, detections: list[Detection]) -> tuple[list[Detection], int]:
+        """Faces worth classifying: big enough, confident enough, the largest `max_faces`."""
+        usable = [
+            d for d in detections
+            if min(d.box[2], d.box[3]) >= self.config.min_face
+            and d.score >= self.config.min_detector_score
+        ]
+        usable.sort(key=lambda d: d.box[2] * d.box[3], reverse=True)
+        kept = usable[: self.config.max_faces]
+        return kept, len(detections) - len(kept)
+
+    def classify(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """Probabilities (N, classes) for face boxes in one frame, in one runtime call."""
+        if not boxes:
+            return np.zeros((0, len(self.labels)), np.float32)
+        image = as_uint8_image(image)
+        if self.spec.channels == 1 and image.ndim == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)  # once per frame, not per face
+        batch = np.stack([preprocess(image, self.spec, box) for box in boxes])
+        return self.runtime.predict(batch)
+
+    def __call__(self, image: np.ndarray, timestamp: float | None = None, *,
+                 frame_index: int | None = None, capture_ms: float | None = None) -> FrameResult:
+        start = time.perf_counter()
+        index = self._frame_index if frame_index is None else frame_index
+        self._frame_index = index + 1
+        timestamp = time.time() if timestamp is None else timestamp
+        timings: dict[str, float] = {}
+        if capture_ms is not None:
+            timings["capture"] = float(capture_ms)
+        try:
+            frame = as_uint8_image(image)
+        except UserInputError as exc:
+            timings.update(detect=0.0, classify=0.0, track=0.0,
+                           total=(time.perf_counter() - start) * 1000.0)
+            log.warning("frame %d: %s", index, exc)
+            return FrameResult(index, timestamp, [], timings, error=f"bad frame: {exc}")
+
+        t0 = time.perf_counter()
+        detections, skipped = self.select(self.detector.detect(frame))
+        t1 = time.perf_counter()
+        probabilities = self.classify(frame, [d.box for d in detections])
+        t2 = time.perf_counter()
+        if self.config.tracking:
+            tracked = self.tracker.update([d.box for d in detections], probabilities)
+            ids = [t.track_id for t in tracked]
+            labels = [t.label_index for t in tracked]
+            smoothed = [t.probabilities for t in tracked]
+        else:
+            ids = list(range(1, len(detections) + 1))
+            labels = [int(np.argmax(p)) for p in probabilities]
+            smoothed = list(probabilities)
+        t3 = time.perf_counter()
+        faces = [
+            FaceResult(
+                track_id=track_id,
+                box=tuple(int(v) for v in detection.box),  # type: ignore[arg-type]
+                label=self.labels[label],
+                score=float(probs[label]),
+                probabilities={name: float(p) for name, p in zip(self.labels, probs, strict=True)},
+                detector_score=float(detection.score),
+            )
+            for detection, track_id, label, probs in zip(detections, ids, labels, smoothed, strict=True)
+        ]
+        timings.update(
+            detect=(t1 - t0) * 1000.0,
+            classify=(t2 - t1) * 1000.0,
+            track=(t3 - t2) * 1000.0,
+            total=(time.perf_counter() - start) * 1000.0,
+        )
+        return FrameResult(index, timestamp, faces, timings, skipped_faces=skipped)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "build": str(self.build.root),
+            "target": self.build.target,
+            "format": self.build.manifest.get("format"),
+            "precision": self.build.manifest.get("precision"),
+            "runtime": self.runtime.describe(),
+            "detector": self.detector.name,
+            "smoothing": self.config.tracker.smoothing if self.config.tracking else "off",
+        }
+
+
+_COLOURS = [(80, 200, 80), (60, 160, 255), (255, 180, 60), (200, 80, 200), (80, 220, 220),
+            (255, 100, 100), (120, 120, 255), (180, 180, 60)]
+
+
+def annotate(image: np.ndarray, result: FrameResult) -> np.ndarray:
+    """A BGR copy of the frame with each face's box, track id, label and score."""
+    canvas = as_uint8_image(image)
+    canvas = cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR) if canvas.ndim == 2 else canvas.copy()
+    thickness = max(1, round(max(canvas.shape[:2]) / 400))
+    font_scale = max(0.4, max(canvas.shape[:2]) / 900)
+    for face in result.faces:
+        x, y, w, h = face.box
+        colour = _COLOURS[face.track_id % len(_COLOURS)]
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, thickness)
+        text = f"#{face.track_id} {face.label} {face.score:.2f}"
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        top = max(0, y - th - base - 2)
+        cv2.rectangle(canvas, (x, top), (x + tw + 2, top + th + base + 2), colour, -1)
+        cv2.putText(canvas, text, (x + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+                    (0, 0, 0), thickness, cv2.LINE_AA)
+    return canvas
+
+
+__all__ = ["FaceResult", "FrameResult", "Pipeline", "PipelineConfig", "annotate", "load_detector"]
