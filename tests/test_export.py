@@ -1,0 +1,142 @@
+"""`export_build`: what a build holds, the accuracy gate, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from quant_builds import FIXTURE, TARGETS, build_for
+
+from emoedge.build import SCHEMA, Build, sha256_file
+from emoedge.errors import AccuracyGateError, ModelFileError, UserInputError
+from emoedge.export import export_build
+from emoedge.labels import EMOTIONS
+
+pytestmark = pytest.mark.slow
+
+EXPECTED = {
+    "rpi": ("tflite", "litert", {"model": "model.tflite"}),
+    "x86": ("openvino", "openvino", {"model": "model.xml", "weights": "model.bin"}),
+    "jetson": ("onnx", "onnxruntime", {"model": "model.onnx"}),
+}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_build_manifest_describes_the_build(target):
+    build = Build.load(build_for(target))  # schema, keys and every checksum
+    manifest = build.manifest
+    fmt, runtime, files = EXPECTED[target]
+    assert manifest["schema"] == SCHEMA
+    assert (manifest["target"], manifest["format"], manifest["precision"]) == (target, fmt, "int8")
+    assert manifest["runtime"]["name"] == runtime
+    for role, name in files.items():
+        assert build.files[role]["path"] == name
+    assert manifest["labels"] == list(EMOTIONS)
+    assert manifest["preprocess"] == {"height": 64, "width": 64, "channels": 1,
+                                      "scale": "symmetric", "margin": 0.1}
+    assert manifest["input"]["shape"] == [None, 64, 64, 1]
+    from emoedge.models.zoo import resolve_model_path
+
+    assert manifest["model"]["sha256"] == sha256_file(resolve_model_path("zoo:mini_xception"))
+    assert manifest["quantization"]["calibration"]["images"] == 48
+    assert manifest["quantization"]["calibration"]["class_counts"] == [6] * 8
+    accuracy = manifest["accuracy"]
+    assert accuracy["images"] == 24 and 0 <= accuracy["quantized"] <= 1
+    assert accuracy["drop_points"] == pytest.approx((accuracy["float"] - accuracy["quantized"]) * 100, abs=1e-3)
+    assert accuracy["max_drop"] == 100.0 and accuracy["override"] is None
+    assert {"tensorflow", "numpy"} <= set(manifest["tools"])
+    assert manifest["sizes"]["model_bytes"] < manifest["sizes"]["float_keras_bytes"] / 3.5
+    assert manifest["detector"]["name"] == "blazeface"
+    if manifest["detector"]["file"]:
+        assert build.path("detector").is_file()
+    readme = (build.root / "README.md").read_text()
+    assert "pip install" in readme and "emoedge run" in readme
+    assert not list(build.root.parent.glob(".*partial*"))
+
+
+def test_tflite_int8_input_quantization_is_recorded():
+    manifest = Build.load(build_for("rpi")).manifest
+    assert manifest["input"]["dtype"] == "int8"
+    assert manifest["input"]["scale"] == pytest.approx(2 / 255, rel=0.01)  # -1..1 in 256 steps
+    assert manifest["quantization"]["per_channel_tensors"] > 0
+
+
+def test_gate_fails_and_leaves_no_build(tmp_path):
+    out = tmp_path / "gated"
+    with pytest.raises(AccuracyGateError, match="--allow-drop"):
+        export_build("zoo:mini_xception", "rpi", out=out, data=FIXTURE, calibration_size=16,
+                     validation_size=24, max_drop=-100.0)  # any result "drops" more than -100
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # the temporary folder is gone too
+
+
+def test_allow_drop_overrides_and_is_recorded(tmp_path):
+    out = export_build("zoo:mini_xception", "jetson", precision="fp32", out=tmp_path / "b",
+                       data=FIXTURE, validation_size=24, max_drop=-100.0, allow_drop=100.0)
+    accuracy = Build.load(out).manifest["accuracy"]
+    assert accuracy["override"]["allow_drop"] == 100.0
+    assert accuracy["max_drop"] == -100.0
+
+
+def test_fp16_jetson_build_without_data(tmp_path):
+    out = export_build("zoo:mini_xception", "jetson", precision="fp16", out=tmp_path / "b")
+    manifest = Build.load(out).manifest
+    assert manifest["precision"] == "fp16"
+    assert manifest["accuracy"]["quantized"] is None and "no dataset" in manifest["accuracy"]["skipped"]
+
+
+def test_existing_out_is_refused_unless_forced(tmp_path):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(UserInputError, match="exists"):
+        export_build("zoo:mini_xception", "x86", precision="fp32", out=out)
+    assert (out / "keep.txt").read_text() == "mine"
+    export_build("zoo:mini_xception", "x86", precision="fp32", out=out, force=True)
+    assert not (out / "keep.txt").exists() and Build.load(out).manifest["precision"] == "fp32"
+
+
+def test_unknown_target(tmp_path):
+    with pytest.raises(UserInputError, match="unknown target 'esp32'"):
+        export_build("zoo:mini_xception", "esp32", out=tmp_path / "b")
+
+
+def test_precision_the_target_does_not_take(tmp_path):
+    with pytest.raises(UserInputError, match="fp16"):
+        export_build("zoo:mini_xception", "rpi", precision="fp16", out=tmp_path / "b")
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(ModelFileError, match="not found"):
+        export_build(tmp_path / "nope.keras", "rpi", out=tmp_path / "b")
+    with pytest.raises(UserInputError, match="no zoo model"):
+        export_build("zoo:nope", "rpi", out=tmp_path / "b")
+
+
+def test_truncated_model_file(tmp_path):
+    from emoedge.models.zoo import resolve_model_path
+
+    source = resolve_model_path("zoo:mini_xception").read_bytes()
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(source[: len(source) // 2])
+    with pytest.raises(ModelFileError, match="not a loadable Keras model"):
+        export_build(broken, "rpi", out=tmp_path / "b", data=FIXTURE)
+    assert not (tmp_path / "b").exists()
+
+
+def test_int8_needs_calibration_images(tmp_path):
+    with pytest.raises(UserInputError, match="calibration"):
+        export_build("zoo:mini_xception", "rpi", out=tmp_path / "b")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UserInputError, match="no images"):
+        export_build("zoo:mini_xception", "rpi", out=tmp_path / "b", calibration=empty)
+    assert not (tmp_path / "b").exists()
+
+
+def test_calibration_from_a_folder(tmp_path):
+    out = export_build("zoo:mini_xception", "rpi", out=tmp_path / "b",
+                       calibration=FIXTURE / "FER2013Train", calibration_size=20)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["quantization"]["calibration"]["images"] == 20
+    assert manifest["quantization"]["calibration"]["source"].startswith("folder:")

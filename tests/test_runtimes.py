@@ -1,0 +1,89 @@
+"""Each build loads in its real runtime (LiteRT, OpenVINO, ONNX Runtime CPU) and agrees
+with the float Keras model on real FER+ faces."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from quant_builds import TARGETS, build_for, fixture_test_inputs, float_model
+
+from emoedge.build import Build
+from emoedge.errors import ManifestError, ModelFileError
+from emoedge.targets.runtimes import load_runtime
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def runtime(request):
+    build = Build.load(build_for(request.param))
+    return load_runtime(build, threads=2)
+
+
+@pytest.fixture(scope="module")
+def float_probs():
+    inputs, _ = fixture_test_inputs()
+    return float_model()(inputs, training=False).numpy()
+
+
+def test_runtime_agrees_with_the_float_model(runtime, float_probs):
+    inputs, _ = fixture_test_inputs()
+    probs = runtime.predict(inputs)
+    assert probs.shape == (len(inputs), 8) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=0.03)
+    agreement = (probs.argmax(1) == float_probs.argmax(1)).mean()
+    assert agreement >= 0.85, f"{runtime.name}: top-1 agreement {agreement:.2%} with float"
+    assert np.abs(probs - float_probs).max() < 0.25
+
+
+def test_any_batch_size_gives_the_same_answer(runtime):
+    inputs, _ = fixture_test_inputs()
+    whole = runtime.predict(inputs)
+    for size in (1, 5):
+        parts = np.concatenate([runtime.predict(inputs[i : i + size]) for i in range(0, len(inputs), size)])
+        np.testing.assert_allclose(parts, whole, atol=1e-4)
+    assert runtime.predict(inputs[0]).shape == (1, 8)  # a single HWC face
+
+
+def test_runtime_threads_and_description(runtime):
+    assert runtime.describe()["threads"] == 2
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_tampered_build_is_refused(target, tmp_path):
+    copy = shutil.copytree(build_for(target), tmp_path / "build")
+    model = Build.load(copy).path("model")
+    with model.open("r+b") as handle:  # same size, one byte changed
+        handle.seek(model.stat().st_size // 2)
+        byte = handle.read(1)
+        handle.seek(-1, 1)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(ManifestError, match="checksum"):
+        Build.load(copy)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_truncated_model_is_a_clear_error(target, tmp_path):
+    copy = shutil.copytree(build_for(target), tmp_path / "build")
+    build = Build.load(copy)
+    model = build.path("model")
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 3])
+    with pytest.raises(ManifestError, match="checksum"):
+        Build.load(copy)
+    with pytest.raises(ModelFileError, match="cannot load"):
+        load_runtime(Build.load(copy, verify=False))
+
+
+def test_runtimes_do_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "import emoedge.targets.runtimes.litert, emoedge.targets.runtimes.openvino, "
+        "emoedge.targets.runtimes.onnxruntime\n"
+        "bad = [m for m in ('tensorflow', 'keras', 'nncf', 'tf2onnx') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
