@@ -57,6 +57,7 @@ class Reader(ABC):
 
     live: bool = False
     fps: float | None = None
+    length: int | None = None  # frames, when known (files and folders)
 
     @abstractmethod
     def read(self) -> tuple[np.ndarray, float] | None:
@@ -88,6 +89,8 @@ class CaptureReader(Reader):
             self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 0 < fps < 1000 else None
+        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.length = count if not live and count > 0 else None
         self._failures = 0
 
     def read(self) -> tuple[np.ndarray, float] | None:
@@ -123,6 +126,7 @@ class FolderReader(Reader):
         self.description = description
         self._paths = paths
         self._next = 0
+        self.length = len(paths)
 
     def read(self) -> tuple[np.ndarray, float] | None:
         while self._next < len(self._paths):
@@ -393,4 +397,4 @@ def open_source(
                   pace=realtime and not reader.live)
 
 
-__all__ = ["Frame", "Source", "SourceError", "open_source"]
+__all__ = ["CaptureReader", "FolderReader", "Frame", "Picamera2Reader", "Reader", "Source", "SourceError", "open_source"]

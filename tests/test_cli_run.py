@@ -1,0 +1,120 @@
+"""`emoedge run` end to end through the CLI: JSON lines, annotated video, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
+from typer.testing import CliRunner
+
+from emoedge.build import Build
+from emoedge.cli import app
+from emoedge.data.preprocess import PreprocessSpec, preprocess
+from emoedge.targets.runtimes import load_runtime
+
+PHOTOS = sorted(WILD_IMAGES.glob("*.jpg"))
+HOLD = 2
+
+
+@pytest.fixture(scope="session")
+def builds(tmp_path_factory) -> dict[str, Path]:
+    pytest.importorskip("tensorflow")  # export is host-side
+    return export_builds(tmp_path_factory.mktemp("builds"))
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory) -> Path:
+    return write_video(tmp_path_factory.mktemp("video") / "wild.mp4", hold=HOLD)
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, ["run", *map(str, args)])
+
+
+@pytest.mark.parametrize("target", ["rpi", "x86"])
+def test_video_to_jsonl_and_mp4_with_labels_of_the_runtime(builds, video, tmp_path, target):
+    jsonl, mp4, crops = tmp_path / "out.jsonl", tmp_path / "annotated.mp4", tmp_path / "crops"
+    result = run(builds[target], "--source", video, "--json", jsonl, "--output", mp4,
+                 "--smoothing", "none", "--save-crops", crops)
+    assert result.exit_code == 0, result.output
+    assert f"frames: {HOLD * len(PHOTOS)}" in result.stdout
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [line["frame_index"] for line in lines] == list(range(HOLD * len(PHOTOS)))
+    first = lines[0]
+    assert set(first) >= {"frame_index", "timestamp", "faces", "timings"}
+    assert set(first["timings"]) == {"capture", "detect", "classify", "track", "total"}
+    face = first["faces"][0]
+    assert set(face) == {"track_id", "box", "label", "score", "probabilities", "detector_score"}
+    assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=0.02)
+
+    # The labels equal what the build's runtime says for the same crops.
+    build = Build.load(builds[target])
+    runtime = load_runtime(build)
+    spec = build.preprocess
+    whole = PreprocessSpec(spec.height, spec.width, spec.channels, spec.scale, margin=0.0)
+    for line in lines:
+        assert len(line["faces"]) == 1
+        face = line["faces"][0]
+        crop = cv2.imread(str(crops / f"{line['frame_index']:06d}_{face['track_id']}.png"),
+                          cv2.IMREAD_UNCHANGED)
+        probabilities = runtime.predict(preprocess(crop, whole)[None])[0]
+        assert face["label"] == build.labels[int(np.argmax(probabilities))]
+        assert face["score"] == pytest.approx(float(probabilities.max()), abs=1e-4)
+
+    capture = cv2.VideoCapture(str(mp4))
+    assert capture.isOpened()
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == HOLD * len(PHOTOS)
+    ok, frame = capture.read()
+    assert ok and frame.shape == (350, 350, 3)
+    capture.release()
+
+
+def test_image_folder_to_stdout_without_smoothing(builds):
+    result = run(builds["jetson"], "--source", WILD_IMAGES, "--json", "-")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == len(PHOTOS)
+    assert all(len(line["faces"]) == 1 for line in lines)
+
+
+def test_smoothing_and_max_frames(builds, video, tmp_path):
+    jsonl = tmp_path / "out.jsonl"
+    result = run(builds["rpi"], "--source", video, "--json", jsonl, "--smoothing", "vote",
+                 "--max-frames", "4")
+    assert result.exit_code == 0, result.output
+    assert len(jsonl.read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "57"], "no camera at index 57"),
+        (["--source", "missing.mp4"], "no such file"),
+        (["--source", str(PHOTOS[0]), "--smoothing", "kalman"], "--smoothing"),
+        (["--source", str(PHOTOS[0]), "--output", "out.txt"], "video file"),
+        (["--source", str(PHOTOS[0]), "--show"], "--show"),
+    ],
+)
+def test_bad_input_is_one_clear_line(builds, args, message):
+    result = run(builds["rpi"], *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unopenable_video_and_tampered_build(builds, tmp_path):
+    bad = tmp_path / "clip.mp4"
+    bad.write_bytes(b"not a video at all" * 20)
+    result = run(builds["rpi"], "--source", bad)
+    assert result.exit_code == 2 and "cannot open video" in result.output
+
+    import shutil
+
+    copy = Path(shutil.copytree(builds["x86"], tmp_path / "x86"))
+    (copy / Build.load(copy).files["model"]["path"]).write_text("<xml/>")
+    result = run(copy, "--source", PHOTOS[0])
+    assert result.exit_code == 2 and "checksum" in result.output
