@@ -31,7 +31,7 @@ def test_minimal_config_resolves_paths_against_its_folder(tmp_path):
     assert (cfg.http.host, cfg.http.port) == ("127.0.0.1", 8080)
     assert cfg.http.token is None and cfg.http.preview is False
     assert cfg.privacy == "full" and not cfg.mqtt.enabled
-    assert cfg.source.spec == "clip.mp4"
+    assert cfg.source.spec == str(tmp_path / "clip.mp4")  # files are relative to the config
 
 
 def test_camera_index_and_full_config(tmp_path):

@@ -18,6 +18,7 @@ import pytest
 from emoedge.daemon.http import DaemonHTTPServer, HttpApi
 from emoedge.daemon.state import BuildInfo, ServiceState
 from emoedge.errors import UserInputError
+from emoedge.targets.pipeline import FaceResult, FrameResult
 
 TOKEN = "s3cret-token-0123456789"
 
@@ -140,8 +141,12 @@ def test_mjpeg_preview_when_enabled(server):
         for i in range(3, 40):
             if server.api.closing.is_set():
                 return
-            server.api.state.record_frame({"frame_index": i, "faces": []}, {}, 0,
-                                          image=np.zeros((60, 60, 3), np.uint8))
+            face = FaceResult(1, (5, 5, 30, 30), "happiness", 0.9,
+                              {"neutral": 0.1, "happiness": 0.9}, 0.99)
+            result = FrameResult(i, i / 10, [face], {})
+            server.api.state.record_frame(result.to_dict(), {}, 0,
+                                          image=np.zeros((60, 60, 3), np.uint8),
+                                          frame_result=result)
             time.sleep(0.05)
 
     threading.Thread(target=feed, daemon=True).start()

@@ -14,11 +14,13 @@ Example (every key optional except `pipeline.build` and `source.spec`)::
     runtime = ""                  # override the manifest's runtime ("" = manifest)
     threads = 0                   # 0 = the manifest's setting
     detector = ""                 # override the manifest's detector
-    smoothing = "ema"             # "ema" | "none" ... (whatever the pipeline accepts)
+    smoothing = "ema"             # ema | vote | none
 
     [source]
     spec = "/dev/video0"          # camera index, device, file, folder or URL
     loop = false                  # loop a video file / folder (demos, tests)
+    realtime = "auto"             # true: play files at their frame rate; false: as fast as
+                                  # the pipeline goes; "auto": cameras live, files fast
     retry_initial_s = 0.5         # first backoff after a fault, doubled up to...
     retry_max_s = 30.0
     stall_timeout_s = 10.0        # no frame for this long counts as a fault
@@ -80,6 +82,7 @@ class PipelineConfig:
 class SourceConfig:
     spec: str | int
     loop: bool = False
+    realtime: bool | None = None
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
     stall_timeout_s: float = 10.0
@@ -236,6 +239,22 @@ def _secret(section: _Section, key: str, base: Path) -> str | None:
     return inline
 
 
+def _realtime(section: _Section) -> bool | None:
+    value = section._get("realtime", (bool, str), 'true, false or "auto"', "auto")
+    if value == "auto":
+        return None
+    if isinstance(value, str):
+        section.errors.append(f'source.realtime must be true, false or "auto", got {value!r}')
+        return None
+    return value
+
+
+def _looks_like_path(spec: str) -> bool:
+    """Files and folders, not camera indexes, URLs, GStreamer pipelines or picamera2."""
+    return not (spec.isdigit() or "://" in spec or "!" in spec or spec.startswith("picamera2")
+                or spec.startswith("/dev/"))
+
+
 def _resolve(base: Path, value: str) -> Path:
     path = Path(os.path.expanduser(value))
     return path if path.is_absolute() else (base / path)
@@ -266,12 +285,17 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
     if build_text and check_files and not (build / "manifest.json").is_file():
         errors.append(f"pipeline.build: {build} is not an emoedge build (no manifest.json)")
     threads = p.integer("threads", 0, low=0)
+    smoothing = p.string("smoothing", "ema")
+    from emoedge.targets.tracking import SMOOTHING  # numpy only; the pipeline's own list
+
+    if smoothing not in SMOOTHING:
+        errors.append(f"pipeline.smoothing must be one of {', '.join(SMOOTHING)}, got {smoothing!r}")
     pipeline = PipelineConfig(
         build=build,
         runtime=p.string("runtime") or None,
         threads=threads or None,
         detector=p.string("detector") or None,
-        smoothing=p.string("smoothing", "ema"),
+        smoothing=smoothing,
     )
     p.finish()
 
@@ -280,6 +304,8 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
     spec = s._get("spec", (str, int), "a string or a camera index", "0")
     if isinstance(spec, str) and not spec:
         errors.append("source.spec must not be empty")
+    elif isinstance(spec, str) and _looks_like_path(spec):
+        spec = str(_resolve(base, spec))  # a file or folder, relative to the config
     retry_initial = s.number("retry_initial_s", 0.5)
     retry_max = s.number("retry_max_s", 30.0)
     if retry_max < retry_initial:
@@ -287,6 +313,7 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
     source = SourceConfig(
         spec=spec,
         loop=s.boolean("loop", False),
+        realtime=_realtime(s),
         retry_initial_s=retry_initial,
         retry_max_s=retry_max,
         stall_timeout_s=s.number("stall_timeout_s", 10.0),

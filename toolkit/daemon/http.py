@@ -263,6 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         import cv2  # only a preview viewer pays for the encoder
 
+        from emoedge.targets.pipeline import annotate
+
         self._start_stream(f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}")
         last = None
         try:
@@ -270,8 +272,9 @@ class _Handler(BaseHTTPRequestHandler):
                 item = api.state.preview(last, timeout=1.0)
                 if item is None:
                     continue
-                last, image, faces = item
-                ok, jpeg = cv2.imencode(".jpg", annotate(image, faces),
+                last, image, result = item
+                frame = annotate(image, result) if result is not None else image
+                ok, jpeg = cv2.imencode(".jpg", frame,
                                         [cv2.IMWRITE_JPEG_QUALITY, 80])
                 if not ok:
                     continue
@@ -295,32 +298,6 @@ ROUTES_GET: dict[str, Callable[[_Handler], None]] = {
     "/v1/preview.mjpeg": _Handler.preview,
 }
 ROUTES_POST: dict[str, Callable[[_Handler], None]] = {"/v1/reload": _Handler.reload}
-
-
-def annotate(image: Any, faces: list[dict[str, Any]]) -> Any:
-    """A copy of the frame with each face's box, track id and label drawn on it."""
-    import cv2
-    import numpy as np
-
-    frame = np.asarray(image)
-    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
-        frame = cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2BGR)
-    elif frame.ndim == 3 and frame.shape[2] == 4:
-        frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
-    else:
-        frame = frame.copy()
-    if frame.dtype != np.uint8:
-        frame = np.clip(frame, 0, 255).astype(np.uint8)
-    for face in faces:
-        box = face.get("box")
-        if not box:
-            continue
-        x, y, w, h = (int(v) for v in box)
-        cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 200, 0), 2)
-        text = f"#{face.get('track_id')} {face.get('label')} {float(face.get('score') or 0):.2f}"
-        cv2.putText(frame, text, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                    (0, 255, 255), 1, cv2.LINE_AA)
-    return frame
 
 
 def _jsonable(value: Any) -> Any:

@@ -121,7 +121,7 @@ class ServiceState:
         self._fps_window_s = fps_window_s
         self.hub = EventHub()
         # The preview: the latest frame and its faces, kept only when preview is on.
-        self._preview: tuple[int, Any, list[dict[str, Any]]] | None = None
+        self._preview: tuple[int, Any, Any] | None = None
         self.preview_cond = threading.Condition()
         self.http_requests: collections.Counter[tuple[str, int]] = collections.Counter()
         self.mqtt_connected = False
@@ -150,7 +150,9 @@ class ServiceState:
         self.heartbeat = time.monotonic()
 
     def record_frame(self, result: dict[str, Any], timings: dict[str, float], dropped: int,
-                     image: Any = None) -> None:
+                     image: Any = None, frame_result: Any = None) -> None:
+        """Count a processed frame. `image` and `frame_result` (the pipeline's object)
+        are kept for the preview only, and only when it is on (the caller decides)."""
         now = time.monotonic()
         faces = result.get("faces") or []
         with self._lock:
@@ -172,7 +174,7 @@ class ServiceState:
                 times.popleft()
         if image is not None:
             with self.preview_cond:
-                self._preview = (int(result.get("frame_index", self.frames)), image, faces)
+                self._preview = (int(result.get("frame_index", self.frames)), image, frame_result)
                 self.preview_cond.notify_all()
 
     def record_log(self, written: int, last_id: int, minutes: int) -> None:
@@ -231,7 +233,7 @@ class ServiceState:
         with self._lock:
             return self.latest
 
-    def preview(self, after: int | None, timeout: float) -> tuple[int, Any, list] | None:
+    def preview(self, after: int | None, timeout: float) -> tuple[int, Any, Any] | None:
         """The newest preview frame with index > `after`, waiting up to `timeout`."""
         with self.preview_cond:
             if self._preview is None or (after is not None and self._preview[0] <= after):
