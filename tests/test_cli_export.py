@@ -1,0 +1,87 @@
+"""`emoedge export` and `emoedge compare` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from quant_builds import FIXTURE, build_for
+from typer.testing import CliRunner
+
+from emoedge.build import Build
+from emoedge.cli import app
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_export_rpi_from_the_zoo(tmp_path):
+    out = tmp_path / "rpi"
+    result = invoke("export", "--target", "rpi", "--model", "zoo:mini_xception", "--data", FIXTURE,
+                    "--out", out, "--calibration-size", "24", "--validation-size", "24",
+                    "--max-drop", "100")
+    assert result.exit_code == 0, result.output
+    assert f"build: {out}" in result.stdout and "drop" in result.stdout
+    assert Build.load(out).manifest["format"] == "tflite"
+
+
+@pytest.mark.parametrize("target", ["rpi", "x86", "jetson"])
+def test_compare_prints_the_drop(target, tmp_path):
+    out = tmp_path / "report"
+    result = invoke("compare", "zoo:mini_xception", build_for(target), "--data", FIXTURE,
+                    "--split", "test", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "drop:" in result.stdout and "agreement" in result.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["data"]["images"] == 24
+    assert report["drop_points"] == pytest.approx(
+        (report["float"]["accuracy"] - report["quantized"]["accuracy"]) * 100, abs=1e-3)
+    assert set(report["per_class"]) >= {"neutral", "contempt"}
+    assert (out / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_a_bare_model_file(tmp_path):
+    model = Build.load(build_for("jetson")).path("model")
+    result = invoke("compare", "zoo:mini_xception", model, "--data", FIXTURE, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["quantized"]["format"] == "onnx"
+
+
+def test_compare_rejects_an_unknown_file(tmp_path):
+    bogus = tmp_path / "model.pt"
+    bogus.write_bytes(b"x")
+    result = invoke("compare", "zoo:mini_xception", bogus, "--data", FIXTURE)
+    assert result.exit_code == 2 and "unknown model format" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--target", "esp32"], 2, "unknown target 'esp32'"),
+        (["--target", "rpi", "--model", "missing.keras"], 2, "model file not found"),
+        (["--target", "rpi", "--precision", "fp32", "--max-drop", "-100"], 1, "--allow-drop"),
+    ],
+)
+def test_export_errors_are_one_clear_line(args, code, message, tmp_path):
+    result = invoke("export", *args, "--data", FIXTURE, "--out", tmp_path / "b",
+                    "--validation-size", "24")
+    assert result.exit_code == code, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "b").exists()
+
+
+def test_export_refuses_an_existing_folder(tmp_path):
+    (tmp_path / "b").mkdir()
+    result = invoke("export", "--target", "x86", "--out", tmp_path / "b")
+    assert result.exit_code == 2 and "exists" in result.output
+
+
+def test_export_empty_calibration_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = invoke("export", "--target", "rpi", "--calibration", tmp_path / "empty",
+                    "--out", tmp_path / "b")
+    assert result.exit_code == 2 and "no images" in result.output
