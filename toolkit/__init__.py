@@ -5,8 +5,15 @@ imports it with only LiteRT installed. Heavy modules are imported inside the
 functions that need them.
 """
 
-from emoedge.errors import EmoedgeError, UserInputError
-from emoedge.labels import EMOTIONS
+import os as _os
+
+# TF 2.21's oneDNN kernels crash in the gradient of mini-Xception's strided 1x1
+# shortcut; the switch only works if set before TensorFlow's first import, which
+# may happen anywhere after `import emoedge` (see emoedge.tf_env).
+_os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+from emoedge.errors import EmoedgeError, UserInputError  # noqa: E402
+from emoedge.labels import EMOTIONS  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["EMOTIONS", "EmoedgeError", "UserInputError", "__version__"]

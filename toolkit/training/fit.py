@@ -174,7 +174,8 @@ def fit(config: TrainConfig, callbacks: list | None = None,
 
         shutil.rmtree(backup_dir)
     all_callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        # kept after the run ends, so `--resume --epochs N` can also extend a finished run
+        keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
         keras.callbacks.LearningRateScheduler(schedule),
         keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max",
                                         save_best_only=True),

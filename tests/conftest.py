@@ -1,0 +1,43 @@
+"""Shared fixtures: the small real FER+ fixture kept in the repo, and the full sets when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # before anything imports TensorFlow
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+FERPLUS_FIXTURE = FIXTURES / "ferplus"
+SHARED_DATASETS = Path(os.environ.get("EMOEDGE_DATASETS", REPO.parent / "shared" / "datasets"))
+FERPLUS_FULL = SHARED_DATASETS / "ferplus"
+WILD_SAMPLE = SHARED_DATASETS / "wild-sample"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Decoded-data caches go to a temporary folder, never the user's home."""
+    os.environ["EMOEDGE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def ferplus_fixture() -> Path:
+    return FERPLUS_FIXTURE
+
+
+@pytest.fixture(scope="session")
+def ferplus_full() -> Path:
+    if not (FERPLUS_FULL / "FER2013Test" / "label.csv").is_file():
+        pytest.skip(f"full FER+ not found at {FERPLUS_FULL} (set EMOEDGE_DATASETS)")
+    return FERPLUS_FULL
+
+
+@pytest.fixture(scope="session")
+def wild_sample() -> Path:
+    if not (WILD_SAMPLE / "labels.csv").is_file():
+        pytest.skip(f"wild-sample photos not found at {WILD_SAMPLE} (set EMOEDGE_DATASETS)")
+    return WILD_SAMPLE

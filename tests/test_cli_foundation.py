@@ -1,0 +1,129 @@
+"""The train / evaluate / data / models commands, driven through the real CLI."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from emoedge.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_help_explains_the_flow():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for step in ("train", "evaluate", "export", "run", "bench", "daemon"):
+        assert f"emoedge {step}" in result.output
+
+
+def test_data_inspect_on_the_fixture(ferplus_fixture):
+    result = invoke("data", "inspect", ferplus_fixture, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    test = summary["splits"]["test"]
+    assert test["rows"] == 26 and test["majority_images"] == 24
+    assert test["class_counts_majority"]["contempt"] == 3
+    assert test["image_sizes_sampled"] == {"48x48": 26}
+
+
+def test_data_inspect_missing_folder_is_one_clear_line(tmp_path):
+    result = invoke("data", "inspect", tmp_path / "missing")
+    assert result.exit_code == 2
+    assert "dataset folder not found" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, ferplus_fixture):
+    out = tmp_path_factory.mktemp("run")
+    result = invoke("train", "--model", "mini_xception", "--data", ferplus_fixture, "--epochs", 2,
+                    "--batch-size", 16, "--out", out, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_train_writes_model_and_run_record(trained_run):
+    out, result = trained_run
+    assert "best val accuracy" in result.stdout
+    assert (out / "model.keras").is_file() and (out / "last.keras").is_file()
+    record = json.loads((out / "run.json").read_text())
+    assert record["config"]["model"] == "mini_xception"
+    assert record["data"]["train_images"] == 48 and record["data"]["fingerprint"]
+    assert len(record["epochs"]) == 2
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(record["epochs"][0])
+    assert record["model"]["parameters"] == 59_576
+    assert record["versions"]["tensorflow"]
+    assert "epoch   2" in result.output  # one summary line per epoch
+
+
+def test_resume_continues_from_the_backup(trained_run, ferplus_fixture):
+    out, _ = trained_run
+    result = invoke("train", "--data", ferplus_fixture, "--epochs", 3, "--batch-size", 16,
+                    "--out", out, "--seed", 1, "--resume")
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text())
+    assert len(record["epochs"]) == 3  # epochs 1-2 from the first run, only 3 trained now
+    assert "epoch   1 " not in result.output
+
+
+def test_train_mobilenet_v2_briefly(tmp_path, ferplus_fixture):
+    result = invoke("train", "--model", "mobilenet_v2", "--alpha", 0.35, "--input-size", 48,
+                    "--data", ferplus_fixture, "--epochs", 1, "--batch-size", 16,
+                    "--out", tmp_path, "--loss", "focal", "--class-weighting", "balanced",
+                    "--mixup", 0.2)
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["preprocess"]["height"] == 48
+    assert record["config"]["model_options"] == {"alpha": 0.35}
+
+
+def test_evaluate_prints_and_reports(trained_run, ferplus_fixture, tmp_path):
+    out, _ = trained_run
+    result = invoke("evaluate", out / "model.keras", "--data", ferplus_fixture, "--split", "test",
+                    "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["images"] == 24
+    assert sum(map(sum, report["confusion"])) == 24
+    assert f"accuracy {report['accuracy']:.4f}" in result.stdout
+    assert (tmp_path / "confusion.png").stat().st_size > 10_000
+    assert set(report["per_class"]) >= {"neutral", "contempt"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("train", "--model", "resnet9000"), "unknown model 'resnet9000'"),
+        (("train", "--data", "/nonexistent/ferplus", "--epochs", 1), "dataset folder not found"),
+        (("evaluate", "/nonexistent/model.keras"), "model file not found"),
+        (("evaluate", "zoo:nope"), "no zoo model 'nope'"),
+        (("train", "--loss", "hinge"), "unknown loss"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_corrupt_model_file(tmp_path, ferplus_fixture):
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    result = invoke("evaluate", bad, "--data", ferplus_fixture)
+    assert result.exit_code == 2
+    assert "not a loadable Keras model" in result.output
+
+
+def test_label_csv_with_wrong_columns(tmp_path):
+    split = tmp_path / "FER2013Train"
+    split.mkdir()
+    (split / "label.csv").write_text("a.png,box,1,2\n")
+    result = invoke("train", "--data", tmp_path, "--epochs", 1)
+    assert result.exit_code == 2
+    assert "label.csv:1: expected 12 columns" in result.output

