@@ -1,0 +1,126 @@
+"""What int8 costs per format: float vs int8 accuracy on FER+ test, and file sizes.
+
+For each model ref and each format (TFLite/LiteRT, OpenVINO, ONNX/ONNX Runtime)
+this converts the float model to fp32 and to int8 (calibration: the same
+class-balanced FER+ train sample `emoedge export` uses), runs both in the real
+runtime on FER+ test (majority protocol, 3,137 images) and writes a Markdown
+table with the command that produced it.
+
+    python benchmarks/quantization_drop.py zoo:mini_xception [MORE_REFS...] \
+        --data ../shared/datasets/ferplus --out benchmarks/results/quantization_$(date +%F).md
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = ("tflite", "openvino", "onnx")
+GOAL_DROP = 0.5
+GOAL_RATIO = 1 / 3.5
+
+
+def model_bytes(folder: Path, files: dict[str, str]) -> int:
+    return sum((folder / rel).stat().st_size for role, rel in files.items() if role in ("model", "weights"))
+
+
+def run(ref: str, data: Path, calibration_size: int, limit: int | None) -> list[dict]:
+    from emoedge.data.ferplus import load_ferplus
+    from emoedge.evaluation import keras_preprocess_spec
+    from emoedge.models.zoo import load_keras_model
+    from emoedge.quantization import CalibrationSet, get_quantizer
+    from emoedge.quantization.compare import quantized_build
+    from emoedge.targets.runtimes import load_runtime
+
+    model = load_keras_model(ref)
+    spec = keras_preprocess_spec(model)
+    faces = load_ferplus(data, "test", "majority").limit(limit)
+    inputs, labels = faces.to_inputs(spec), faces.labels
+    keras_probs = np.concatenate([model(inputs[i : i + 256], training=False).numpy()
+                                  for i in range(0, len(inputs), 256)])
+    keras_acc = float((keras_probs.argmax(1) == labels).mean())
+    calibration = CalibrationSet.from_ferplus(data, spec, size=calibration_size)
+    rows = []
+    for fmt in FORMATS:
+        quantizer = get_quantizer(fmt)
+        result = {"model": ref, "format": fmt, "runtime": quantizer.runtime, "images": len(labels),
+                  "keras_accuracy": keras_acc}
+        with tempfile.TemporaryDirectory() as tmp:
+            for precision in ("fp32", "int8"):
+                folder = Path(tmp) / precision
+                started = time.perf_counter()
+                artifact = quantizer.quantize(model, calibration, precision, folder)
+                seconds = time.perf_counter() - started
+                runtime = load_runtime(quantized_build(folder / artifact.files["model"]))
+                probs = np.concatenate([runtime.predict(inputs[i : i + 256])
+                                        for i in range(0, len(inputs), 256)])
+                result[f"{precision}_accuracy"] = float((probs.argmax(1) == labels).mean())
+                result[f"{precision}_bytes"] = model_bytes(folder, artifact.files)
+                result[f"{precision}_seconds"] = seconds
+                result[f"{precision}_pred"] = probs.argmax(1)
+        result["drop_points"] = (result["fp32_accuracy"] - result["int8_accuracy"]) * 100
+        result["agreement"] = float((result.pop("fp32_pred") == result.pop("int8_pred")).mean())
+        result["ratio"] = result["int8_bytes"] / result["fp32_bytes"]
+        rows.append(result)
+        print(f"{ref} {fmt}: fp32 {result['fp32_accuracy']:.2%} int8 {result['int8_accuracy']:.2%} "
+              f"drop {result['drop_points']:.2f} size {result['fp32_bytes']}->{result['int8_bytes']}",
+              file=sys.stderr)
+    return rows
+
+
+def table(rows: list[dict], command: str, calibration_size: int) -> str:
+    lines = [
+        f"# int8 quantization drop per format ({date.today().isoformat()})",
+        "",
+        "FER+ test, majority protocol (FERPlus code's rule). Float = the fp32 model in the",
+        "same runtime (Keras accuracy shown too); int8 = post-training quantization with a",
+        f"class-balanced sample of {calibration_size} FER+ train images. Sizes are the model",
+        "file(s) a device loads (OpenVINO: .xml + .bin).",
+        f"Goals: drop <= {GOAL_DROP} point; int8 size <= 1/3.5 of float ({GOAL_RATIO:.3f}).",
+        "",
+        "Command:",
+        "",
+        f"    {command}",
+        "",
+        "| model | format (runtime) | images | Keras | fp32 | int8 | drop (points) | agreement "
+        "| fp32 bytes | int8 bytes | int8/fp32 | drop goal | size goal |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['format']} ({r['runtime']}) | {r['images']} "
+            f"| {r['keras_accuracy']:.2%} | {r['fp32_accuracy']:.2%} | {r['int8_accuracy']:.2%} "
+            f"| {r['drop_points']:+.2f} | {r['agreement']:.2%} | {r['fp32_bytes']:,} "
+            f"| {r['int8_bytes']:,} | {r['ratio']:.3f} "
+            f"| {'yes' if r['drop_points'] <= GOAL_DROP else 'NO'} "
+            f"| {'yes' if r['ratio'] <= GOAL_RATIO else 'NO'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+", help="zoo:<name> or .keras paths")
+    parser.add_argument("--data", type=Path, required=True, help="FER+ root")
+    parser.add_argument("--out", type=Path, help="Markdown file to write (default: stdout only)")
+    parser.add_argument("--calibration-size", type=int, default=500)
+    parser.add_argument("--limit", type=int, default=None, help="test images (default: all)")
+    args = parser.parse_args()
+    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    rows = [row for ref in args.models for row in run(ref, args.data, args.calibration_size, args.limit)]
+    text = table(rows, command, args.calibration_size)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
