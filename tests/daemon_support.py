@@ -96,3 +96,86 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class DaemonProcess:
+    """`emoedge daemon run CONFIG` as a real subprocess, with helpers to talk to it."""
+
+    def __init__(self, config: Path, port: int, token: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        import os
+        import sys
+
+        self.config, self.port, self.token = config, port, token
+        self.log_path = config.with_suffix(f".{port}.log")
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from emoedge.cli import main; main()", "daemon", "run",
+             str(config)],
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+        )
+
+    def request(self, path: str, method: str = "GET", token: str | None = "default",
+                timeout: float = 5.0) -> tuple[int, bytes]:
+        import http.client
+
+        token = self.token if token == "default" else token
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path,
+                         headers={"Authorization": f"Bearer {token}"} if token else {})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def json(self, path: str, **kwargs):
+        import json
+
+        status, body = self.request(path, **kwargs)
+        assert status == 200, (path, status, body)
+        return json.loads(body)
+
+    def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition"):
+        """Poll until predicate() is truthy (connection errors count as not yet)."""
+        deadline = time.time() + timeout
+        last_error = None
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited ({self.proc.returncode}) waiting for {what}:\n"
+                                     f"{self.output()}")
+            try:
+                value = predicate()
+                if value:
+                    return value
+            except (OSError, AssertionError) as exc:
+                last_error = exc
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what} ({last_error}):\n{self.output()}")
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        self.wait_for(lambda: self.request("/readyz")[0] == 200, timeout, "/readyz")
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def make_video(path: Path, images: list[Path], frames_each: int = 6, fps: float = 10.0) -> Path:
+    """A short MJPG video of the given photos (350x350), each held for `frames_each` frames."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (350, 350))
+    assert writer.isOpened(), "OpenCV cannot write MJPG here"
+    for image_path in images:
+        image = cv2.resize(cv2.imread(str(image_path)), (350, 350))
+        for _ in range(frames_each):
+            writer.write(image)
+    writer.release()
+    return path

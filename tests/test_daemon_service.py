@@ -1,0 +1,322 @@
+"""The daemon end to end: a real build, a real video, `emoedge daemon run` as a subprocess.
+
+Every test talks to the process only the way a user would: HTTP on loopback,
+an MQTT broker (real Mosquitto), signals, the SQLite file on disk.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from daemon_support import Broker, DaemonProcess, Subscriber, free_port, make_video
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "test-token-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def photos() -> list[Path]:
+    for folder in (REPO / "tests" / "fixtures" / "wild" / "images",
+                   REPO.parent / "shared" / "datasets" / "wild-sample" / "images"):
+        found = sorted(folder.glob("*.jpg"))[:6]
+        if found:
+            return found
+    pytest.skip("no face photos (tests/fixtures/wild or ../shared/datasets/wild-sample)")
+
+
+@pytest.fixture(scope="session")
+def daemon_build(tmp_path_factory) -> Path:
+    """An rpi build (TFLite int8 on LiteRT) of the zoo model, calibrated on the repo's fixture."""
+    from emoedge.export import export_build
+
+    out = tmp_path_factory.mktemp("daemon-build") / "build"
+    return export_build("zoo:mini_xception", "rpi", out=out, data=REPO / "tests/fixtures/ferplus",
+                        calibration_size=32, validation_size=32, allow_drop=100.0)
+
+
+@pytest.fixture(scope="session")
+def video(tmp_path_factory, photos) -> Path:
+    return make_video(tmp_path_factory.mktemp("video") / "clip.avi", photos)
+
+
+def _config(folder: Path, build: Path, source: str, port: int, *, extra: str = "",
+            source_extra: str = "realtime = true\nloop = true", bind: str = "127.0.0.1",
+            events: str = "") -> Path:
+    path = folder / "daemon.toml"
+    path.write_text(f"""
+[pipeline]
+build = "{build}"
+smoothing = "none"
+
+[source]
+spec = "{source}"
+retry_initial_s = 0.2
+retry_max_s = 1.0
+{source_extra}
+
+[http]
+bind = "{bind}:{port}"
+
+[events]
+log = "events.sqlite"
+min_frames = 1
+{events}
+{extra}
+""")
+    return path
+
+
+def _sse_events(port: int, token: str | None, count: int, timeout: float = 20.0) -> list[dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.request("GET", "/v1/events", headers={"Authorization": f"Bearer {token}"} if token else {})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    events, deadline = [], time.time() + timeout
+    try:
+        while len(events) < count and time.time() < deadline:
+            line = resp.fp.readline().decode()
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+    finally:
+        conn.close()
+    return events
+
+
+def _notify_socket(folder: Path) -> tuple[socket.socket, str]:
+    path = str(folder / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.2)
+    return sock, path
+
+
+def _drain(sock: socket.socket) -> list[str]:
+    messages = []
+    while True:
+        try:
+            messages.append(sock.recv(4096).decode())
+        except (TimeoutError, socket.timeout):
+            return messages
+
+
+def test_daemon_serves_every_endpoint_publishes_and_stops_cleanly(tmp_path, daemon_build, video):
+    broker = Broker(tmp_path).start()
+    sub = Subscriber(broker.port, "cam/#")
+    notify_sock, notify_path = _notify_socket(tmp_path)
+    port = free_port()
+    (tmp_path / "token").write_text(TOKEN)
+    config = _config(tmp_path, daemon_build, str(video), port, bind="0.0.0.0", extra=f"""
+[mqtt]
+enabled = true
+host = "127.0.0.1"
+port = {broker.port}
+topic_prefix = "cam"
+""")
+    text = config.read_text().replace('bind = "0.0.0.0', 'token_file = "token"\npreview = true\nbind = "0.0.0.0')
+    config.write_text(text)
+    daemon = DaemonProcess(config, port, token=TOKEN,
+                           env={"NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "1000000"})
+    try:
+        daemon.wait_ready()
+        # Beyond loopback: a missing or wrong token is refused on every endpoint.
+        for path in ("/healthz", "/readyz", "/v1/status", "/v1/latest", "/v1/events", "/metrics",
+                     "/v1/preview.mjpeg"):
+            assert daemon.request(path, token=None)[0] == 401, path
+            assert daemon.request(path, token="wrong-token-0123456789ab")[0] == 401, path
+        assert daemon.request("/v1/reload", method="POST", token=None)[0] == 401
+
+        assert daemon.json("/healthz")["status"] == "ok"
+        status = daemon.wait_for(
+            lambda: (s := daemon.json("/v1/status"))["fps"] > 0 and s["events_written"] > 0 and s,
+            what="fps and events")
+        assert status["state"] == "running" and status["source"]["state"] == "running"
+        assert status["model"] and status["build"]["target"] == "rpi"
+        assert status["build"]["runtime"] == "litert" and status["uptime_s"] > 0
+        assert status["frames"] > 0 and "dropped_frames" in status
+        labels = status["build"]["labels"]
+        latest = daemon.wait_for(lambda: (d := daemon.json("/v1/latest"))["faces"] and d,
+                                 what="a face in /v1/latest")
+        face = latest["faces"][0]
+        assert face["label"] in labels and 0 < face["score"] <= 1 and len(face["box"]) == 4
+        assert set(face["probabilities"]) == set(labels)
+
+        status, body = daemon.request("/metrics")
+        metrics = body.decode()
+        assert status == 200 and "emoedge_frames_total" in metrics
+        frames = int(next(line.split()[1] for line in metrics.splitlines()
+                          if line.startswith("emoedge_frames_total ")))
+        assert frames > 0
+
+        events = _sse_events(port, TOKEN, 2)
+        assert len(events) == 2 and {e["type"] for e in events} <= {"track", "minute", "state"}
+        assert any(e["type"] == "track" and e["label"] in labels for e in events)
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/v1/preview.mjpeg", headers={"Authorization": f"Bearer {TOKEN}"})
+        resp = conn.getresponse()
+        assert resp.status == 200 and "multipart/x-mixed-replace" in resp.getheader("Content-Type")
+        assert resp.fp.readline().strip() == b"--emoedgeframe"
+        head = dict(resp.fp.readline().decode().strip().split(": ") for _ in range(2))
+        resp.fp.readline()
+        assert resp.fp.read(int(head["Content-Length"]))[:2] == b"\xff\xd8"
+        conn.close()
+
+        # MQTT: a real client got the daemon's per-track events (QoS 1) and its status.
+        got = sub.wait_for(lambda m: m[0].startswith("cam/tracks/"))
+        assert got and json.loads(got[0][1])["label"] in labels
+        assert sub.wait_for(lambda m: m[0] == "cam/status" and b"online" in m[1])
+
+        # Reload without restart: a new token applies at once.
+        new_token = "rotated-token-0123456789"
+        (tmp_path / "token").write_text(new_token)
+        reply = daemon.json("/v1/reload", method="POST")
+        assert reply["reloaded"] and "http" in reply["changed"]
+        assert daemon.request("/v1/status")[0] == 401
+        assert daemon.request("/v1/status", token=new_token)[0] == 200
+
+        messages = _drain(notify_sock)
+        assert "READY=1" in "".join(messages) and "WATCHDOG=1" in messages
+
+        # SIGTERM: gone within 5 s, exit 0, everything it recorded flushed.
+        started = time.monotonic()
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.proc.wait(10) == 0, daemon.output()
+        assert time.monotonic() - started < 5.0
+        db = sqlite3.connect(tmp_path / "events.sqlite")
+        rows = db.execute("SELECT COUNT(*), SUM(end IS NULL) FROM segments").fetchone()
+        assert rows[0] > 0 and rows[1] == 0  # every segment closed on the way out
+        assert db.execute("SELECT SUM(frames) FROM minutes").fetchone()[0] > 0
+        db.close()
+        assert sub.wait_for(lambda m: m[0] == "cam/aggregates/minute")
+        assert sub.wait_for(lambda m: m[0] == "cam/status" and b"offline" in m[1])
+        assert "STOPPING=1" in "".join(_drain(notify_sock))
+    finally:
+        daemon.close()
+        sub.close()
+        broker.stop()
+        notify_sock.close()
+
+
+def test_kill9_keeps_every_acknowledged_event_and_restarts(tmp_path, daemon_build, video):
+    port = free_port()
+    config = _config(tmp_path, daemon_build, str(video), port)
+    daemon = DaemonProcess(config, port)
+    try:
+        daemon.wait_ready()
+        status = daemon.wait_for(lambda: (s := daemon.json("/v1/status"))["events_written"] >= 4
+                                 and s, what="4 events written")
+        daemon.proc.kill()  # SIGKILL: no flush, no goodbye
+        daemon.proc.wait(10)
+    finally:
+        daemon.close()
+    db = sqlite3.connect(tmp_path / "events.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    ids = {row[0] for row in db.execute("SELECT id FROM segments")}
+    assert set(range(1, status["last_event_id"] + 1)) <= ids
+    assert len(ids) >= status["events_written"]
+    db.close()
+
+    daemon = DaemonProcess(config, port)
+    try:
+        daemon.wait_ready()
+        again = daemon.wait_for(lambda: (s := daemon.json("/v1/status"))["events_written"] > 0
+                                and s, what="events after restart")
+        assert again["last_event_id"] > status["last_event_id"]  # appends, never overwrites
+    finally:
+        daemon.proc.send_signal(signal.SIGTERM)
+        daemon.proc.wait(10)
+        daemon.close()
+    db = sqlite3.connect(tmp_path / "events.sqlite")
+    sessions = db.execute("SELECT COUNT(DISTINCT session) FROM segments").fetchone()[0]
+    interrupted = db.execute("SELECT COUNT(*) FROM segments WHERE interrupted = 1").fetchone()[0]
+    db.close()
+    assert sessions == 2 and interrupted >= 1  # the killed run's open segment, kept and flagged
+
+
+def test_source_that_disappears_is_recovered_and_sighup_reloads(tmp_path, daemon_build, photos):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for photo in photos:
+        shutil.copy(photo, folder / photo.name)
+    port = free_port()
+    config = _config(tmp_path, daemon_build, str(folder), port, source_extra="loop = true")
+    daemon = DaemonProcess(config, port)
+    try:
+        daemon.wait_ready()
+        pid = daemon.proc.pid
+        folder.rename(tmp_path / "away")
+        lost = daemon.wait_for(lambda: (s := daemon.json("/v1/status"))["state"] == "reconnecting"
+                               and s, what="reconnecting")
+        assert lost["source"]["error"] and daemon.request("/readyz")[0] == 503
+        assert daemon.json("/healthz")["status"] == "ok"  # alive, just waiting
+        time.sleep(1.5)  # a few failed retries
+        (tmp_path / "away").rename(folder)
+        back = daemon.wait_for(lambda: (s := daemon.json("/v1/status"))["state"] == "running"
+                               and s["frames"] > lost["frames"] and s, what="running again")
+        assert back["source"]["reconnects"] >= 1 and daemon.proc.pid == pid
+        daemon.wait_ready()
+
+        # SIGHUP reload: aggregates-only privacy, no per-person data from now on.
+        config.write_text(config.read_text() + '\n[privacy]\nmode = "aggregates"\n')
+        daemon.proc.send_signal(signal.SIGHUP)
+        latest = daemon.wait_for(lambda: (d := daemon.json("/v1/latest")).get("counts") is not None
+                                 and d, what="aggregates-only /v1/latest")
+        assert isinstance(latest["faces"], int) and "track_id" not in json.dumps(latest)
+        assert daemon.json("/v1/status")["reloads"] == 1
+    finally:
+        daemon.proc.send_signal(signal.SIGTERM)
+        daemon.proc.wait(10)
+        daemon.close()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from emoedge.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+def test_cli_check_install_and_export(tmp_path, daemon_build, video):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[pipeline]\nbuild = "nope"\n[http]\nbind = "0.0.0.0:80"\n')
+    result = _cli("daemon", "check", str(bad))
+    assert result.returncode == 2
+    assert "pipeline.build" in result.stderr and "source.spec is required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    config = _config(tmp_path, daemon_build, str(video), free_port())
+    result = _cli("daemon", "check", str(config))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["source_check"] == "ok"
+
+    unit = tmp_path / "emoedge.service"
+    result = _cli("daemon", "install", str(config), "--output", str(unit), "--user", "emoedge")
+    assert result.returncode == 0, result.stderr
+    text = unit.read_text()
+    for line in ("Type=notify", "WatchdogSec=30", "Restart=on-failure", "User=emoedge",
+                 "ExecReload=/bin/kill -HUP $MAINPID", f"daemon run {config}"):
+        assert line in text, line
+
+    from emoedge.daemon.eventlog import EventLog, SegmentOpen
+
+    log = EventLog(tmp_path / "events.sqlite")
+    log.commit(opened=[SegmentOpen(1, "happiness", 1000.0), SegmentOpen(2, "sadness", 2000.0)])
+    log.close()
+    out = tmp_path / "events.json"
+    result = _cli("events", "export", str(tmp_path / "events.sqlite"), "--format", "json",
+                  "--since", "1500", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert [row["label"] for row in json.loads(out.read_text())] == ["sadness"]
+    result = _cli("events", "export", str(tmp_path / "missing.sqlite"))
+    assert result.returncode == 2 and "not found" in result.stderr
