@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `python benchmarks/detector_recall.py --data {args.data}`",
         "",
-        f"{len(images)} photos, 350x350 gray, one face each. Recall = photos with at least one box;",
+        f"{len(images)} photos ({sum(i.shape[:2] == (350, 350) for i in images)} at 350x350, the rest"
+        " smaller tight crops), one face each, at native size. Recall = photos with at least one box;",
         "centre recall = photos with a box covering the photo centre (the face); boxes/photo is a",
         "precision proxy (1.0 ideal). ms = median `detect` time per photo on this machine",
         f"({_cpu_name()}, 2 cores shared with other jobs, LiteRT 2 threads). 'wide' rows put each",
@@ -119,6 +120,30 @@ def main(argv: list[str] | None = None) -> int:
             f"| {label} | {r['recall']:.1%} ({r['found']}/{r['n']}) | {r['central']:.1%} | "
             f"{r['boxes']:.2f} | {r['ms']:.1f} |"
         )
+    lines += [
+        "",
+        "Crowd: the first 30 photos resized to 200x200 and tiled 6x5 in one 1200x1000 frame",
+        "(faces found of 30, ms):",
+        "",
+        "| detector | faces found | ms |",
+        "|---|---|---|",
+    ]
+    tiles = [cv2.resize(i if i.ndim == 2 else cv2.cvtColor(i, cv2.COLOR_BGR2GRAY), (200, 200))
+             for i in images[:30]]
+    crowd = np.vstack([np.hstack(tiles[r * 6 : r * 6 + 6]) for r in range(5)])
+    for label, name, options in CONFIGS:
+        detector = make_detector(name, **options)
+        start = time.perf_counter()
+        found = len(detector.detect(crowd))
+        lines.append(f"| {label} | {found} | {(time.perf_counter() - start) * 1000:.1f} |")
+    lines += [
+        "",
+        "Choice: the default detector for every profile is BlazeFace short range with a 10% border",
+        "(`blazeface`, variant short, pad 0.1): full recall on wild-sample at about 1 ms per frame,",
+        "25x faster than Haar, which misses faces that fill the frame. Letterboxing matters for",
+        "non-square frames (stretching loses 7 points). The 128 px short range model cannot see",
+        "small faces in a crowd frame; there the 256 px 'back' variant or Haar do (see the crowd table).",
+    ]
     text = "\n".join(lines) + "\n"
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"detector_recall_{today}.md"
