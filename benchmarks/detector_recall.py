@@ -24,7 +24,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from emoedge.targets.detectors import make_detector
 
 CONFIGS: list[tuple[str, str, dict]] = [

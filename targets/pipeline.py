@@ -25,7 +25,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-
 from emoedge.build import Build
 from emoedge.data.preprocess import as_uint8_image, preprocess
 from emoedge.errors import ManifestError, UserInputError

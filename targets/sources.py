@@ -24,7 +24,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from emoedge.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ class Reader(ABC):
         """Start again from the first frame (for `loop`); False if not possible."""
         return False
 
-    def release(self) -> None:  # noqa: B027 - optional hook
+    def release(self) -> None:
         pass
 
 

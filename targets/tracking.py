@@ -14,7 +14,6 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from emoedge.errors import UserInputError
 
 Box = tuple[int, int, int, int]  # x, y, w, h

@@ -8,13 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
-from typer.testing import CliRunner
-
 from emoedge.build import Build
 from emoedge.cli import app
 from emoedge.data.preprocess import PreprocessSpec, preprocess
 from emoedge.targets.runtimes import load_runtime
+from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
+from typer.testing import CliRunner
 
 PHOTOS = sorted(WILD_IMAGES.glob("*.jpg"))
 HOLD = 2

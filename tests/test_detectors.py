@@ -7,9 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from emoedge.errors import ModelFileError, UserInputError
-from emoedge.targets.detectors import DETECTORS, make_detector
+from emoedge.targets.detectors import make_detector
 from emoedge.targets.detectors.blazeface import BlazeFaceDetector, make_anchors, weighted_nms
 
 WILD = Path(__file__).parent / "fixtures" / "wild" / "images"

@@ -9,14 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
-
 from emoedge.build import Build
 from emoedge.data.preprocess import preprocess
 from emoedge.errors import ManifestError
 from emoedge.targets.pipeline import Pipeline, annotate
 from emoedge.targets.runtimes import load_runtime
 from emoedge.targets.sources import open_source
+from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
 
 PHOTOS = sorted(WILD_IMAGES.glob("*.jpg"))
 TARGETS = ("rpi", "x86", "jetson")

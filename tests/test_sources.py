@@ -9,7 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from emoedge.errors import UserInputError
 from emoedge.targets.sources import Frame, SourceError, open_source
 

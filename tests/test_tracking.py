@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from emoedge.errors import UserInputError
 from emoedge.targets.tracking import IoUTracker, TrackerConfig, iou
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from emoedge.data.preprocess import as_uint8_image
 from emoedge.errors import ModelFileError
 from emoedge.targets.detectors.base import Detection, Detector

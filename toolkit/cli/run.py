@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 
 import typer
-
 from emoedge.cli import app
 from emoedge.cli.common import console, out, progress_bar, user_errors
 from emoedge.errors import UserInputError
@@ -139,7 +138,6 @@ class _VideoOut:
 
 def _loop(pipeline, frames_source, *, output, json_path, show, max_frames, fps, save_crops) -> dict:
     import cv2
-
     from emoedge.data.preprocess import as_uint8_image, expand_box
     from emoedge.targets.pipeline import annotate
 
