@@ -24,6 +24,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -309,10 +310,32 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+#: Handler threads run at this nice value (Linux: per thread), below the pipeline's,
+#: so a crowd of pollers takes the CPU the pipeline leaves, not the CPU it needs.
+HANDLER_NICE = 10
+
+
+def _lower_thread_priority(nice: int) -> None:
+    """Raise this thread's nice value (Linux applies setpriority to one thread id)."""
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except OSError:
+        pass  # not permitted or not supported: run at normal priority
+
+
 class DaemonHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck client never holds the process at exit
     allow_reuse_address = True
     request_queue_size = 128  # 50+ clients connecting at once
+
+    def process_request_thread(self, request, client_address) -> None:
+        _lower_thread_priority(HANDLER_NICE)
+        super().process_request_thread(request, client_address)
 
     def __init__(self, api: HttpApi, host: str, port: int) -> None:
         if not is_loopback(host) and not api.token:
