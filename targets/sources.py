@@ -319,6 +319,26 @@ def _open_camera(index: int, width: int | None, height: int | None) -> Reader:
         raise SourceError(f"no camera at index {index} ({found})") from None
 
 
+#: a Jetson CSI camera (e.g. IMX219) as BGR frames for OpenCV, newest frame only
+JETSON_CSI_PIPELINE = (
+    "nvarguscamerasrc sensor-id={sensor} ! video/x-raw(memory:NVMM),width={width},height={height},"
+    "framerate=30/1 ! nvvidconv ! video/x-raw,format=BGRx ! videoconvert ! video/x-raw,format=BGR ! "
+    "appsink drop=true max-buffers=1"
+)
+
+
+def camera_spec(backend: str, index: int = 0, width: int = 1280, height: int = 720) -> str:
+    """The source spec of a target profile's camera (`TargetProfile.camera`):
+    picamera2 -> "picamera2:N", gstreamer -> a Jetson CSI pipeline, v4l2 -> "N"."""
+    if backend == "picamera2":
+        return f"picamera2:{index}"
+    if backend == "gstreamer":
+        return JETSON_CSI_PIPELINE.format(sensor=index, width=width, height=height)
+    if backend == "v4l2":
+        return str(index)
+    raise UserInputError(f"unknown camera backend {backend!r}; expected picamera2, gstreamer or v4l2")
+
+
 def _gstreamer_available() -> bool:
     info = cv2.getBuildInformation()
     for line in info.splitlines():
@@ -396,4 +416,4 @@ def open_source(
                   pace=realtime and not reader.live)
 
 
-__all__ = ["CaptureReader", "FolderReader", "Frame", "Picamera2Reader", "Reader", "Source", "SourceError", "open_source"]
+__all__ = ["JETSON_CSI_PIPELINE", "CaptureReader", "camera_spec", "FolderReader", "Frame", "Picamera2Reader", "Reader", "Source", "SourceError", "open_source"]

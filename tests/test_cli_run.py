@@ -117,3 +117,15 @@ def test_unopenable_video_and_tampered_build(builds, tmp_path):
     (copy / Build.load(copy).files["model"]["path"]).write_text("<xml/>")
     result = run(copy, "--source", PHOTOS[0])
     assert result.exit_code == 2 and "checksum" in result.output
+
+
+def test_camera_means_the_targets_camera(builds):
+    # rpi: picamera2 (not installed on x86: a clear error naming it)
+    result = run(builds["rpi"], "--source", "camera")
+    assert result.exit_code == 2 and "picamera2" in result.output
+    # x86: V4L2 index 0 (no camera on CI: a clear error)
+    result = run(builds["x86"], "--source", "camera:3")
+    assert result.exit_code == 2 and "no camera at index 3" in result.output
+    # jetson: the CSI GStreamer pipeline (pip OpenCV has no GStreamer: a clear error)
+    result = run(builds["jetson"], "--source", "camera")
+    assert result.exit_code == 2 and "GStreamer" in result.output

@@ -25,7 +25,9 @@ SMOOTHING_CHOICES = ("auto", "ema", "vote", "none")
 
 \b
 SOURCE forms:
-  0, 1, camera, camera:1     V4L2 camera index
+  0, 1                       V4L2 camera index
+  camera, camera:1           the build target's camera: picamera2 (rpi),
+                             CSI via GStreamer (jetson), V4L2 (x86)
   picamera2, picamera2:1     Raspberry Pi camera (needs python3-picamera2)
   "v4l2src ! ... ! appsink"  GStreamer pipeline (OpenCV built with GStreamer)
   rtsp://..., http(s)://...  network stream
@@ -80,6 +82,7 @@ def run_command(
         raise UserInputError(f"{output}: --output must be a video file (.mp4, .avi, .mkv, .mov)")
     if show:
         _check_gui()
+    source = _device_camera(source, build)
     frames_source = open_source(source, realtime=realtime, loop=loop)
     with frames_source:
         if smoothing == "auto":
@@ -94,6 +97,23 @@ def run_command(
                         max_frames=max_frames, fps=fps, save_crops=save_crops)
     # results go to stdout, unless stdout already carries the JSON lines
     _print_summary(summary, frames_source.dropped, console if json_path == "-" else out)
+
+
+def _device_camera(source: str, build: Path) -> str:
+    """`camera` / `camera:N` means the build's target camera: picamera2 on rpi, the CSI
+    GStreamer pipeline on jetson, V4L2 on x86. A digit always means V4L2."""
+    from emoedge.build import Build
+    from emoedge.targets.profiles import PROFILES
+    from emoedge.targets.sources import camera_spec
+
+    name, _, number = source.partition(":")
+    if name != "camera" or (number and not number.isdigit()):
+        return source
+    target = Build.load(build, verify=False).target
+    backend = PROFILES[target].camera if target in PROFILES else "v4l2"
+    spec = camera_spec(backend, int(number or 0))
+    console.print(f"[dim]camera for {target or 'this'} build: {spec}[/dim]", highlight=False)
+    return spec
 
 
 def _check_gui() -> None:
