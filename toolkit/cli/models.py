@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -56,3 +58,27 @@ def architectures(
             row += [f"{model.count_params():,}", f"{count_macs(model):,}"]
         table.add_row(*row)
     out.print(table)
+
+
+@models_app.command("publish")
+@user_errors
+def publish(
+    run_dir: Path = typer.Argument(..., help="A training run folder (model.keras + run.json)."),
+    name: str = typer.Option(..., help="Zoo name, e.g. mini_xception."),
+    data: Path = typer.Option(Path("../shared/datasets/ferplus"), help="FER+ root for the card's figures."),
+    description: str = typer.Option("", help="One line for the card."),
+    setup: list[str] = typer.Option([], help="Setup commands the card lists before the training command."),
+    notes: str = typer.Option("", help="Notes on how the run went."),
+    history: str = typer.Option("", help="What was tried and what moved the number."),
+    zoo_dir: Path = typer.Option(None, help="Zoo folder (default: the package's models/zoo)."),
+) -> None:
+    """Put a run's best model into the zoo with a model card measured on FER+ valid and test."""
+    from emoedge.errors import UserInputError
+    from emoedge.models.cards import publish as publish_card
+    from emoedge.models.zoo import ZOO_DIR
+
+    if not (run_dir / "run.json").is_file() or not (run_dir / "model.keras").is_file():
+        raise UserInputError(f"{run_dir}: not a finished training run (needs model.keras and run.json)")
+    card = publish_card(run_dir, name, data, zoo_dir or ZOO_DIR, description, setup, notes, history)
+    out.print(f"zoo:{name}: test accuracy {card['test_accuracy']:.4f} (FER+ majority), "
+              f"macro-F1 {card['test_macro_f1']:.4f}, valid {card['valid_accuracy']:.4f}")

@@ -1,0 +1,186 @@
+"""Model cards for the zoo: figures measured on FER+ and the command that made the model.
+
+`publish` copies a run's best model into `models/zoo/` with `<name>.json` (the
+figures `emoedge models list` shows) and `<name>.md` (the card a person reads).
+Every figure comes from evaluating the copied file, not from training logs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from emoedge.labels import EMOTIONS
+
+INTENDED_USE = (
+    "Classifying the expression of a single, roughly frontal face crop into the 8 FER+ "
+    "classes on low-power devices (Raspberry Pi, Jetson, x86 boxes), e.g. for aggregate, "
+    "anonymous audience or HCI statistics. Not for decisions about individuals (hiring, "
+    "policing, health, education assessment), not for inferring inner emotional states: "
+    "it recognises facial configurations that annotators labelled, nothing more."
+)
+LIMITS = (
+    "FER2013 faces are 48x48 grayscale web images found by keyword search; skin tone, age, "
+    "gender and culture are not balanced and were not audited, so accuracy differs between "
+    "groups in ways we have not measured. Posed and exaggerated expressions dominate; subtle "
+    "spontaneous expressions, profile views, occlusions (masks, hands) and low light are "
+    "classified worse. Contempt (120 training images) and disgust (116) are rare and their "
+    "recall is low. Labels are the majority of 10 crowd annotators (FER+), which themselves "
+    "disagree on about a quarter of the images."
+)
+
+
+def config_to_command(config: dict) -> str:
+    """The `emoedge train` command line that reproduces a run record's config."""
+    from emoedge.training.config import TrainConfig
+
+    default = TrainConfig().to_dict()
+    flags = {
+        "model": "--model", "data": "--data", "data_format": "--format", "out": "--out",
+        "epochs": "--epochs", "batch_size": "--batch-size", "learning_rate": "--lr",
+        "weight_decay": "--weight-decay", "input_size": "--input-size", "loss": "--loss",
+        "class_weighting": "--class-weighting", "label_smoothing": "--label-smoothing",
+        "mixup": "--mixup", "patience": "--patience", "seed": "--seed", "limit": "--limit",
+        "valid_limit": "--valid-limit", "init_from": "--init-from", "threads": "--threads",
+    }
+    parts = ["emoedge train"]
+    for key, flag in flags.items():
+        value = config.get(key)
+        if key in ("model", "data", "epochs", "seed", "out") or (value != default.get(key) and value is not None):
+            parts.append(f"{flag} {value}")
+    if not config.get("augment", True):
+        parts.append("--no-augment")
+    alpha = config.get("model_options", {}).get("alpha")
+    if alpha is not None:
+        parts.append(f"--alpha {alpha}")
+    return " ".join(parts)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def render_markdown(card: dict) -> str:
+    test, valid = card["reports"]["test_majority"], card["reports"]["valid_majority"]
+    lines = [
+        f"# Model card: zoo:{card['name']}",
+        "",
+        f"{card['description']}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Architecture | {card['architecture']} |",
+        f"| Parameters | {card['parameters']:,} |",
+        f"| MACs per face | {card['macs']:,} |",
+        f"| Input | {card['input']} grayscale, scaled to [-1, 1] (`emoedge.data.preprocess`) |",
+        f"| Classes | {', '.join(EMOTIONS)} |",
+        f"| File | `{card['name']}.keras` ({card['file_bytes']:,} bytes, sha256 `{card['sha256'][:16]}...`) |",
+        f"| **FER+ test accuracy (majority, {test['images']:,} images)** | **{_pct(test['accuracy'])}** |",
+        f"| FER+ test macro-F1 | {test['macro_f1']:.4f} |",
+        f"| FER+ valid accuracy (majority, {valid['images']:,} images) | {_pct(valid['accuracy'])} |",
+        f"| FER+ test accuracy, all faces ({card['reports']['test_all_faces']['images']:,} images) "
+        f"| {_pct(card['reports']['test_all_faces']['accuracy'])} |",
+        f"| Training time | {card['training']['wall_seconds'] / 60:.0f} min on {card['training']['hardware']} |",
+        f"| Date | {card['date']} |",
+        "",
+        "## Data and protocol",
+        "",
+        "Trained on FER+ (FERPlus labels over FER2013 images) `FER2013Train`, images kept by the "
+        "FERPlus majority rule (25,045), with the annotators' vote distribution as soft targets "
+        "(single votes dropped as outliers). Tuned and checkpointed on `FER2013Valid` only. "
+        "`FER2013Test` was scored once, for this card. Headline protocol \"FER+ majority\": "
+        "single-vote emotions zeroed, an image kept only when its top emotion holds more than "
+        "half of the remaining votes and is neither unknown nor not-a-face (3,137 test images); "
+        "\"all faces\" keeps every image whose top vote is an emotion (3,545).",
+        "",
+        "## Reproduce",
+        "",
+        "```bash",
+        *card["training"]["setup"],
+        card["training"]["command"],
+        f"emoedge evaluate {card['training']['out']}/model.keras --data ../shared/datasets/ferplus --split test",
+        f"emoedge evaluate zoo:{card['name']} --data ../shared/datasets/ferplus --split test  # this card's figure",
+        "```",
+        "",
+        f"Seed {card['training']['seed']}; {card['training']['epochs_run']} epochs run, best "
+        f"validation epoch kept. {card['training'].get('notes', '')}",
+        "",
+        "## Per class on FER+ test (majority)",
+        "",
+        "| class | precision | recall | F1 | images |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in test["per_class"].items():
+        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
+    lines += ["", "## Confusion matrix on FER+ test (rows: true, columns: predicted)", "",
+              "| | " + " | ".join(name[:4] for name in EMOTIONS) + " |",
+              "|---|" + "---:|" * len(EMOTIONS)]
+    for name, row in zip(EMOTIONS, test["confusion"], strict=True):
+        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    lines += ["", "## Intended use", "", INTENDED_USE, "", "## Known limits", "", LIMITS, ""]
+    if card.get("history"):
+        lines += ["## What was tried", "", card["history"], ""]
+    return "\n".join(lines)
+
+
+def publish(run_dir: Path, name: str, data: Path, zoo_dir: Path, description: str,
+            setup: list[str] | None = None, notes: str = "", history: str = "") -> dict:
+    """Evaluate a run's best model on FER+ valid and test and write it into the zoo with its card."""
+    from emoedge.build import sha256_file
+    from emoedge.data.ferplus import load_ferplus
+    from emoedge.evaluation import (
+        classification_report, keras_predictor, keras_preprocess_spec, predict_faceset,
+    )
+    from emoedge.models import count_macs
+    from emoedge.models.zoo import load_keras_model
+
+    record = json.loads((run_dir / "run.json").read_text())
+    zoo_dir.mkdir(parents=True, exist_ok=True)
+    model_file = zoo_dir / f"{name}.keras"
+    shutil.copyfile(run_dir / "model.keras", model_file)
+    model = load_keras_model(model_file)
+    spec = keras_preprocess_spec(model)
+    predictor = keras_predictor(model)
+    reports = {}
+    for split, protocol in (("valid", "majority"), ("test", "majority"), ("test", "all_faces")):
+        faces = load_ferplus(data, split, protocol)
+        probs = predict_faceset(predictor, faces, spec)
+        reports[f"{split}_{protocol}"] = classification_report(faces.labels, probs.argmax(axis=1))
+    hardware = record["hardware"]
+    card = {
+        "name": name,
+        "description": description,
+        "architecture": model.name,
+        "parameters": int(model.count_params()),
+        "macs": count_macs(model),
+        "input": "x".join(str(v) for v in spec.input_shape),
+        "preprocess": spec.to_dict(),
+        "file_bytes": model_file.stat().st_size,
+        "sha256": sha256_file(model_file),
+        "valid_accuracy": reports["valid_majority"]["accuracy"],
+        "test_accuracy": reports["test_majority"]["accuracy"],
+        "test_macro_f1": reports["test_majority"]["macro_f1"],
+        "test_all_faces_accuracy": reports["test_all_faces"]["accuracy"],
+        "per_class_recall": {k: v["recall"] for k, v in reports["test_majority"]["per_class"].items()},
+        "reports": reports,
+        "training": {
+            "command": config_to_command(record["config"]),
+            "setup": setup or [],
+            "seed": record["config"]["seed"],
+            "out": record["config"]["out"],
+            "epochs_run": len(record["epochs"]),
+            "wall_seconds": record["wall_seconds"],
+            "hardware": f"{hardware['cpus']} CPU cores ({hardware['machine']}), no GPU",
+            "versions": record["versions"],
+            "data_fingerprint": record["data"]["fingerprint"],
+            "notes": notes,
+        },
+        "history": history,
+        "date": time.strftime("%Y-%m-%d"),
+        "protocol": "FER+ majority (FERPlus reference rule), FER2013Test 3,137 images",
+    }
+    (zoo_dir / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    (zoo_dir / f"{name}.md").write_text(render_markdown(card))
+    return card
