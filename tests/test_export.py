@@ -140,3 +140,18 @@ def test_calibration_from_a_folder(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["quantization"]["calibration"]["images"] == 20
     assert manifest["quantization"]["calibration"]["source"].startswith("folder:")
+
+
+def test_accuracy_controlled_openvino(tmp_path):
+    out = export_build("zoo:mini_xception", "x86", out=tmp_path / "b", data=FIXTURE,
+                       calibration_size=24, validation_size=24, accuracy_control=True, max_drop=1.0)
+    manifest = Build.load(out).manifest
+    assert manifest["quantization"]["accuracy_control"] == {"max_drop_points": 1.0,
+                                                            "validation_images": 24}
+    assert "accuracy control" in manifest["quantization"]["scheme"]
+
+
+def test_accuracy_control_is_only_for_openvino(tmp_path):
+    with pytest.raises(UserInputError, match="accuracy-control"):
+        export_build("zoo:mini_xception", "rpi", out=tmp_path / "b", data=FIXTURE,
+                     accuracy_control=True)

@@ -165,6 +165,13 @@ def export_build(
         raise UserInputError(
             f"target {profile.name} takes precision {', '.join(profile.precisions)}, not {precision!r}"
         )
+    if accuracy_control and (profile.format != "openvino" or precision != "int8"):
+        raise UserInputError(
+            "--accuracy-control is NNCF's (OpenVINO int8, target x86); "
+            f"target {profile.name} {precision} does not offer it"
+        )
+    if accuracy_control and data is None:
+        raise UserInputError("--accuracy-control needs a FER+ dataset (--data) to measure accuracy on")
     if detector is not None:
         from emoedge.targets.detectors import DETECTORS
 
