@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from emoedge.daemon.config import ConfigError, is_loopback, load_config
 
 
@@ -124,3 +123,20 @@ def test_loopback_detection():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert is_loopback("127.1.2.3")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("::")
+
+
+def test_daemon_modules_import_no_tensorflow_or_converters():
+    """A device installs only its runtime: the daemon must not pull in the host's stack."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import emoedge.daemon.service, emoedge.daemon.http, emoedge.daemon.mqtt\n"
+        "import emoedge.daemon.systemd, emoedge.daemon.eventlog\n"
+        "bad = [m for m in ('tensorflow', 'nncf', 'tf2onnx', 'keras') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr

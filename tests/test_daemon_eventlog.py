@@ -8,7 +8,6 @@ import json
 import sqlite3
 
 import pytest
-
 from emoedge.daemon.eventlog import EventLog, MinuteAggregate, SegmentOpen, export_events
 from emoedge.daemon.events import ChangeDetector, MinuteAggregator
 from emoedge.errors import UserInputError

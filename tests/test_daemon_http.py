@@ -14,7 +14,6 @@ import time
 
 import numpy as np
 import pytest
-
 from emoedge.daemon.http import DaemonHTTPServer, HttpApi
 from emoedge.daemon.state import BuildInfo, ServiceState
 from emoedge.errors import UserInputError

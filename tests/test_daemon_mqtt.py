@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-
 from daemon_support import Broker, Subscriber
 from emoedge.daemon.config import MqttConfig
 from emoedge.daemon.mqtt import MqttPublisher

@@ -8,7 +8,6 @@ import socket
 import subprocess
 
 import pytest
-
 from emoedge.daemon.config import load_config
 from emoedge.daemon.systemd import UnitOptions, notify, render_unit, watchdog_interval
 
@@ -71,7 +70,7 @@ def test_systemd_analyze_accepts_the_unit(tmp_path):
     unit = tmp_path / "emoedge-test.service"
     unit.write_text(render_unit(cfg))  # the real ExecStart: this venv's emoedge
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
-                            text=True, timeout=60)
+                            text=True, timeout=60, check=False)
     # Complaints about the host (no running systemd, other units) are not ours; ours name the file.
     ours = [line for line in result.stderr.splitlines() if unit.name in line]
     assert not ours, result.stderr

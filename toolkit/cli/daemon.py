@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 import typer
-
 from emoedge.cli import app
 from emoedge.cli.common import console, out, user_errors
 from emoedge.errors import UserInputError

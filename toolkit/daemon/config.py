@@ -251,8 +251,8 @@ def _realtime(section: _Section) -> bool | None:
 
 def _looks_like_path(spec: str) -> bool:
     """Files and folders, not camera indexes, URLs, GStreamer pipelines or picamera2."""
-    return not (spec.isdigit() or "://" in spec or "!" in spec or spec.startswith("picamera2")
-                or spec.startswith("/dev/"))
+    return not (spec.isdigit() or "://" in spec or "!" in spec
+                or spec.startswith(("picamera2", "/dev/")))
 
 
 def _resolve(base: Path, value: str) -> Path:

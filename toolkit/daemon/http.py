@@ -101,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     server: DaemonHTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib's name)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("http %s " + format, self.client_address[0], *args)
 
     @property
@@ -146,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
                     {"WWW-Authenticate": 'Bearer realm="emoedge"'})
         return False
 
-    def do_GET(self) -> None:  # noqa: N802 (stdlib's name)
+    def do_GET(self) -> None:
         if not self._guard():
             return
         route = ROUTES_GET.get(self._path())
@@ -161,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if not self._guard():
             return
         length = int(self.headers.get("Content-Length") or 0)
@@ -263,7 +263,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, "the preview is off (set http.preview = true)")
             return
         import cv2  # only a preview viewer pays for the encoder
-
         from emoedge.targets.pipeline import annotate
 
         self._start_stream(f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}")
