@@ -1,0 +1,151 @@
+"""The variants a bench row stands for: a model format, a precision, its runtime.
+
+Every variant but Keras is made the one way a user makes it: `export_build` for
+the target profile whose format it is (rpi: TFLite, x86: OpenVINO, jetson:
+ONNX), so the bench measures exactly what a device would run. Builds are cached
+by model checksum, so a rerun does not convert again.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emoedge.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+FORMAT_TARGET = {"tflite": "rpi", "openvino": "x86", "onnx": "jetson"}
+FORMAT_RUNTIME = {"keras": "keras", "tflite": "litert", "openvino": "openvino", "onnx": "onnxruntime"}
+RUNTIME_MODULE = {"keras": "keras", "litert": "ai_edge_litert", "openvino": "openvino",
+                  "onnxruntime": "onnxruntime"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    format: str  # keras | tflite | openvino | onnx
+    precision: str  # fp32 | int8 | fp16
+
+    @property
+    def key(self) -> str:
+        return f"{self.format}:{self.precision}"
+
+    @property
+    def runtime(self) -> str:
+        return FORMAT_RUNTIME[self.format]
+
+    @property
+    def target(self) -> str | None:
+        return FORMAT_TARGET.get(self.format)
+
+    @property
+    def is_float(self) -> bool:
+        return self.precision == "fp32"
+
+
+DEFAULT_VARIANTS: tuple[Variant, ...] = (
+    Variant("keras", "fp32"),
+    Variant("tflite", "fp32"), Variant("tflite", "int8"),
+    Variant("openvino", "fp32"), Variant("openvino", "int8"),
+    Variant("onnx", "fp32"), Variant("onnx", "int8"),
+)
+
+
+def parse_variant(text: str) -> Variant:
+    """`format:precision`, e.g. `tflite:int8`. Only the format is checked here: an
+    unsupported precision is the export's to refuse, and shows as a failed row."""
+    fmt, _, precision = text.strip().lower().partition(":")
+    if fmt not in FORMAT_RUNTIME or not precision:
+        raise UserInputError(
+            f"variant {text!r}: expected FORMAT:PRECISION with FORMAT one of "
+            f"{', '.join(FORMAT_RUNTIME)} (e.g. tflite:int8)"
+        )
+    return Variant(fmt, precision)
+
+
+def variants_for_target(target: str | None) -> list[Variant]:
+    """What `--target` benches: the precisions its build can take, in its format
+    (float first, the reference for the drop). No target: every default variant."""
+    if target is None:
+        return list(DEFAULT_VARIANTS)
+    from emoedge.targets.profiles import get_profile
+
+    profile = get_profile(target)
+    order = {"fp32": 0, "fp16": 1, "int8": 2}
+    precisions = sorted(profile.precisions, key=lambda p: order.get(p, 9))
+    return [Variant(profile.format, p) for p in precisions]
+
+
+def unavailable_reason(variant: Variant) -> str | None:
+    """Why this variant cannot run on this machine (its runtime is not installed), or None."""
+    module = RUNTIME_MODULE[variant.runtime]
+    if importlib.util.find_spec(module) is None:
+        return f"{variant.runtime} is not installed ({module} not importable)"
+    return None
+
+
+def build_dir(cache: Path, model_ref: str, variant: Variant) -> Path:
+    from emoedge.build import sha256_file
+    from emoedge.export import model_name
+    from emoedge.models.zoo import resolve_model_path
+
+    digest = sha256_file(resolve_model_path(model_ref))[:12]
+    return cache / f"{model_name(model_ref)}-{digest}" / f"{variant.format}-{variant.precision}"
+
+
+def make_build(model_ref: str, variant: Variant, cache: Path, data: Path | None,
+               calibration_size: int = 500, validation_size: int = 200) -> Path | None:
+    """The build folder for a variant (None for Keras), exported once and then reused.
+
+    The export's accuracy gate is opened wide (`allow_drop=100`): the bench
+    reports the drop, it does not refuse to measure a variant because of it.
+    """
+    if variant.format == "keras":
+        return None
+    from emoedge.build import Build
+    from emoedge.errors import EmoedgeError
+    from emoedge.export import export_build
+
+    out = build_dir(cache, model_ref, variant)
+    if out.is_dir():
+        try:
+            Build.load(out)
+            log.info("reusing cached build %s", out)
+            return out
+        except EmoedgeError as exc:
+            log.warning("cached build %s is unusable (%s); exporting again", out, exc)
+            shutil.rmtree(out, ignore_errors=True)
+    export_build(model_ref, variant.target, variant.precision, out=out, data=data,
+                 calibration_size=calibration_size, validation_size=validation_size,
+                 allow_drop=100.0, force=True)
+    return out
+
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+def load_predictor(model_ref: str, variant: Variant, build: Path | None,
+                   threads: int | None):
+    """(predict, preprocess spec): a callable from a preprocessed float32 batch to
+    probabilities, in the variant's own runtime with `threads` threads (None: all
+    cores), and the preprocessing its input expects."""
+    if variant.format == "keras":
+        from emoedge.evaluation import keras_predictor, keras_preprocess_spec
+        from emoedge.models.zoo import load_keras_model
+        from emoedge.tf_env import import_tf
+
+        import_tf(threads)  # thread count is fixed at TF's first use: one process per setting
+        model = load_keras_model(model_ref)
+        return keras_predictor(model), keras_preprocess_spec(model)
+    from emoedge.build import Build
+    from emoedge.targets.runtimes import load_runtime
+
+    loaded = Build.load(build)
+    runtime = load_runtime(loaded, threads=threads)
+    return runtime.predict, loaded.preprocess

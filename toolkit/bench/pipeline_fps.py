@@ -1,0 +1,76 @@
+"""End-to-end FPS of a build's whole pipeline on a fixed sequence of photos.
+
+Each frame is read from disk (decode counts), then detect, crop + classify and
+smooth run through `Pipeline` exactly as `emoedge run` does. The photos are
+visited in sorted order, every pass the same, so two variants (and the peer)
+see identical frames. `other` is what the stages' own timers do not cover.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from emoedge.errors import UserInputError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def frame_paths(folder: Path, limit: int | None = None) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserInputError(f"{folder}: frames folder not found")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise UserInputError(f"{folder}: no photos ({', '.join(IMAGE_SUFFIXES)})")
+    return paths[:limit] if limit else paths
+
+
+def read_frame(path: Path):
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise UserInputError(f"{path}: not a readable image")
+    return image
+
+
+def summarise(frames: int, faces: int, wall_s: float, stages: dict[str, float]) -> dict:
+    covered = sum(stages.values())
+    stages = {**stages, "other": max(0.0, wall_s * 1000.0 - covered)}
+    total = sum(stages.values()) or 1.0
+    return {
+        "frames": frames, "faces": faces, "seconds": wall_s,
+        "fps": frames / wall_s if wall_s > 0 else 0.0,
+        "ms_per_frame": wall_s * 1000.0 / max(frames, 1),
+        "stage_ms": {k: v / max(frames, 1) for k, v in stages.items()},
+        "stage_share": {k: v / total for k, v in stages.items()},
+    }
+
+
+def pipeline_fps(build: Path, paths: list[Path], passes: int = 1, warmup: int = 3,
+                 threads: int | None = None) -> dict:
+    from emoedge.targets.pipeline import Pipeline
+
+    pipeline = Pipeline.from_build(build, threads=threads, smoothing="ema")
+    for path in paths[:warmup]:
+        pipeline(read_frame(path))
+    pipeline.reset()
+    stages = {"decode": 0.0, "detect": 0.0, "classify": 0.0, "smooth": 0.0}
+    frames = faces = 0
+    start = time.perf_counter()
+    for _ in range(passes):
+        for path in paths:
+            t0 = time.perf_counter()
+            image = read_frame(path)
+            stages["decode"] += (time.perf_counter() - t0) * 1000.0
+            result = pipeline(image)
+            stages["detect"] += result.timings["detect"]
+            stages["classify"] += result.timings["classify"]
+            stages["smooth"] += result.timings["track"]
+            frames += 1
+            faces += len(result.faces)
+    wall = time.perf_counter() - start
+    summary = summarise(frames, faces, wall, stages)
+    summary["detector"] = pipeline.detector.name
+    return summary

