@@ -26,7 +26,7 @@ The flow, one command per step:
   5. emoedge compare FLOAT QUANT   what int8 costs, per class
   6. emoedge run BUILD --source S  detect, classify and track faces on a device
   7. emoedge bench                 size, accuracy, latency and FPS per format
-  8. emoedge daemon CONFIG         the long-lived device service (HTTP, MQTT, event log)
+  8. emoedge daemon run CONFIG     the long-lived device service (HTTP, MQTT, event log)
 
 Models are a .keras file or zoo:<name> (see `emoedge models list`).
 """
