@@ -11,6 +11,8 @@ Conversion goes through `TFLiteConverter.from_keras_model`; should Keras 3 refus
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -119,7 +121,12 @@ class TFLiteQuantizer(Quantizer):
             params.update(scheme="float16 weights", weights="float16", activations="float32")
         else:
             params.update(scheme="none", weights="float32", activations="float32")
-        flatbuffer = converter.convert()
+        # Keras' SavedModel export inside the converter print()s its whole signature to
+        # stdout, which is where CLI results go; keep it for --verbose logs instead.
+        chatter = io.StringIO()
+        with contextlib.redirect_stdout(chatter):
+            flatbuffer = converter.convert()
+        log.debug("TFLite converter output:\n%s", chatter.getvalue())
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / MODEL_FILE
         path.write_bytes(flatbuffer)

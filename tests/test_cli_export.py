@@ -26,6 +26,7 @@ def test_export_rpi_from_the_zoo(tmp_path):
                     "--max-drop", "100")
     assert result.exit_code == 0, result.output
     assert f"build: {out}" in result.stdout and "drop" in result.stdout
+    assert "TensorSpec" not in result.stdout  # converter chatter stays off the results stream
     assert Build.load(out).manifest["format"] == "tflite"
 
 
