@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from emoedge.cli import app
+from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = REPO / "tests" / "fixtures" / "wild" / "images"

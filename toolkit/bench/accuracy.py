@@ -8,7 +8,6 @@ on FER2013's 7 classes) are scored on the same images by the same rule.
 from __future__ import annotations
 
 import numpy as np
-
 from emoedge.labels import EMOTIONS, FER2013_TO_FERPLUS
 
 SHARED_INDEX = np.array([EMOTIONS.index(name) for name in FER2013_TO_FERPLUS.values()])

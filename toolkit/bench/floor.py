@@ -30,25 +30,26 @@ PEAK_FILTERS = 256
 PEAK_MACS = PEAK_SHAPE[0] * PEAK_SHAPE[1] * 3 * 3 * PEAK_SHAPE[2] * PEAK_FILTERS
 
 # Raspberry Pi 4 (BCM2711): 4x Cortex-A72 at 1.5 GHz, ARMv8.0-A with NEON (no
-# SDOT, so int8 goes through widening multiply-accumulates).
-# fp32: 2 x 128-bit FP/ASIMD pipes, each a 4-lane FMA per cycle (Arm Cortex-A72
-#   Software Optimization Guide, UAN 0016A, FP/ASIMD instruction throughput):
-#   8 MAC/cycle/core -> 12 GMAC/s per core, 48 GMAC/s for 4 cores, as the
-#   theoretical peak.
-# int8: without dot-product instructions, SMLAL/SMLAL2 (8-bit -> 16-bit widening,
-#   8 lanes) on the same 2 pipes: 16 MAC/cycle/core -> 24 GMAC/s per core,
-#   96 GMAC/s for 4 cores, as the theoretical peak.
+# SDOT dot-product instructions).
+# fp32: two 128-bit FP/ASIMD pipes (FP0, FP1), each able to issue a 4-lane FMLA:
+#   8 MAC/cycle/core -> 12 GMAC/s per core, 48 GMAC/s for 4 cores (theoretical).
+# int8: without SDOT, int8 convolutions use widening SMLAL/SMLAL2 (8 lanes of
+#   8-bit x 8-bit -> 16-bit), and on the A72 only FP0 does SIMD integer
+#   multiplication: 8 MAC/cycle/core -> 48 GMAC/s for 4 cores (theoretical). So
+#   on a Pi 4 int8 buys memory and bandwidth, not more arithmetic per cycle.
 # Small models on XNNPACK do not run at peak: we assume 25% of it sustained
-#   (the efficiency this machine's own int8 models show against its measured
-#   peak is reported next to it, so the assumption can be checked).
+#   (this machine's own int8 models reach far less of their measured peak; see the
+#   floor ratios in the same report).
 PI4 = {
     "cores": 4,
     "ghz": 1.5,
     "fp32_mac_per_cycle_core": 8,
-    "int8_mac_per_cycle_core": 16,
+    "int8_mac_per_cycle_core": 8,
     "assumed_efficiency": 0.25,
-    "source": "Arm Cortex-A72 Software Optimization Guide (UAN 0016A): 2 FP/ASIMD 128-bit "
-              "pipes; Raspberry Pi 4 product brief: BCM2711, 4x Cortex-A72 @ 1.5 GHz",
+    "source": "Arm Cortex-A72 Software Optimization Guide (UAN 0016A): two FP/ASIMD pipes "
+              "FP0/FP1, SIMD integer multiply on FP0 only (summarised in Tobast's PhD thesis, "
+              "ch. 'The Cortex A72 CPU'); Raspberry Pi 4 product brief: BCM2711, "
+              "4x Cortex-A72 @ 1.5 GHz",
 }
 
 
@@ -68,9 +69,7 @@ def tflite_macs(path: Path) -> int:
         out = shapes.get(int(op["outputs"][0]))
         if not weights or not out:
             continue
-        if name == "CONV_2D":  # weights (out_c, kh, kw, in_c), out (1, oh, ow, out_c)
-            total += out[1] * out[2] * int(np.prod(weights))
-        elif name == "DEPTHWISE_CONV_2D":  # weights (1, kh, kw, out_c)
+        if name == "CONV_2D" or name == "DEPTHWISE_CONV_2D":  # weights (out_c, kh, kw, in_c), out (1, oh, ow, out_c)
             total += out[1] * out[2] * int(np.prod(weights))
         else:  # weights (units, in)
             total += int(np.prod(out[:-1])) * int(np.prod(weights))

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from emoedge.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -90,13 +89,22 @@ def unavailable_reason(variant: Variant) -> str | None:
     return None
 
 
-def build_dir(cache: Path, model_ref: str, variant: Variant) -> Path:
+def build_dir(cache: Path, model_ref: str, variant: Variant, data: Path | None = None,
+              calibration_size: int = 500) -> Path:
+    """Cache folder of a build: keyed by the model's checksum and by the data its
+    int8 calibration came from (a fixture-calibrated build must never stand in
+    for one calibrated on full FER+)."""
+    import hashlib
+
     from emoedge.build import sha256_file
     from emoedge.export import model_name
     from emoedge.models.zoo import resolve_model_path
 
     digest = sha256_file(resolve_model_path(model_ref))[:12]
-    return cache / f"{model_name(model_ref)}-{digest}" / f"{variant.format}-{variant.precision}"
+    source = f"{Path(data).resolve() if data else None}|{calibration_size}"
+    calibration = hashlib.sha256(source.encode()).hexdigest()[:8]
+    return (cache / f"{model_name(model_ref)}-{digest}"
+            / f"{variant.format}-{variant.precision}-cal{calibration}")
 
 
 def make_build(model_ref: str, variant: Variant, cache: Path, data: Path | None,
@@ -112,7 +120,7 @@ def make_build(model_ref: str, variant: Variant, cache: Path, data: Path | None,
     from emoedge.errors import EmoedgeError
     from emoedge.export import export_build
 
-    out = build_dir(cache, model_ref, variant)
+    out = build_dir(cache, model_ref, variant, data, calibration_size)
     if out.is_dir():
         try:
             Build.load(out)

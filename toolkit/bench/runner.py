@@ -11,11 +11,10 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-
 from emoedge.bench.formats import Variant, make_build, unavailable_reason
 from emoedge.bench.memory import run_isolated
 
@@ -222,7 +221,7 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
     slug = fingerprint_slug(fp)
     frames = ([str(p) for p in frame_paths(config.frames, config.settings.frames_limit)]
               if config.frames else [])
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     peak = _peak(config, slug, step)
     rows: list[dict] = []
     models: dict[str, dict] = {}
@@ -238,7 +237,7 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
     result = {
         "schema": "emoedge.bench/1",
         "started": started.isoformat(timespec="seconds"),
-        "seconds": (datetime.now(timezone.utc) - started).total_seconds(),
+        "seconds": (datetime.now(UTC) - started).total_seconds(),
         "fingerprint": fp,
         "fingerprint_slug": slug,
         "quick": config.quick,

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import typer
-
 from emoedge.cli import app
 from emoedge.cli.common import console, out, user_errors
 
@@ -81,8 +80,6 @@ def bench_command(
     no_floor: bool = typer.Option(False, "--no-floor",
                                   help="Skip measuring this machine's peak MAC rate (unless cached)."),
 ) -> None:
-    from rich.console import Group  # noqa: F401 - rich is a core dependency
-
     from emoedge.bench import BenchConfig, run_bench
     from emoedge.bench.formats import parse_variant, variants_for_target
     from emoedge.bench.report import rich_table, write_outputs
