@@ -13,7 +13,7 @@ COLUMNS = (
     ("size_kb", "size KB"), ("accuracy", "acc %"), ("drop", "drop pts"), ("macro_f1", "macro-F1"),
     ("accuracy7", "acc7 %"), ("p50_1t", "p50 1t ms"), ("p95_1t", "p95 1t ms"),
     ("p50_all", "p50 all ms"), ("p95_all", "p95 all ms"), ("floor_ratio", "x floor 1t"),
-    ("fps", "FPS e2e"), ("fps_ratio", "x peer"), ("stages", "stage shares"),
+    ("fps", "FPS e2e"), ("faces", "faces found"), ("fps_ratio", "x peer"), ("stages", "stage shares"),
     ("rss_mb", "peak RSS MB"), ("reason", "reason"),
 )
 
@@ -40,6 +40,7 @@ def flat_row(row: dict) -> dict:
         "p50_all": _f(la.get("p50_ms"), ".3f"), "p95_all": _f(la.get("p95_ms"), ".3f"),
         "floor_ratio": _f(row.get("floor_ratio_1t"), ".1f"),
         "fps": _f(pipe.get("fps"), ".1f"),
+        "faces": f"{pipe['faces']}/{pipe['frames']}" if pipe else "",
         "fps_ratio": _f(row.get("fps_ratio_to_peer"), ".1f"),
         "stages": " ".join(f"{k} {v:.0%}" for k, v in shares.items()),
         "rss_mb": _f(row.get("peak_rss_mb"), ".0f"),

@@ -106,7 +106,13 @@ def bench_command(
     command = "emoedge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["bench"] \
         else "emoedge bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     written = write_outputs(result, out_dir, command)
-    out.print(rich_table(result))
+    # piped or captured output gets the full width instead of an 80-column squeeze
+    if out.is_terminal:
+        out.print(rich_table(result))
+    else:
+        from rich.console import Console
+
+        Console(width=170).print(rich_table(result))
     for goal in result["goals"]["fps_vs_peer"]:
         if goal["ratio"]:
             out.print(f"{goal['model']} {goal['variant']}: {goal['ratio']:.1f}x the peer's FPS")
