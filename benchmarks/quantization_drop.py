@@ -89,8 +89,8 @@ def table(rows: list[dict], command: str, calibration_size: int) -> str:
         "",
         f"    {command}",
         "",
-        "| model | format (runtime) | images | Keras | fp32 | int8 | drop (points) | agreement "
-        "| fp32 bytes | int8 bytes | int8/fp32 | drop goal | size goal |",
+        ("| model | format (runtime) | images | Keras | fp32 | int8 | drop (points) | agreement "
+         "| fp32 bytes | int8 bytes | int8/fp32 | drop goal | size goal |"),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|",
     ]
     for r in rows:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from emoedge.data.preprocess import PreprocessSpec, preprocess_batch
 from emoedge.errors import UserInputError
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from emoedge.build import Build
 from emoedge.errors import UserInputError
 from emoedge.labels import EMOTIONS
@@ -135,8 +134,8 @@ def compare_models(
         out.mkdir(parents=True, exist_ok=True)
         png = save_confusion_png(
             [("float (Keras)", float_report),
-             (f"{report['quantized']['format']} {report['quantized']['precision']} "
-              f"({runtime.name})", quant_report)],
+             (f"{report['quantized']['format']} {report['quantized']['precision']} ({runtime.name})",
+              quant_report)],
             out / "confusion.png",
         )
         report["outputs"] = {"json": str(out / "report.json"), "png": str(png)}

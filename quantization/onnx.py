@@ -17,8 +17,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from emoedge.errors import EmoedgeError
 from emoedge.quantization.base import (
     Artifact,
@@ -56,7 +54,7 @@ def export_onnx(keras_model, path: Path, opset: int = OPSET) -> str:
             tf2onnx.convert.from_function(
                 function, input_signature=signature, opset=opset, output_path=str(path)
             )
-        except Exception as exc2:  # noqa: BLE001
+        except Exception as exc2:
             raise EmoedgeError(f"ONNX export failed: from_keras: {exc}; from_function: {exc2}") from exc2
         return f"tf2onnx {tf2onnx.__version__} from_function, opset {opset}"
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from emoedge.errors import UserInputError
 from emoedge.quantization.base import Artifact, CalibrationSet, Quantizer, require_calibration
 
@@ -67,13 +66,13 @@ class OpenVINOQuantizer(Quantizer):
 
             calibration = require_calibration(calibration, self.format)
             calibration_data = nncf.Dataset(list(calibration.batches(1)))
-            common = dict(
-                preset=nncf.QuantizationPreset.PERFORMANCE,
-                subset_size=len(calibration),
+            common = {
+                "preset": nncf.QuantizationPreset.PERFORMANCE,
+                "subset_size": len(calibration),
                 # Full bias correction: on FER+ valid (mini_xception) it kept int8 within
                 # 0.2 point of float where the fast variant lost 0.7.
-                fast_bias_correction=fast_bias_correction,
-            )
+                "fast_bias_correction": fast_bias_correction,
+            }
             if accuracy_control:
                 if validation is None:
                     raise UserInputError(

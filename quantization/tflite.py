@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from emoedge.quantization.base import (
     Artifact,
     CalibrationSet,

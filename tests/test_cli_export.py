@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from quant_builds import FIXTURE, build_for
-from typer.testing import CliRunner
-
 from emoedge.build import Build
 from emoedge.cli import app
+from quant_builds import FIXTURE, build_for
+from typer.testing import CliRunner
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from quant_builds import FIXTURE, TARGETS, build_for
-
 from emoedge.build import SCHEMA, Build, sha256_file
 from emoedge.errors import AccuracyGateError, ModelFileError, UserInputError
 from emoedge.export import export_build
 from emoedge.labels import EMOTIONS
+from quant_builds import FIXTURE, TARGETS, build_for
 
 pytestmark = pytest.mark.slow
 

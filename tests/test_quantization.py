@@ -7,14 +7,13 @@ import sys
 
 import numpy as np
 import pytest
-from quant_builds import FIXTURE
-
 from emoedge.build import Build
 from emoedge.data.preprocess import PreprocessSpec
 from emoedge.errors import UserInputError
 from emoedge.quantization import QUANTIZERS, CalibrationSet, get_quantizer
 from emoedge.quantization.compare import quantized_build
 from emoedge.targets.runtimes import load_runtime
+from quant_builds import FIXTURE
 
 SPEC = PreprocessSpec()
 

@@ -9,11 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-from quant_builds import TARGETS, build_for, fixture_test_inputs, float_model
-
 from emoedge.build import Build
 from emoedge.errors import ManifestError, ModelFileError
 from emoedge.targets.runtimes import load_runtime
+from quant_builds import TARGETS, build_for, fixture_test_inputs, float_model
 
 pytestmark = pytest.mark.slow
 

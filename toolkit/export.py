@@ -21,13 +21,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from emoedge.build import MANIFEST_NAME, Build, file_entry, sha256_file, write_manifest
 from emoedge.errors import AccuracyGateError, UserInputError
 from emoedge.labels import EMOTIONS
@@ -221,7 +220,7 @@ def export_build(
 
         height, width, channels = spec.input_shape
         manifest: dict[str, Any] = {
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "target": profile.name,
             "device": profile.description,
             "format": artifact.format,
@@ -313,7 +312,7 @@ def _parity(
     drop = round((float_acc - built_acc) * 100.0, 3)
     record.update(
         sample=f"FER+ valid, majority protocol, class-stratified (requested {validation_size})",
-        images=int(len(labels)),
+        images=len(labels),
         float=float_acc,
         quantized=built_acc,
         drop_points=drop,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
-
 from emoedge.cli import app
 from emoedge.cli.common import console, out, user_errors
+from rich.table import Table
 
 
 @app.command(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-
 from emoedge.cli import app
 from emoedge.cli.common import console, out, user_errors
 
