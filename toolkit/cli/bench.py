@@ -70,8 +70,8 @@ def bench_command(
                                        help="FORMAT:PRECISION to bench (e.g. tflite:int8), instead of the defaults, or with --target in addition to its variants; repeatable."),
     quick: bool = typer.Option(False, "--quick",
                                help="Small sample (300 test images, 8 photos, short latency runs): under a minute once builds are cached."),
-    out_dir: Path = typer.Option(Path("benchmarks/results"), "--out", "-o",
-                                 help="Output root; files go to OUT/<device fingerprint>/."),
+    out_dir: Path = typer.Option(None, "--out", "-o",
+                                 help="Output root (default: benchmarks/results/bench-<date>); files go to OUT/<device fingerprint>/."),
     data: Path = typer.Option(None, "--data", envvar="EMOEDGE_DATA",
                               help="FER+ root (default: ../shared/datasets/ferplus; --quick: the repo fixture)."),
     frames: Path = typer.Option(None, "--frames",
@@ -96,6 +96,10 @@ def bench_command(
         raise UserInputError(f"{data}: FER+ folder not found")
     if frames is not None and not frames.is_dir():
         raise UserInputError(f"{frames}: frames folder not found")
+    if out_dir is None:
+        from datetime import date
+
+        out_dir = Path("benchmarks/results") / f"bench-{date.today().isoformat()}{'-quick' if quick else ''}"
     data = data or _default_data(quick)
     frames = frames or _default_frames(quick)
     config = BenchConfig(models=models, variants=chosen, data=data, frames=frames, cache=_cache(),
