@@ -18,12 +18,18 @@ from emoedge.bench.report import write_outputs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("result", type=Path, help="bench.json of an earlier run")
     args = parser.parse_args()
     result = json.loads(args.result.read_text())
     for row in result["rows"]:  # derived keys are recomputed
-        for key in [k for k in row if k.startswith(("floor_", "fps_ratio", "drop")) or k == "float_reference"]:
+        for key in [
+            k
+            for k in row
+            if k.startswith(("floor_", "fps_ratio", "drop")) or k == "float_reference"
+        ]:
             del row[key]
     written = write_outputs(derive(result), args.result.parent.parent, result.get("command"))
     print("\n".join(str(p) for p in written.values()))

@@ -124,9 +124,15 @@ def main() -> int:
         from emoedge.export import export_build
 
         print("exporting an x86 build ...", file=sys.stderr)
-        build = export_build("zoo:mini_xception", "x86", out=work / "build",
-                             data=REPO / "tests/fixtures/ferplus", calibration_size=64,
-                             validation_size=64, allow_drop=100.0)
+        build = export_build(
+            "zoo:mini_xception",
+            "x86",
+            out=work / "build",
+            data=REPO / "tests/fixtures/ferplus",
+            calibration_size=64,
+            validation_size=64,
+            allow_drop=100.0,
+        )
     video = make_video(work / "clip.avi")
     port = free_port()
     config = work / "daemon.toml"
@@ -142,10 +148,18 @@ bind = "127.0.0.1:{port}"
 [events]
 log = "events.sqlite"
 """)
-    log_file = open(work / "daemon.log", "wb")
+    log_file = open(work / "daemon.log", "wb")  # noqa: SIM115 - lives as long as the daemon
     daemon = subprocess.Popen(
-        [sys.executable, "-c", "from emoedge.cli import main; main()", "daemon", "run", str(config)],
-        stdout=log_file, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-c",
+            "from emoedge.cli import main; main()",
+            "daemon",
+            "run",
+            str(config),
+        ],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.time() + 120
@@ -155,7 +169,9 @@ log = "events.sqlite"
                 break
             except (OSError, RuntimeError):
                 if time.time() > deadline or daemon.poll() is not None:
-                    raise SystemExit(f"daemon did not become ready; see {work / 'daemon.log'}")
+                    raise SystemExit(
+                        f"daemon did not become ready; see {work / 'daemon.log'}"
+                    ) from None
                 time.sleep(0.2)
         time.sleep(3.0)  # warm-up
         load_before = os.getloadavg()
@@ -165,8 +181,10 @@ log = "events.sqlite"
         stop = threading.Event()
         counts = {"ok": 0, "errors": 0, "latencies": []}
         lock = threading.Lock()
-        threads = [threading.Thread(target=client, args=(port, stop, counts, lock), daemon=True)
-                   for _ in range(args.clients)]
+        threads = [
+            threading.Thread(target=client, args=(port, stop, counts, lock), daemon=True)
+            for _ in range(args.clients)
+        ]
         for thread in threads:
             thread.start()
         time.sleep(1.0)  # all connected
@@ -196,8 +214,9 @@ log = "events.sqlite"
     idle_mean = (idle_fps + idle_after_fps) / 2
     ratio = loaded_fps / idle_mean if idle_mean else 0.0
     passed = ratio >= 0.8 and counts["errors"] == 0
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        "benchmarks/daemon_load.py", *sys.argv[1:]])
+    command = "python " + " ".join(
+        shlex.quote(a) for a in ["benchmarks/daemon_load.py", *sys.argv[1:]]
+    )
     lines = [
         f"# Daemon under HTTP load ({time.strftime('%Y-%m-%d')})",
         "",

@@ -1,6 +1,6 @@
 """How long loading a FER+ split takes cold (decode PNGs) and warm (from the .npz cache).
 
-    python benchmarks/data_cache.py ../shared/datasets/ferplus > benchmarks/results/data_cache.md
+python benchmarks/data_cache.py ../shared/datasets/ferplus > benchmarks/results/data_cache.md
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ def main(root: str) -> None:
             load_ferplus(root, split, cache_dir=Path(cache))
             warm_s = time.perf_counter() - started
             rows.append((split, len(cold), cold_s, warm_s))
-    print(f"# FER+ load times ({platform.processor() or platform.machine()}, "
-          f"{time.strftime('%Y-%m-%d')})\n")
+    print(
+        f"# FER+ load times ({platform.processor() or platform.machine()}, "
+        f"{time.strftime('%Y-%m-%d')})\n"
+    )
     print(f"Command: `python benchmarks/data_cache.py {root}`\n")
     print("| split | images (majority) | first load, decode (s) | second load, cache (s) |")
     print("|---|---:|---:|---:|")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from emoedge.targets.detectors import make_detector
 
 CONFIGS: list[tuple[str, str, dict]] = [
@@ -50,9 +51,11 @@ WIDE_CONFIGS: list[tuple[str, str, dict]] = [
 def widen(image: np.ndarray) -> np.ndarray:
     """Centre a photo in a 16:9 frame with mid-gray bars."""
     height, width = image.shape[:2]
-    new_w = int(round(height * 16 / 9))
+    new_w = round(height * 16 / 9)
     left = (new_w - width) // 2
-    return cv2.copyMakeBorder(image, 0, 0, left, new_w - width - left, cv2.BORDER_CONSTANT, value=128)
+    return cv2.copyMakeBorder(
+        image, 0, 0, left, new_w - width - left, cv2.BORDER_CONSTANT, value=128
+    )
 
 
 def measure(name: str, options: dict, images: list[np.ndarray]) -> dict:
@@ -83,7 +86,9 @@ def measure(name: str, options: dict, images: list[np.ndarray]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets/wild-sample"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
@@ -127,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         "| detector | faces found | ms |",
         "|---|---|---|",
     ]
-    tiles = [cv2.resize(i if i.ndim == 2 else cv2.cvtColor(i, cv2.COLOR_BGR2GRAY), (200, 200))
-             for i in images[:30]]
+    tiles = [
+        cv2.resize(i if i.ndim == 2 else cv2.cvtColor(i, cv2.COLOR_BGR2GRAY), (200, 200))
+        for i in images[:30]
+    ]
     crowd = np.vstack([np.hstack(tiles[r * 6 : r * 6 + 6]) for r in range(5)])
     for label, name, options in CONFIGS:
         detector = make_detector(name, **options)

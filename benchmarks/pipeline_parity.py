@@ -56,8 +56,19 @@ def one_build(build: Path, video: Path, truth: list[tuple[str, str]], work: Path
     from emoedge.evaluation import load_predictor
 
     jsonl, crops, classes = work / "run.jsonl", work / "crops", work / "by_class"
-    run_cmd = ["emoedge", "run", str(build), "--source", str(video), "--json", str(jsonl),
-               "--smoothing", "none", "--save-crops", str(crops)]
+    run_cmd = [
+        "emoedge",
+        "run",
+        str(build),
+        "--source",
+        str(video),
+        "--json",
+        str(jsonl),
+        "--smoothing",
+        "none",
+        "--save-crops",
+        str(crops),
+    ]
     subprocess.run(run_cmd, check=True, capture_output=True, text=True)
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
     labels = Build.load(build).labels
@@ -76,8 +87,17 @@ def one_build(build: Path, video: Path, truth: list[tuple[str, str]], work: Path
         predicted.append(labels.index(face["label"]))
         actual.append(labels.index(emotion))
         crop_files.append(target)
-    eval_cmd = ["emoedge", "evaluate", str(build), "--data", str(classes), "--format", "folders",
-                "--out", str(work / "eval")]
+    eval_cmd = [
+        "emoedge",
+        "evaluate",
+        str(build),
+        "--data",
+        str(classes),
+        "--format",
+        "folders",
+        "--out",
+        str(work / "eval"),
+    ]
     subprocess.run(eval_cmd, check=True, capture_output=True, text=True)
     report = json.loads((work / "eval" / "report.json").read_text())
     confusion_run = np.zeros((len(labels), len(labels)), int)
@@ -89,26 +109,33 @@ def one_build(build: Path, video: Path, truth: list[tuple[str, str]], work: Path
     from emoedge.data.preprocess import PreprocessSpec, preprocess
 
     whole = PreprocessSpec(spec.height, spec.width, spec.channels, spec.scale, margin=0.0)
-    batch = np.stack([preprocess(cv2.imread(str(f), cv2.IMREAD_UNCHANGED), whole) for f in crop_files])
+    batch = np.stack(
+        [preprocess(cv2.imread(str(f), cv2.IMREAD_UNCHANGED), whole) for f in crop_files]
+    )
     per_crop = np.asarray(predictor(batch)).argmax(1)
     return {
         "build": str(build),
         "frames": len(lines),
         "found": found,
         "per_crop_agree": int((per_crop == np.array(predicted)).sum()),
-        "confusion_equal": bool(confusion_eval.shape == confusion_run.shape
-                                and (confusion_eval == confusion_run).all()),
+        "confusion_equal": bool(
+            confusion_eval.shape == confusion_run.shape and (confusion_eval == confusion_run).all()
+        ),
         "run_accuracy": float(np.mean(np.array(predicted) == np.array(actual))),
         "eval_accuracy": float(report["accuracy"]),
-        "timings": {k: float(np.mean([line["timings"][k] for line in lines]))
-                    for k in ("capture", "detect", "classify", "track", "total")},
+        "timings": {
+            k: float(np.mean([line["timings"][k] for line in lines]))
+            for k in ("capture", "detect", "classify", "track", "total")
+        },
         "run_cmd": " ".join(run_cmd),
         "eval_cmd": " ".join(eval_cmd),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("builds", nargs="+", type=Path)
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets/wild-sample"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
@@ -147,8 +174,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['eval_accuracy']:.2%} | {t['capture']:.1f} / {t['detect']:.1f} / "
             f"{t['classify']:.1f} / {t['total']:.1f} |"
         )
-    lines += ["", "Accuracy here is against noisy crowd labels on news photos, with the current zoo",
-              "model: it shows agreement between the two paths, not a claim about accuracy.", ""]
+    lines += [
+        "",
+        "Accuracy here is against noisy crowd labels on news photos, with the current zoo",
+        "model: it shows agreement between the two paths, not a claim about accuracy.",
+        "",
+    ]
     text = "\n".join(lines)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"pipeline_parity_{today}.md"

@@ -28,7 +28,9 @@ GOAL_RATIO = 1 / 3.5
 
 
 def model_bytes(folder: Path, files: dict[str, str]) -> int:
-    return sum((folder / rel).stat().st_size for role, rel in files.items() if role in ("model", "weights"))
+    return sum(
+        (folder / rel).stat().st_size for role, rel in files.items() if role in ("model", "weights")
+    )
 
 
 def run(ref: str, data: Path, calibration_size: int, limit: int | None) -> list[dict]:
@@ -43,15 +45,21 @@ def run(ref: str, data: Path, calibration_size: int, limit: int | None) -> list[
     spec = keras_preprocess_spec(model)
     faces = load_ferplus(data, "test", "majority").limit(limit)
     inputs, labels = faces.to_inputs(spec), faces.labels
-    keras_probs = np.concatenate([model(inputs[i : i + 256], training=False).numpy()
-                                  for i in range(0, len(inputs), 256)])
+    keras_probs = np.concatenate(
+        [model(inputs[i : i + 256], training=False).numpy() for i in range(0, len(inputs), 256)]
+    )
     keras_acc = float((keras_probs.argmax(1) == labels).mean())
     calibration = CalibrationSet.from_ferplus(data, spec, size=calibration_size)
     rows = []
     for fmt in FORMATS:
         quantizer = get_quantizer(fmt)
-        result = {"model": ref, "format": fmt, "runtime": quantizer.runtime, "images": len(labels),
-                  "keras_accuracy": keras_acc}
+        result = {
+            "model": ref,
+            "format": fmt,
+            "runtime": quantizer.runtime,
+            "images": len(labels),
+            "keras_accuracy": keras_acc,
+        }
         with tempfile.TemporaryDirectory() as tmp:
             for precision in ("fp32", "int8"):
                 folder = Path(tmp) / precision
@@ -59,8 +67,9 @@ def run(ref: str, data: Path, calibration_size: int, limit: int | None) -> list[
                 artifact = quantizer.quantize(model, calibration, precision, folder)
                 seconds = time.perf_counter() - started
                 runtime = load_runtime(quantized_build(folder / artifact.files["model"]))
-                probs = np.concatenate([runtime.predict(inputs[i : i + 256])
-                                        for i in range(0, len(inputs), 256)])
+                probs = np.concatenate(
+                    [runtime.predict(inputs[i : i + 256]) for i in range(0, len(inputs), 256)]
+                )
                 result[f"{precision}_accuracy"] = float((probs.argmax(1) == labels).mean())
                 result[f"{precision}_bytes"] = model_bytes(folder, artifact.files)
                 result[f"{precision}_seconds"] = seconds
@@ -69,9 +78,11 @@ def run(ref: str, data: Path, calibration_size: int, limit: int | None) -> list[
         result["agreement"] = float((result.pop("fp32_pred") == result.pop("int8_pred")).mean())
         result["ratio"] = result["int8_bytes"] / result["fp32_bytes"]
         rows.append(result)
-        print(f"{ref} {fmt}: fp32 {result['fp32_accuracy']:.2%} int8 {result['int8_accuracy']:.2%} "
-              f"drop {result['drop_points']:.2f} size {result['fp32_bytes']}->{result['int8_bytes']}",
-              file=sys.stderr)
+        print(
+            f"{ref} {fmt}: fp32 {result['fp32_accuracy']:.2%} int8 {result['int8_accuracy']:.2%} "
+            f"drop {result['drop_points']:.2f} size {result['fp32_bytes']}->{result['int8_bytes']}",
+            file=sys.stderr,
+        )
     return rows
 
 
@@ -89,8 +100,10 @@ def table(rows: list[dict], command: str, calibration_size: int) -> str:
         "",
         f"    {command}",
         "",
-        ("| model | format (runtime) | images | Keras | fp32 | int8 | drop (points) | agreement "
-         "| fp32 bytes | int8 bytes | int8/fp32 | drop goal | size goal |"),
+        (
+            "| model | format (runtime) | images | Keras | fp32 | int8 | drop (points) | agreement "
+            "| fp32 bytes | int8 bytes | int8/fp32 | drop goal | size goal |"
+        ),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|",
     ]
     for r in rows:
@@ -106,7 +119,9 @@ def table(rows: list[dict], command: str, calibration_size: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("models", nargs="+", help="zoo:<name> or .keras paths")
     parser.add_argument("--data", type=Path, required=True, help="FER+ root")
     parser.add_argument("--out", type=Path, help="Markdown file to write (default: stdout only)")
@@ -114,7 +129,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="test images (default: all)")
     args = parser.parse_args()
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-    rows = [row for ref in args.models for row in run(ref, args.data, args.calibration_size, args.limit)]
+    rows = [
+        row for ref in args.models for row in run(ref, args.data, args.calibration_size, args.limit)
+    ]
     text = table(rows, command, args.calibration_size)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -38,17 +38,32 @@ def config_to_command(config: dict) -> str:
 
     default = TrainConfig().to_dict()
     flags = {
-        "model": "--model", "data": "--data", "data_format": "--format", "out": "--out",
-        "epochs": "--epochs", "batch_size": "--batch-size", "learning_rate": "--lr",
-        "weight_decay": "--weight-decay", "input_size": "--input-size", "loss": "--loss",
-        "class_weighting": "--class-weighting", "label_smoothing": "--label-smoothing",
-        "mixup": "--mixup", "patience": "--patience", "seed": "--seed", "limit": "--limit",
-        "valid_limit": "--valid-limit", "init_from": "--init-from", "threads": "--threads",
+        "model": "--model",
+        "data": "--data",
+        "data_format": "--format",
+        "out": "--out",
+        "epochs": "--epochs",
+        "batch_size": "--batch-size",
+        "learning_rate": "--lr",
+        "weight_decay": "--weight-decay",
+        "input_size": "--input-size",
+        "loss": "--loss",
+        "class_weighting": "--class-weighting",
+        "label_smoothing": "--label-smoothing",
+        "mixup": "--mixup",
+        "patience": "--patience",
+        "seed": "--seed",
+        "limit": "--limit",
+        "valid_limit": "--valid-limit",
+        "init_from": "--init-from",
+        "threads": "--threads",
     }
     parts = ["emoedge train"]
     for key, flag in flags.items():
         value = config.get(key)
-        if key in ("model", "data", "epochs", "seed", "out") or (value != default.get(key) and value is not None):
+        if key in ("model", "data", "epochs", "seed", "out") or (
+            value != default.get(key) and value is not None
+        ):
             parts.append(f"{flag} {value}")
     if not config.get("augment", True):
         parts.append("--no-augment")
@@ -90,10 +105,10 @@ def render_markdown(card: dict) -> str:
         "Trained on FER+ (FERPlus labels over FER2013 images) `FER2013Train`, images kept by the "
         "FERPlus majority rule (25,045), with the annotators' vote distribution as soft targets "
         "(single votes dropped as outliers). Tuned and checkpointed on `FER2013Valid` only. "
-        "`FER2013Test` was scored once, for this card. Headline protocol \"FER+ majority\": "
+        '`FER2013Test` was scored once, for this card. Headline protocol "FER+ majority": '
         "single-vote emotions zeroed, an image kept only when its top emotion holds more than "
         "half of the remaining votes and is neither unknown nor not-a-face (3,137 test images); "
-        "\"all faces\" keeps every image whose top vote is an emotion (3,545).",
+        '"all faces" keeps every image whose top vote is an emotion (3,545).',
         "",
         "## Reproduce",
         "",
@@ -113,10 +128,16 @@ def render_markdown(card: dict) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for name, row in test["per_class"].items():
-        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
-    lines += ["", "## Confusion matrix on FER+ test (rows: true, columns: predicted)", "",
-              "| | " + " | ".join(name[:4] for name in EMOTIONS) + " |",
-              "|---|" + "---:|" * len(EMOTIONS)]
+        lines.append(
+            f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |"
+        )
+    lines += [
+        "",
+        "## Confusion matrix on FER+ test (rows: true, columns: predicted)",
+        "",
+        "| | " + " | ".join(name[:4] for name in EMOTIONS) + " |",
+        "|---|" + "---:|" * len(EMOTIONS),
+    ]
     for name, row in zip(EMOTIONS, test["confusion"], strict=True):
         lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
     lines += ["", "## Intended use", "", INTENDED_USE, "", "## Known limits", "", LIMITS, ""]
@@ -125,13 +146,24 @@ def render_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
-def publish(run_dir: Path, name: str, data: Path, zoo_dir: Path, description: str,
-            setup: list[str] | None = None, notes: str = "", history: str = "") -> dict:
+def publish(
+    run_dir: Path,
+    name: str,
+    data: Path,
+    zoo_dir: Path,
+    description: str,
+    setup: list[str] | None = None,
+    notes: str = "",
+    history: str = "",
+) -> dict:
     """Evaluate a run's best model on FER+ valid and test and write it into the zoo with its card."""
     from emoedge.build import sha256_file
     from emoedge.data.ferplus import load_ferplus
     from emoedge.evaluation import (
-        classification_report, keras_predictor, keras_preprocess_spec, predict_faceset,
+        classification_report,
+        keras_predictor,
+        keras_preprocess_spec,
+        predict_faceset,
     )
     from emoedge.models import count_macs
     from emoedge.models.zoo import load_keras_model
@@ -163,7 +195,9 @@ def publish(run_dir: Path, name: str, data: Path, zoo_dir: Path, description: st
         "test_accuracy": reports["test_majority"]["accuracy"],
         "test_macro_f1": reports["test_majority"]["macro_f1"],
         "test_all_faces_accuracy": reports["test_all_faces"]["accuracy"],
-        "per_class_recall": {k: v["recall"] for k, v in reports["test_majority"]["per_class"].items()},
+        "per_class_recall": {
+            k: v["recall"] for k, v in reports["test_majority"]["per_class"].items()
+        },
         "reports": reports,
         "training": {
             "command": config_to_command(record["config"]),

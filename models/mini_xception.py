@@ -42,12 +42,20 @@ def build_mini_xception(
         )(x)
         shortcut = layers.BatchNormalization(name=f"b{block}_shortcut_bn")(shortcut)
         x = layers.SeparableConv2D(
-            filters, 3, padding="same", use_bias=False, name=f"b{block}_sep1",
+            filters,
+            3,
+            padding="same",
+            use_bias=False,
+            name=f"b{block}_sep1",
         )(x)
         x = layers.BatchNormalization(name=f"b{block}_bn1")(x)
         x = layers.Activation("relu", name=f"b{block}_relu")(x)
         x = layers.SeparableConv2D(
-            filters, 3, padding="same", use_bias=False, name=f"b{block}_sep2",
+            filters,
+            3,
+            padding="same",
+            use_bias=False,
+            name=f"b{block}_sep2",
         )(x)
         x = layers.BatchNormalization(name=f"b{block}_bn2")(x)
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"b{block}_pool")(x)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from emoedge.data.preprocess import PreprocessSpec, preprocess_batch
 from emoedge.errors import UserInputError
 

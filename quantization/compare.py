@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from emoedge.build import Build
 from emoedge.errors import UserInputError
 from emoedge.labels import EMOTIONS
@@ -34,7 +35,9 @@ def quantized_build(path: str | Path) -> Build:
     if path.is_dir() or path.name == "manifest.json":
         return Build.load(path)
     if not path.is_file():
-        raise UserInputError(f"{path}: quantized model not found (give a build folder or a model file)")
+        raise UserInputError(
+            f"{path}: quantized model not found (give a build folder or a model file)"
+        )
     try:
         fmt, runtime = SUFFIX_RUNTIMES[path.suffix.lower()]
     except KeyError:
@@ -58,8 +61,12 @@ def quantized_build(path: str | Path) -> Build:
 
 
 def _predict_all(predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, batch: int = 256):
-    return np.concatenate([np.asarray(predict(inputs[i : i + batch]), np.float32)
-                           for i in range(0, len(inputs), batch)])
+    return np.concatenate(
+        [
+            np.asarray(predict(inputs[i : i + batch]), np.float32)
+            for i in range(0, len(inputs), batch)
+        ]
+    )
 
 
 def compare_models(
@@ -93,8 +100,11 @@ def compare_models(
     model = load_keras_model(float_ref)
     spec = keras_preprocess_spec(model)
     if "preprocess" in build.manifest and build.preprocess != spec:
-        log.warning("build preprocessing %s differs from the float model's %s; using the build's",
-                    build.preprocess, spec)
+        log.warning(
+            "build preprocessing %s differs from the float model's %s; using the build's",
+            build.preprocess,
+            spec,
+        )
     inputs = faces.to_inputs(spec)
     runtime = load_runtime(build, threads=threads)
     quant_inputs = faces.to_inputs(build.preprocess) if "preprocess" in build.manifest else inputs
@@ -122,8 +132,13 @@ def compare_models(
                 "float_recall": float_report["per_class"][name]["recall"],
                 "quantized_recall": quant_report["per_class"][name]["recall"],
                 "recall_delta_points": round(
-                    (quant_report["per_class"][name]["recall"]
-                     - float_report["per_class"][name]["recall"]) * 100, 3),
+                    (
+                        quant_report["per_class"][name]["recall"]
+                        - float_report["per_class"][name]["recall"]
+                    )
+                    * 100,
+                    3,
+                ),
                 "support": float_report["per_class"][name]["support"],
             }
             for name in EMOTIONS
@@ -133,9 +148,13 @@ def compare_models(
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         png = save_confusion_png(
-            [("float (Keras)", float_report),
-             (f"{report['quantized']['format']} {report['quantized']['precision']} ({runtime.name})",
-              quant_report)],
+            [
+                ("float (Keras)", float_report),
+                (
+                    f"{report['quantized']['format']} {report['quantized']['precision']} ({runtime.name})",
+                    quant_report,
+                ),
+            ],
             out / "confusion.png",
         )
         report["outputs"] = {"json": str(out / "report.json"), "png": str(png)}

@@ -47,7 +47,7 @@ def export_onnx(keras_model, path: Path, opset: int = OPSET) -> str:
             keras_model, input_signature=signature, opset=opset, output_path=str(path)
         )
         return f"tf2onnx {tf2onnx.__version__} from_keras, opset {opset}"
-    except Exception as exc:  # noqa: BLE001 - try the traced route, then report both
+    except Exception as exc:
         log.info("tf2onnx.from_keras failed (%s); converting a traced tf.function", exc)
         function = tf.function(lambda image: keras_model(image, training=False))
         try:
@@ -55,7 +55,9 @@ def export_onnx(keras_model, path: Path, opset: int = OPSET) -> str:
                 function, input_signature=signature, opset=opset, output_path=str(path)
             )
         except Exception as exc2:
-            raise EmoedgeError(f"ONNX export failed: from_keras: {exc}; from_function: {exc2}") from exc2
+            raise EmoedgeError(
+                f"ONNX export failed: from_keras: {exc}; from_function: {exc2}"
+            ) from exc2
         return f"tf2onnx {tf2onnx.__version__} from_function, opset {opset}"
 
 
@@ -106,8 +108,11 @@ class ONNXQuantizer(Quantizer):
 
                 model16 = convert_float_to_float16(onnx.load(str(float_path)), keep_io_types=True)
                 onnx.save(model16, str(target))
-                params.update(scheme="float16 conversion, float32 I/O", weights="float16",
-                              activations="float16")
+                params.update(
+                    scheme="float16 conversion, float32 I/O",
+                    weights="float16",
+                    activations="float16",
+                )
             else:
                 calibration = require_calibration(calibration, self.format)
                 from onnxruntime.quantization import (

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from emoedge.errors import UserInputError
 from emoedge.quantization.base import Artifact, CalibrationSet, Quantizer, require_calibration
 
@@ -79,7 +80,9 @@ class OpenVINOQuantizer(Quantizer):
                         "accuracy-controlled quantization needs a labelled validation set (--data)"
                     )
                 inputs, labels = validation
-                items = [(inputs[i : i + 64], labels[i : i + 64]) for i in range(0, len(inputs), 64)]
+                items = [
+                    (inputs[i : i + 64], labels[i : i + 64]) for i in range(0, len(inputs), 64)
+                ]
                 validation_data = nncf.Dataset(items, lambda item: item[0])
                 model = nncf.quantize_with_accuracy_control(
                     model,
@@ -108,7 +111,9 @@ class OpenVINOQuantizer(Quantizer):
                 ),
             )
         elif precision == "fp16":
-            params.update(scheme="fp16 weight compression", weights="float16", activations="float32")
+            params.update(
+                scheme="fp16 weight compression", weights="float16", activations="float32"
+            )
         else:
             params.update(scheme="none", weights="float32", activations="float32")
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from emoedge.quantization.base import (
     Artifact,
     CalibrationSet,
@@ -34,7 +35,7 @@ MODEL_FILE = "model.tflite"
 def _converter(tf, keras_model):
     try:
         return tf.lite.TFLiteConverter.from_keras_model(keras_model)
-    except Exception as exc:  # noqa: BLE001 - fall back to tracing, then report
+    except Exception as exc:
         log.info("from_keras_model failed (%s); converting a concrete function", exc)
         height, width, channels = keras_input_shape(keras_model)
         spec = tf.TensorSpec((1, height, width, channels), tf.float32, name="image")

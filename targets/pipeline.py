@@ -25,6 +25,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+
 from emoedge.build import Build
 from emoedge.data.preprocess import as_uint8_image, preprocess
 from emoedge.errors import ManifestError, UserInputError
@@ -109,8 +110,12 @@ class PipelineConfig:
             raise UserInputError(f"min_face must be at least 1 pixel, got {self.min_face}")
 
 
-def load_detector(build: Build, name: str | None = None, threads: int | None = None,
-                  options: dict[str, Any] | None = None) -> Detector:
+def load_detector(
+    build: Build,
+    name: str | None = None,
+    threads: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> Detector:
     """The build's detector (or `name`), with the model file the build carries.
 
     Falls back to the detector's default file on this machine when the build has
@@ -128,7 +133,9 @@ def load_detector(build: Build, name: str | None = None, threads: int | None = N
         if entry.get("file"):
             model_path = build.path(entry["file"])
     if model_path is None and detector_class(wanted).default_model_file() is None:
-        log.warning("%s: build carries no %s model file and none is installed here", build.root, wanted)
+        log.warning(
+            "%s: build carries no %s model file and none is installed here", build.root, wanted
+        )
     if threads:
         opts.setdefault("threads", threads)
     opts.update(options or {})
@@ -138,8 +145,13 @@ def load_detector(build: Build, name: str | None = None, threads: int | None = N
 class Pipeline:
     """Detector + runtime + tracker for one build. Not thread-safe: one per loop."""
 
-    def __init__(self, build: Build, runtime: Runtime, detector: Detector,
-                 config: PipelineConfig | None = None) -> None:
+    def __init__(
+        self,
+        build: Build,
+        runtime: Runtime,
+        detector: Detector,
+        config: PipelineConfig | None = None,
+    ) -> None:
         self.build = build
         self.runtime = runtime
         self.detector = detector
@@ -182,8 +194,13 @@ class Pipeline:
             tracking=tracking,
             tracker=TrackerConfig(smoothing=smoothing, alpha=alpha, window=window),
         )
-        log.info("pipeline: %s %s on %s, detector %s", build.manifest.get("format"),
-                 build.manifest.get("precision"), engine.name, face_detector.name)
+        log.info(
+            "pipeline: %s %s on %s, detector %s",
+            build.manifest.get("format"),
+            build.manifest.get("precision"),
+            engine.name,
+            face_detector.name,
+        )
         return cls(build, engine, face_detector, config)
 
     def reset(self) -> None:
@@ -193,7 +210,8 @@ class Pipeline:
     def select(self, detections: list[Detection]) -> tuple[list[Detection], int]:
         """Faces worth classifying: big enough, confident enough, the largest `max_faces`."""
         usable = [
-            d for d in detections
+            d
+            for d in detections
             if min(d.box[2], d.box[3]) >= self.config.min_face
             and d.score >= self.config.min_detector_score
         ]
@@ -211,8 +229,14 @@ class Pipeline:
         batch = np.stack([preprocess(image, self.spec, box) for box in boxes])
         return self.runtime.predict(batch)
 
-    def __call__(self, image: np.ndarray, timestamp: float | None = None, *,
-                 frame_index: int | None = None, capture_ms: float | None = None) -> FrameResult:
+    def __call__(
+        self,
+        image: np.ndarray,
+        timestamp: float | None = None,
+        *,
+        frame_index: int | None = None,
+        capture_ms: float | None = None,
+    ) -> FrameResult:
         start = time.perf_counter()
         index = self._frame_index if frame_index is None else frame_index
         self._frame_index = index + 1
@@ -223,8 +247,9 @@ class Pipeline:
         try:
             frame = as_uint8_image(image)
         except UserInputError as exc:
-            timings.update(detect=0.0, classify=0.0, track=0.0,
-                           total=(time.perf_counter() - start) * 1000.0)
+            timings.update(
+                detect=0.0, classify=0.0, track=0.0, total=(time.perf_counter() - start) * 1000.0
+            )
             log.warning("frame %d: %s", index, exc)
             return FrameResult(index, timestamp, [], timings, error=f"bad frame: {exc}")
 
@@ -252,7 +277,9 @@ class Pipeline:
                 probabilities={name: float(p) for name, p in zip(self.labels, probs, strict=True)},
                 detector_score=float(detection.score),
             )
-            for detection, track_id, label, probs in zip(detections, ids, labels, smoothed, strict=True)
+            for detection, track_id, label, probs in zip(
+                detections, ids, labels, smoothed, strict=True
+            )
         ]
         timings.update(
             detect=(t1 - t0) * 1000.0,
@@ -274,8 +301,16 @@ class Pipeline:
         }
 
 
-_COLOURS = [(80, 200, 80), (60, 160, 255), (255, 180, 60), (200, 80, 200), (80, 220, 220),
-            (255, 100, 100), (120, 120, 255), (180, 180, 60)]
+_COLOURS = [
+    (80, 200, 80),
+    (60, 160, 255),
+    (255, 180, 60),
+    (200, 80, 200),
+    (80, 220, 220),
+    (255, 100, 100),
+    (120, 120, 255),
+    (180, 180, 60),
+]
 
 
 def annotate(image: np.ndarray, result: FrameResult) -> np.ndarray:
@@ -292,8 +327,16 @@ def annotate(image: np.ndarray, result: FrameResult) -> np.ndarray:
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         top = max(0, y - th - base - 2)
         cv2.rectangle(canvas, (x, top), (x + tw + 2, top + th + base + 2), colour, -1)
-        cv2.putText(canvas, text, (x + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-                    (0, 0, 0), thickness, cv2.LINE_AA)
+        cv2.putText(
+            canvas,
+            text,
+            (x + 1, top + th + 1),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            (0, 0, 0),
+            thickness,
+            cv2.LINE_AA,
+        )
     return canvas
 
 

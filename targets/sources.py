@@ -13,6 +13,7 @@ OpenCV and numpy only; picamera2 is imported only when asked for.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -24,11 +25,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from emoedge.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+)
 URL_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 #: a live source that fails this many reads in a row has ended (camera unplugged, stream gone)
 MAX_FAILED_READS = 30
@@ -66,15 +70,23 @@ class Reader(ABC):
         """Start again from the first frame (for `loop`); False if not possible."""
         return False
 
-    def release(self) -> None:
+    def release(self) -> None:  # noqa: B027 - most readers hold nothing to release
         pass
 
 
 class CaptureReader(Reader):
     """cv2.VideoCapture over a camera index, a GStreamer pipeline, a URL or a video file."""
 
-    def __init__(self, target: str | int, api: int, *, live: bool, description: str,
-                 width: int | None = None, height: int | None = None) -> None:
+    def __init__(
+        self,
+        target: str | int,
+        api: int,
+        *,
+        live: bool,
+        description: str,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> None:
         self.description = description
         self.live = live
         self._target, self._api = target, api
@@ -104,8 +116,11 @@ class CaptureReader(Reader):
                 return None  # end of the file (or an unreadable tail)
             self._failures += 1
             if self._failures >= MAX_FAILED_READS:
-                log.warning("%s: %d failed reads in a row; the stream has ended",
-                            self.description, self._failures)
+                log.warning(
+                    "%s: %d failed reads in a row; the stream has ended",
+                    self.description,
+                    self._failures,
+                )
                 return None
             time.sleep(0.01)
 
@@ -190,8 +205,15 @@ class Source:
     drops the oldest when it is full (`dropped` counts them).
     """
 
-    def __init__(self, reader: Reader, *, threaded: bool, queue_size: int = 2,
-                 loop: bool = False, pace: bool = False) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        *,
+        threaded: bool,
+        queue_size: int = 2,
+        loop: bool = False,
+        pace: bool = False,
+    ) -> None:
         if queue_size < 1:
             raise UserInputError(f"queue_size must be at least 1, got {queue_size}")
         self.reader = reader
@@ -209,8 +231,9 @@ class Source:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if threaded:
-            self._thread = threading.Thread(target=self._capture_loop, name="emoedge-capture",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._capture_loop, name="emoedge-capture", daemon=True
+            )
             self._thread.start()
 
     @property
@@ -301,21 +324,26 @@ class Source:
         self.close()
 
     def __del__(self) -> None:  # a forgotten source must not keep the camera busy
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
 
 def _open_camera(index: int, width: int | None, height: int | None) -> Reader:
     # V4L2 on Linux; elsewhere let OpenCV choose.
     api = cv2.CAP_V4L2 if Path("/dev").is_dir() and hasattr(cv2, "CAP_V4L2") else cv2.CAP_ANY
     try:
-        return CaptureReader(index, api, live=True, description=f"camera {index}",
-                             width=width, height=height)
+        return CaptureReader(
+            index, api, live=True, description=f"camera {index}", width=width, height=height
+        )
     except SourceError:
-        devices = sorted(str(p) for p in Path("/dev").glob("video*")) if Path("/dev").is_dir() else []
-        found = f"video devices here: {', '.join(devices)}" if devices else "no /dev/video* devices here"
+        devices = (
+            sorted(str(p) for p in Path("/dev").glob("video*")) if Path("/dev").is_dir() else []
+        )
+        found = (
+            f"video devices here: {', '.join(devices)}"
+            if devices
+            else "no /dev/video* devices here"
+        )
         raise SourceError(f"no camera at index {index} ({found})") from None
 
 
@@ -336,7 +364,9 @@ def camera_spec(backend: str, index: int = 0, width: int = 1280, height: int = 7
         return JETSON_CSI_PIPELINE.format(sensor=index, width=width, height=height)
     if backend == "v4l2":
         return str(index)
-    raise UserInputError(f"unknown camera backend {backend!r}; expected picamera2, gstreamer or v4l2")
+    raise UserInputError(
+        f"unknown camera backend {backend!r}; expected picamera2, gstreamer or v4l2"
+    )
 
 
 def _gstreamer_available() -> bool:
@@ -390,17 +420,21 @@ def open_source(
                 "this OpenCV build has no GStreamer support (pip wheels do not; on a Jetson use "
                 "JetPack's OpenCV, or give a V4L2 camera index instead)"
             )
-        reader = CaptureReader(text, cv2.CAP_GSTREAMER, live=True,
-                               description=f"GStreamer pipeline {text!r}")
+        reader = CaptureReader(
+            text, cv2.CAP_GSTREAMER, live=True, description=f"GStreamer pipeline {text!r}"
+        )
     elif text.lower().startswith(URL_PREFIXES):
         reader = CaptureReader(text, cv2.CAP_FFMPEG, live=True, description=f"stream {text}")
     else:
         path = Path(text).expanduser()
         if path.is_dir():
-            files = sorted(p for p in path.iterdir()
-                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(
+                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
             if not files:
-                raise SourceError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+                raise SourceError(
+                    f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+                )
             reader = FolderReader(files, f"image folder {path}")
         elif path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
             if cv2.imread(str(path), cv2.IMREAD_UNCHANGED) is None:
@@ -412,8 +446,24 @@ def open_source(
             raise SourceError(f"{path}: no such file, folder, camera index or URL")
     if realtime is None:
         realtime = reader.live
-    return Source(reader, threaded=realtime, queue_size=queue_size, loop=loop,
-                  pace=realtime and not reader.live)
+    return Source(
+        reader,
+        threaded=realtime,
+        queue_size=queue_size,
+        loop=loop,
+        pace=realtime and not reader.live,
+    )
 
 
-__all__ = ["JETSON_CSI_PIPELINE", "CaptureReader", "camera_spec", "FolderReader", "Frame", "Picamera2Reader", "Reader", "Source", "SourceError", "open_source"]
+__all__ = [
+    "JETSON_CSI_PIPELINE",
+    "CaptureReader",
+    "FolderReader",
+    "Frame",
+    "Picamera2Reader",
+    "Reader",
+    "Source",
+    "SourceError",
+    "camera_spec",
+    "open_source",
+]

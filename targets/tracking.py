@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from emoedge.errors import UserInputError
 
 Box = tuple[int, int, int, int]  # x, y, w, h
@@ -141,7 +142,9 @@ class IoUTracker:
         self.tracks = []
         self._next_id = 1
 
-    def update(self, boxes: list[Box], probabilities: list[np.ndarray] | np.ndarray) -> list[TrackedFace]:
+    def update(
+        self, boxes: list[Box], probabilities: list[np.ndarray] | np.ndarray
+    ) -> list[TrackedFace]:
         """Match boxes to tracks, smooth, and return one `TrackedFace` per box, in order."""
         if len(boxes) != len(probabilities):
             raise ValueError(f"{len(boxes)} boxes but {len(probabilities)} probability rows")

@@ -34,14 +34,16 @@ class Broker:
         self.folder = folder
         self.port = port or free_port()
         self.conf = folder / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                             "persistence false\n")
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Broker:
-        log = open(self.folder / "mosquitto.log", "ab")
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log,
-                                     stderr=subprocess.STDOUT)
+        log = open(self.folder / "mosquitto.log", "ab")  # noqa: SIM115 - lives as long as the broker
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+        )
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -49,7 +51,9 @@ class Broker:
                 return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {(self.folder / 'mosquitto.log').read_text()}")
+                    raise RuntimeError(
+                        f"mosquitto exited: {(self.folder / 'mosquitto.log').read_text()}"
+                    ) from None
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
 
@@ -101,29 +105,40 @@ class Subscriber:
 class DaemonProcess:
     """`emoedge daemon run CONFIG` as a real subprocess, with helpers to talk to it."""
 
-    def __init__(self, config: Path, port: int, token: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config: Path, port: int, token: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
         import os
         import sys
 
         self.config, self.port, self.token = config, port, token
         self.log_path = config.with_suffix(f".{port}.log")
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from emoedge.cli import main; main()", "daemon", "run",
-             str(config)],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            [
+                sys.executable,
+                "-c",
+                "from emoedge.cli import main; main()",
+                "daemon",
+                "run",
+                str(config),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
 
-    def request(self, path: str, method: str = "GET", token: str | None = "default",
-                timeout: float = 5.0) -> tuple[int, bytes]:
+    def request(
+        self, path: str, method: str = "GET", token: str | None = "default", timeout: float = 5.0
+    ) -> tuple[int, bytes]:
         import http.client
 
         token = self.token if token == "default" else token
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path,
-                         headers={"Authorization": f"Bearer {token}"} if token else {})
+            conn.request(
+                method, path, headers={"Authorization": f"Bearer {token}"} if token else {}
+            )
             resp = conn.getresponse()
             return resp.status, resp.read()
         finally:
@@ -142,8 +157,9 @@ class DaemonProcess:
         last_error = None
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited ({self.proc.returncode}) waiting for {what}:\n"
-                                     f"{self.output()}")
+                raise AssertionError(
+                    f"daemon exited ({self.proc.returncode}) waiting for {what}:\n{self.output()}"
+                )
             try:
                 value = predicate()
                 if value:

@@ -16,14 +16,20 @@ WILD_IMAGES = FIXTURES / "wild" / "images"
 _BUILDS: dict[str, Path] = {}
 
 
-def export_builds(root: Path, targets: tuple[str, ...] = ("rpi", "x86", "jetson")) -> dict[str, Path]:
+def export_builds(
+    root: Path, targets: tuple[str, ...] = ("rpi", "x86", "jetson")
+) -> dict[str, Path]:
     from emoedge.export import export_build
 
     for target in targets:
         if target not in _BUILDS:
             _BUILDS[target] = export_build(
-                "zoo:mini_xception", target, out=root / f"mini_xception-{target}",
-                data=FIXTURES / "ferplus", calibration_size=48, validation_size=48,
+                "zoo:mini_xception",
+                target,
+                out=root / f"mini_xception-{target}",
+                data=FIXTURES / "ferplus",
+                calibration_size=48,
+                validation_size=48,
                 allow_drop=100.0,
             )
     return {t: _BUILDS[t] for t in targets}

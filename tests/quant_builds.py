@@ -30,8 +30,13 @@ def build_for(target: str) -> Path:
     from emoedge.export import export_build
 
     return export_build(
-        "zoo:mini_xception", target, out=_root() / f"mini_xception-{target}", data=FIXTURE,
-        calibration_size=48, validation_size=24, max_drop=100.0,
+        "zoo:mini_xception",
+        target,
+        out=_root() / f"mini_xception-{target}",
+        data=FIXTURE,
+        calibration_size=48,
+        validation_size=24,
+        max_drop=100.0,
     )
 
 

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from emoedge.cli import app
 from typer.testing import CliRunner
+
+from emoedge.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = REPO / "tests" / "fixtures" / "wild" / "images"
@@ -19,10 +20,25 @@ runner = CliRunner()
 def quick_bench(tmp_path_factory, ferplus_fixture):
     """One quick run for the rpi target plus a deliberately broken variant (int4 does not exist)."""
     out = tmp_path_factory.mktemp("bench")
-    result = runner.invoke(app, [
-        "bench", "--quick", "--target", "rpi", "--variant", "tflite:int4", "--no-peer", "--no-floor",
-        "--data", str(ferplus_fixture), "--frames", str(FRAMES), "--out", str(out),
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "--quick",
+            "--target",
+            "rpi",
+            "--variant",
+            "tflite:int4",
+            "--no-peer",
+            "--no-floor",
+            "--data",
+            str(ferplus_fixture),
+            "--frames",
+            str(FRAMES),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     folders = list(out.iterdir())
     assert len(folders) == 1, folders  # one device-fingerprint folder
@@ -33,18 +49,30 @@ def test_quick_bench_rows_and_statuses(quick_bench):
     _, folder = quick_bench
     data = json.loads((folder / "bench.json").read_text())
     rows = {(r["model"], r["variant"]): r for r in data["rows"]}
-    assert {v for _, v in rows} == {"tflite:fp32", "tflite:int8", "tflite:int4", "fer-tflite", "fer-keras"}
+    assert {v for _, v in rows} == {
+        "tflite:fp32",
+        "tflite:int8",
+        "tflite:int4",
+        "fer-tflite",
+        "fer-keras",
+    }
     for variant in ("tflite:fp32", "tflite:int8"):
         row = rows[("zoo:mini_xception", variant)]
         assert row["status"] == "ok", row
         assert row["bytes"] > 10_000
         assert 0.0 <= row["accuracy"]["accuracy"] <= 1.0 and row["accuracy"]["images"] > 0
-        assert row["latency_1t"]["p50_ms"] > 0 and row["latency_all"]["p95_ms"] >= row["latency_all"]["p50_ms"]
+        assert (
+            row["latency_1t"]["p50_ms"] > 0
+            and row["latency_all"]["p95_ms"] >= row["latency_all"]["p50_ms"]
+        )
         pipe = row["pipeline"]
         assert pipe["frames"] == len(list(FRAMES.glob("*.jpg"))) and pipe["fps"] > 0
         assert abs(sum(pipe["stage_share"].values()) - 1.0) < 1e-6
         assert row["peak_rss_mb"] > 20
-    assert rows[("zoo:mini_xception", "tflite:int8")]["bytes"] < rows[("zoo:mini_xception", "tflite:fp32")]["bytes"]
+    assert (
+        rows[("zoo:mini_xception", "tflite:int8")]["bytes"]
+        < rows[("zoo:mini_xception", "tflite:fp32")]["bytes"]
+    )
     assert rows[("zoo:mini_xception", "tflite:int8")]["float_reference"] == "tflite:fp32"
     broken = rows[("zoo:mini_xception", "tflite:int4")]
     assert broken["status"] == "failed" and "int4" in broken["reason"]
@@ -67,7 +95,9 @@ def test_quick_bench_outputs(quick_bench):
 
 
 def test_bad_variant_is_a_user_error(tmp_path):
-    result = runner.invoke(app, ["bench", "--quick", "--variant", "tensorrt:int8", "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["bench", "--quick", "--variant", "tensorrt:int8", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 2
     assert "tensorrt:int8" in result.output
 

@@ -8,13 +8,28 @@ from emoedge.training.config import TrainConfig
 
 
 def test_config_to_command_lists_every_non_default_choice():
-    config = TrainConfig(model="mobilenet_v2", data="/d/ferplus", out="runs/m", epochs=20,
-                         input_size=64, model_options={"alpha": 0.5}, learning_rate=2e-3,
-                         weight_decay=1e-4, seed=7, init_from=None)
+    config = TrainConfig(
+        model="mobilenet_v2",
+        data="/d/ferplus",
+        out="runs/m",
+        epochs=20,
+        input_size=64,
+        model_options={"alpha": 0.5},
+        learning_rate=2e-3,
+        weight_decay=1e-4,
+        seed=7,
+        init_from=None,
+    )
     command = config_to_command(config.to_dict())
     assert command.startswith("emoedge train --model mobilenet_v2 --data /d/ferplus --out runs/m")
-    for part in ("--epochs 20", "--lr 0.002", "--weight-decay 0.0001", "--input-size 64",
-                 "--seed 7", "--alpha 0.5"):
+    for part in (
+        "--epochs 20",
+        "--lr 0.002",
+        "--weight-decay 0.0001",
+        "--input-size 64",
+        "--seed 7",
+        "--alpha 0.5",
+    ):
         assert part in command
     assert "--loss" not in command  # defaults stay implicit
 
@@ -22,12 +37,36 @@ def test_config_to_command_lists_every_non_default_choice():
 def test_publish_writes_a_card_measured_on_the_data(tmp_path, ferplus_fixture):
     runner = CliRunner()
     run = tmp_path / "run"
-    trained = runner.invoke(app, ["train", "--data", str(ferplus_fixture), "--epochs", "1",
-                                  "--batch-size", "16", "--out", str(run)])
+    trained = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(ferplus_fixture),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--out",
+            str(run),
+        ],
+    )
     assert trained.exit_code == 0, trained.output
     zoo = tmp_path / "zoo"
-    result = runner.invoke(app, ["models", "publish", str(run), "--name", "tiny", "--data",
-                                 str(ferplus_fixture), "--zoo-dir", str(zoo)])
+    result = runner.invoke(
+        app,
+        [
+            "models",
+            "publish",
+            str(run),
+            "--name",
+            "tiny",
+            "--data",
+            str(ferplus_fixture),
+            "--zoo-dir",
+            str(zoo),
+        ],
+    )
     assert result.exit_code == 0, result.output
     card = json.loads((zoo / "tiny.json").read_text())
     assert card["reports"]["test_majority"]["images"] == 24
@@ -35,6 +74,15 @@ def test_publish_writes_a_card_measured_on_the_data(tmp_path, ferplus_fixture):
     markdown = (zoo / "tiny.md").read_text()
     assert f"{100 * card['test_accuracy']:.2f}%" in markdown
     assert "--epochs 1" in markdown and "Known limits" in markdown
-    evaluated = runner.invoke(app, ["evaluate", str(zoo / "tiny.keras"), "--data",
-                                    str(ferplus_fixture), "--out", str(tmp_path / "ev")])
+    evaluated = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(zoo / "tiny.keras"),
+            "--data",
+            str(ferplus_fixture),
+            "--out",
+            str(tmp_path / "ev"),
+        ],
+    )
     assert f"accuracy {card['test_accuracy']:.4f}" in evaluated.stdout

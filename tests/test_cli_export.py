@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from emoedge.build import Build
-from emoedge.cli import app
 from quant_builds import FIXTURE, build_for
 from typer.testing import CliRunner
+
+from emoedge.build import Build
+from emoedge.cli import app
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -20,9 +21,23 @@ def invoke(*args):
 
 def test_export_rpi_from_the_zoo(tmp_path):
     out = tmp_path / "rpi"
-    result = invoke("export", "--target", "rpi", "--model", "zoo:mini_xception", "--data", FIXTURE,
-                    "--out", out, "--calibration-size", "24", "--validation-size", "24",
-                    "--max-drop", "100")
+    result = invoke(
+        "export",
+        "--target",
+        "rpi",
+        "--model",
+        "zoo:mini_xception",
+        "--data",
+        FIXTURE,
+        "--out",
+        out,
+        "--calibration-size",
+        "24",
+        "--validation-size",
+        "24",
+        "--max-drop",
+        "100",
+    )
     assert result.exit_code == 0, result.output
     assert f"build: {out}" in result.stdout and "drop" in result.stdout
     assert "TensorSpec" not in result.stdout  # converter chatter stays off the results stream
@@ -32,21 +47,33 @@ def test_export_rpi_from_the_zoo(tmp_path):
 @pytest.mark.parametrize("target", ["rpi", "x86", "jetson"])
 def test_compare_prints_the_drop(target, tmp_path):
     out = tmp_path / "report"
-    result = invoke("compare", "zoo:mini_xception", build_for(target), "--data", FIXTURE,
-                    "--split", "test", "--out", out)
+    result = invoke(
+        "compare",
+        "zoo:mini_xception",
+        build_for(target),
+        "--data",
+        FIXTURE,
+        "--split",
+        "test",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     assert "drop:" in result.stdout and "agreement" in result.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["data"]["images"] == 24
     assert report["drop_points"] == pytest.approx(
-        (report["float"]["accuracy"] - report["quantized"]["accuracy"]) * 100, abs=1e-3)
+        (report["float"]["accuracy"] - report["quantized"]["accuracy"]) * 100, abs=1e-3
+    )
     assert set(report["per_class"]) >= {"neutral", "contempt"}
     assert (out / "confusion.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_compare_a_bare_model_file(tmp_path):
     model = Build.load(build_for("jetson")).path("model")
-    result = invoke("compare", "zoo:mini_xception", model, "--data", FIXTURE, "--out", tmp_path / "r")
+    result = invoke(
+        "compare", "zoo:mini_xception", model, "--data", FIXTURE, "--out", tmp_path / "r"
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "r" / "report.json").read_text())["quantized"]["format"] == "onnx"
 
@@ -67,8 +94,9 @@ def test_compare_rejects_an_unknown_file(tmp_path):
     ],
 )
 def test_export_errors_are_one_clear_line(args, code, message, tmp_path):
-    result = invoke("export", *args, "--data", FIXTURE, "--out", tmp_path / "b",
-                    "--validation-size", "24")
+    result = invoke(
+        "export", *args, "--data", FIXTURE, "--out", tmp_path / "b", "--validation-size", "24"
+    )
     assert result.exit_code == code, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "b").exists()
@@ -82,6 +110,7 @@ def test_export_refuses_an_existing_folder(tmp_path):
 
 def test_export_empty_calibration_folder(tmp_path):
     (tmp_path / "empty").mkdir()
-    result = invoke("export", "--target", "rpi", "--calibration", tmp_path / "empty",
-                    "--out", tmp_path / "b")
+    result = invoke(
+        "export", "--target", "rpi", "--calibration", tmp_path / "empty", "--out", tmp_path / "b"
+    )
     assert result.exit_code == 2 and "no images" in result.output

@@ -41,8 +41,21 @@ def test_data_inspect_missing_folder_is_one_clear_line(tmp_path):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, ferplus_fixture):
     out = tmp_path_factory.mktemp("run")
-    result = invoke("train", "--model", "mini_xception", "--data", ferplus_fixture, "--epochs", 2,
-                    "--batch-size", 16, "--out", out, "--seed", 1)
+    result = invoke(
+        "train",
+        "--model",
+        "mini_xception",
+        "--data",
+        ferplus_fixture,
+        "--epochs",
+        2,
+        "--batch-size",
+        16,
+        "--out",
+        out,
+        "--seed",
+        1,
+    )
     assert result.exit_code == 0, result.output
     return out, result
 
@@ -63,8 +76,20 @@ def test_train_writes_model_and_run_record(trained_run):
 
 def test_resume_continues_from_the_backup(trained_run, ferplus_fixture):
     out, _ = trained_run
-    result = invoke("train", "--data", ferplus_fixture, "--epochs", 3, "--batch-size", 16,
-                    "--out", out, "--seed", 1, "--resume")
+    result = invoke(
+        "train",
+        "--data",
+        ferplus_fixture,
+        "--epochs",
+        3,
+        "--batch-size",
+        16,
+        "--out",
+        out,
+        "--seed",
+        1,
+        "--resume",
+    )
     assert result.exit_code == 0, result.output
     record = json.loads((out / "run.json").read_text())
     assert len(record["epochs"]) == 3  # epochs 1-2 from the first run, only 3 trained now
@@ -72,10 +97,29 @@ def test_resume_continues_from_the_backup(trained_run, ferplus_fixture):
 
 
 def test_train_mobilenet_v2_briefly(tmp_path, ferplus_fixture):
-    result = invoke("train", "--model", "mobilenet_v2", "--alpha", 0.35, "--input-size", 48,
-                    "--data", ferplus_fixture, "--epochs", 1, "--batch-size", 16,
-                    "--out", tmp_path, "--loss", "focal", "--class-weighting", "balanced",
-                    "--mixup", 0.2)
+    result = invoke(
+        "train",
+        "--model",
+        "mobilenet_v2",
+        "--alpha",
+        0.35,
+        "--input-size",
+        48,
+        "--data",
+        ferplus_fixture,
+        "--epochs",
+        1,
+        "--batch-size",
+        16,
+        "--out",
+        tmp_path,
+        "--loss",
+        "focal",
+        "--class-weighting",
+        "balanced",
+        "--mixup",
+        0.2,
+    )
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["preprocess"]["height"] == 48
@@ -84,8 +128,16 @@ def test_train_mobilenet_v2_briefly(tmp_path, ferplus_fixture):
 
 def test_evaluate_prints_and_reports(trained_run, ferplus_fixture, tmp_path):
     out, _ = trained_run
-    result = invoke("evaluate", out / "model.keras", "--data", ferplus_fixture, "--split", "test",
-                    "--out", tmp_path)
+    result = invoke(
+        "evaluate",
+        out / "model.keras",
+        "--data",
+        ferplus_fixture,
+        "--split",
+        "test",
+        "--out",
+        tmp_path,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["images"] == 24

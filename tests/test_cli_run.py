@@ -8,12 +8,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
+from typer.testing import CliRunner
+
 from emoedge.build import Build
 from emoedge.cli import app
 from emoedge.data.preprocess import PreprocessSpec, preprocess
 from emoedge.targets.runtimes import load_runtime
-from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
-from typer.testing import CliRunner
 
 PHOTOS = sorted(WILD_IMAGES.glob("*.jpg"))
 HOLD = 2
@@ -37,8 +38,19 @@ def run(*args: str):
 @pytest.mark.parametrize("target", ["rpi", "x86"])
 def test_video_to_jsonl_and_mp4_with_labels_of_the_runtime(builds, video, tmp_path, target):
     jsonl, mp4, crops = tmp_path / "out.jsonl", tmp_path / "annotated.mp4", tmp_path / "crops"
-    result = run(builds[target], "--source", video, "--json", jsonl, "--output", mp4,
-                 "--smoothing", "none", "--save-crops", crops)
+    result = run(
+        builds[target],
+        "--source",
+        video,
+        "--json",
+        jsonl,
+        "--output",
+        mp4,
+        "--smoothing",
+        "none",
+        "--save-crops",
+        crops,
+    )
     assert result.exit_code == 0, result.output
     assert f"frames: {HOLD * len(PHOTOS)}" in result.stdout
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
@@ -58,8 +70,9 @@ def test_video_to_jsonl_and_mp4_with_labels_of_the_runtime(builds, video, tmp_pa
     for line in lines:
         assert len(line["faces"]) == 1
         face = line["faces"][0]
-        crop = cv2.imread(str(crops / f"{line['frame_index']:06d}_{face['track_id']}.png"),
-                          cv2.IMREAD_UNCHANGED)
+        crop = cv2.imread(
+            str(crops / f"{line['frame_index']:06d}_{face['track_id']}.png"), cv2.IMREAD_UNCHANGED
+        )
         probabilities = runtime.predict(preprocess(crop, whole)[None])[0]
         assert face["label"] == build.labels[int(np.argmax(probabilities))]
         assert face["score"] == pytest.approx(float(probabilities.max()), abs=1e-4)
@@ -82,8 +95,17 @@ def test_image_folder_to_stdout_without_smoothing(builds):
 
 def test_smoothing_and_max_frames(builds, video, tmp_path):
     jsonl = tmp_path / "out.jsonl"
-    result = run(builds["rpi"], "--source", video, "--json", jsonl, "--smoothing", "vote",
-                 "--max-frames", "4")
+    result = run(
+        builds["rpi"],
+        "--source",
+        video,
+        "--json",
+        jsonl,
+        "--smoothing",
+        "vote",
+        "--max-frames",
+        "4",
+    )
     assert result.exit_code == 0, result.output
     assert len(jsonl.read_text().splitlines()) == 4
 

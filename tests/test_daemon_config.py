@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from emoedge.daemon.config import ConfigError, is_loopback, load_config
 
 
@@ -24,7 +25,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_minimal_config_resolves_paths_against_its_folder(tmp_path):
     _fake_build(tmp_path)
-    cfg = load_config(_write(tmp_path, '[pipeline]\nbuild = "build"\n[source]\nspec = "clip.mp4"\n'))
+    cfg = load_config(
+        _write(tmp_path, '[pipeline]\nbuild = "build"\n[source]\nspec = "clip.mp4"\n')
+    )
     assert cfg.pipeline.build == tmp_path / "build"
     assert cfg.events.log == tmp_path / "events.sqlite"
     assert (cfg.http.host, cfg.http.port) == ("127.0.0.1", 8080)
@@ -36,7 +39,10 @@ def test_minimal_config_resolves_paths_against_its_folder(tmp_path):
 def test_camera_index_and_full_config(tmp_path):
     _fake_build(tmp_path)
     (tmp_path / "token").write_text("0123456789abcdef0123\n")
-    cfg = load_config(_write(tmp_path, """
+    cfg = load_config(
+        _write(
+            tmp_path,
+            """
 [pipeline]
 build = "build"
 threads = 2
@@ -60,10 +66,16 @@ retention_days = 7
 min_frames = 5
 [privacy]
 mode = "aggregates"
-"""))
+""",
+        )
+    )
     assert cfg.source.spec == 0 and cfg.source.loop
     assert cfg.pipeline.threads == 2 and cfg.pipeline.smoothing == "none"
-    assert (cfg.http.host, cfg.http.port, cfg.http.token) == ("0.0.0.0", 9000, "0123456789abcdef0123")
+    assert (cfg.http.host, cfg.http.port, cfg.http.token) == (
+        "0.0.0.0",
+        9000,
+        "0123456789abcdef0123",
+    )
     assert cfg.mqtt.topic_prefix == "site/cam1" and cfg.mqtt.port == 8883
     assert cfg.aggregates_only and cfg.events.min_frames == 5
     summary = json.dumps(cfg.summary())
@@ -72,7 +84,9 @@ mode = "aggregates"
 
 
 def test_every_problem_is_listed_at_once(tmp_path):
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 [pipeline]
 build = "nowhere"
 thread = 2
@@ -86,14 +100,23 @@ min_frames = "three"
 [privacy]
 mode = "secret"
 [extra]
-""")
+""",
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     text = str(info.value)
     for needle in (
-        str(path), "pipeline.build", "nowhere", "pipeline.thread: unknown key", "source.spec is required",
-        "source.retry_initial_s must be > 0", "beyond loopback", "http.token",
-        "events.log: folder", "events.min_frames must be an integer", "privacy.mode",
+        str(path),
+        "pipeline.build",
+        "nowhere",
+        "pipeline.thread: unknown key",
+        "source.spec is required",
+        "source.retry_initial_s must be > 0",
+        "beyond loopback",
+        "http.token",
+        "events.log: folder",
+        "events.min_frames must be an integer",
+        "privacy.mode",
         "[extra]: unknown section",
     ):
         assert needle in text, needle
@@ -112,11 +135,13 @@ def test_short_token_preview_with_aggregates_and_bad_bind_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="too short"):
         load_config(_write(tmp_path, base + '[http]\ntoken = "abc"\n'))
     with pytest.raises(ConfigError, match="cannot be on"):
-        load_config(_write(tmp_path, base + '[http]\npreview = true\n[privacy]\nmode = "aggregates"\n'))
+        load_config(
+            _write(tmp_path, base + '[http]\npreview = true\n[privacy]\nmode = "aggregates"\n')
+        )
     with pytest.raises(ConfigError, match="HOST:PORT"):
         load_config(_write(tmp_path, base + '[http]\nbind = "8080"\n'))
     with pytest.raises(ConfigError, match="true or false"):
-        load_config(_write(tmp_path, base + '[http]\npreview = 1\n'))
+        load_config(_write(tmp_path, base + "[http]\npreview = 1\n"))
 
 
 def test_loopback_detection():
@@ -137,6 +162,7 @@ def test_daemon_modules_import_no_tensorflow_or_converters():
         "bad = [m for m in ('tensorflow', 'nncf', 'tf2onnx', 'keras') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr

@@ -8,6 +8,7 @@ import json
 import sqlite3
 
 import pytest
+
 from emoedge.daemon.eventlog import EventLog, MinuteAggregate, SegmentOpen, export_events
 from emoedge.daemon.events import ChangeDetector, MinuteAggregator
 from emoedge.errors import UserInputError
@@ -22,7 +23,9 @@ def test_wal_and_durable_commit_counts_only_committed(tmp_path):
     path = tmp_path / "ev.db"
     log = EventLog(path)
     assert log.journal_mode == "wal"
-    opened = log.commit(opened=[SegmentOpen(1, "happiness", 100.0), SegmentOpen(2, "neutral", 100.5)])
+    opened = log.commit(
+        opened=[SegmentOpen(1, "happiness", 100.0), SegmentOpen(2, "neutral", 100.5)]
+    )
     assert [s.id for s in opened] == [1, 2] and log.written == 2 and log.last_id == 2
     # A second connection (another process would see the same) reads what was acknowledged.
     other = sqlite3.connect(path)
@@ -61,8 +64,10 @@ def test_minutes_merge_and_retention(tmp_path):
 def test_export_csv_and_json(tmp_path):
     path = tmp_path / "ev.db"
     log = EventLog(path)
-    log.commit(opened=[SegmentOpen(3, "surprise", 5.0, previous="neutral")],
-               minutes=[MinuteAggregate(0, 3, 2, 1, {"surprise": 2})])
+    log.commit(
+        opened=[SegmentOpen(3, "surprise", 5.0, previous="neutral")],
+        minutes=[MinuteAggregate(0, 3, 2, 1, {"surprise": 2})],
+    )
     log.close()
     stream = io.StringIO()
     assert export_events(path, None, table="segments", fmt="csv", stream=stream) == 1
@@ -118,7 +123,10 @@ def test_change_detector_debounces_and_ends_tracks(tmp_path):
     ]
     rows = log.rows("segments")
     assert [(r["track_id"], r["label"], r["previous"]) for r in rows] == [
-        (1, "neutral", None), (2, "anger", None), (1, "happiness", "neutral")]
+        (1, "neutral", None),
+        (2, "anger", None),
+        (1, "happiness", "neutral"),
+    ]
     assert all(r["end"] is not None and r["frames"] >= 1 for r in rows)
     assert rows[0]["mean_score"] == pytest.approx((0.9 + 0.8 + 0.6 + 0.9 + 0.7 + 0.7) / 6)
 

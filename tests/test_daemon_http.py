@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+
 from emoedge.daemon.http import DaemonHTTPServer, HttpApi
 from emoedge.daemon.state import BuildInfo, ServiceState
 from emoedge.errors import UserInputError
@@ -24,17 +25,32 @@ TOKEN = "s3cret-token-0123456789"
 
 def _state() -> ServiceState:
     state = ServiceState(labels=["neutral", "happiness"])
-    state.build = BuildInfo(path="/b", model="mini_xception", target="x86", format="openvino",
-                            precision="int8", runtime="openvino", detector="blazeface",
-                            labels=["neutral", "happiness"])
+    state.build = BuildInfo(
+        path="/b",
+        model="mini_xception",
+        target="x86",
+        format="openvino",
+        precision="int8",
+        runtime="openvino",
+        detector="blazeface",
+        labels=["neutral", "happiness"],
+    )
     state.source_spec = "clip.mp4"
     state.set_state("running")
-    face = {"track_id": 4, "box": [10, 10, 40, 40], "label": "happiness", "score": 0.8,
-            "probabilities": [0.2, 0.8]}
+    face = {
+        "track_id": 4,
+        "box": [10, 10, 40, 40],
+        "label": "happiness",
+        "score": 0.8,
+        "probabilities": [0.2, 0.8],
+    }
     for i in range(3):
-        state.record_frame({"frame_index": i, "timestamp": i / 10, "faces": [face]},
-                           {"detect": 2.0, "classify": 1.0}, dropped=1,
-                           image=np.full((80, 80), 128, np.uint8))
+        state.record_frame(
+            {"frame_index": i, "timestamp": i / 10, "faces": [face]},
+            {"detect": 2.0, "classify": 1.0},
+            dropped=1,
+            image=np.full((80, 80), 128, np.uint8),
+        )
     return state
 
 
@@ -67,7 +83,9 @@ def test_endpoints_on_loopback_without_token(server):
     status, ctype, body = _get(port, "/v1/status")
     data = json.loads(body)
     assert ctype == "application/json" and data["model"] == "mini_xception"
-    assert data["frames"] == 3 and data["dropped_frames"] == 1 and data["source"]["state"] == "running"
+    assert (
+        data["frames"] == 3 and data["dropped_frames"] == 1 and data["source"]["state"] == "running"
+    )
     assert data["build"]["target"] == "x86" and data["uptime_s"] >= 0
     status, _, body = _get(port, "/v1/latest")
     assert json.loads(body)["faces"][0]["label"] == "happiness"
@@ -80,7 +98,7 @@ def test_endpoints_on_loopback_without_token(server):
     # every sample line is NAME{labels} VALUE
     for line in text.splitlines():
         if not line.startswith("#"):
-            assert re.fullmatch(r'[a-z_]+(\{[^}]*\})? [-+0-9.eInfNa]+', line), line
+            assert re.fullmatch(r"[a-z_]+(\{[^}]*\})? [-+0-9.eInfNa]+", line), line
     assert _get(port, "/nope")[0] == 404
     assert _get(port, "/v1/reload", method="POST")[2] == b'{"reloaded":true}'
     assert _get(port, "/v1/reload")[0] == 405
@@ -140,18 +158,19 @@ def test_mjpeg_preview_when_enabled(server):
         for i in range(3, 40):
             if server.api.closing.is_set():
                 return
-            face = FaceResult(1, (5, 5, 30, 30), "happiness", 0.9,
-                              {"neutral": 0.1, "happiness": 0.9}, 0.99)
+            face = FaceResult(
+                1, (5, 5, 30, 30), "happiness", 0.9, {"neutral": 0.1, "happiness": 0.9}, 0.99
+            )
             result = FrameResult(i, i / 10, [face], {})
-            server.api.state.record_frame(result.to_dict(), {}, 0,
-                                          image=np.zeros((60, 60, 3), np.uint8),
-                                          frame_result=result)
+            server.api.state.record_frame(
+                result.to_dict(), {}, 0, image=np.zeros((60, 60, 3), np.uint8), frame_result=result
+            )
             time.sleep(0.05)
 
     threading.Thread(target=feed, daemon=True).start()
     assert resp.fp.readline().strip() == b"--emoedgeframe"
     headers = {}
-    while (line := resp.fp.readline().strip()):
+    while line := resp.fp.readline().strip():
         key, value = line.decode().split(": ")
         headers[key] = value
     jpeg = resp.fp.read(int(headers["Content-Length"]))

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from daemon_support import Broker, Subscriber
+
 from emoedge.daemon.config import MqttConfig
 from emoedge.daemon.mqtt import MqttPublisher
 from emoedge.daemon.state import ServiceState
@@ -31,8 +32,9 @@ def _wait(predicate, timeout=10.0):
 def test_publishes_tracks_aggregates_and_status(broker):
     sub = Subscriber(broker.port, "site/cam/#")
     state = ServiceState()
-    pub = MqttPublisher(MqttConfig(enabled=True, host="127.0.0.1", port=broker.port,
-                                   topic_prefix="site/cam"), state).start()
+    pub = MqttPublisher(
+        MqttConfig(enabled=True, host="127.0.0.1", port=broker.port, topic_prefix="site/cam"), state
+    ).start()
     try:
         assert _wait(pub.connected.is_set), "publisher did not connect"
         assert state.mqtt_connected
@@ -52,8 +54,10 @@ def test_publishes_tracks_aggregates_and_status(broker):
 
 def test_aggregates_only_sends_no_tracks(broker):
     sub = Subscriber(broker.port, "p/#")
-    pub = MqttPublisher(MqttConfig(enabled=True, host="127.0.0.1", port=broker.port,
-                                   topic_prefix="p"), aggregates_only=True).start()
+    pub = MqttPublisher(
+        MqttConfig(enabled=True, host="127.0.0.1", port=broker.port, topic_prefix="p"),
+        aggregates_only=True,
+    ).start()
     try:
         assert _wait(pub.connected.is_set)
         pub.track_event({"type": "track", "kind": "start", "track_id": 1, "label": "anger"})
@@ -67,8 +71,9 @@ def test_aggregates_only_sends_no_tracks(broker):
 
 def test_reconnects_on_its_own_and_delivers_what_was_queued(tmp_path):
     broker = Broker(tmp_path).start()
-    pub = MqttPublisher(MqttConfig(enabled=True, host="127.0.0.1", port=broker.port,
-                                   topic_prefix="r")).start()
+    pub = MqttPublisher(
+        MqttConfig(enabled=True, host="127.0.0.1", port=broker.port, topic_prefix="r")
+    ).start()
     try:
         assert _wait(pub.connected.is_set)
         broker.stop()

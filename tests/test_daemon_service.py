@@ -27,8 +27,10 @@ TOKEN = "test-token-0123456789abcdef"
 
 @pytest.fixture(scope="session")
 def photos() -> list[Path]:
-    for folder in (REPO / "tests" / "fixtures" / "wild" / "images",
-                   REPO.parent / "shared" / "datasets" / "wild-sample" / "images"):
+    for folder in (
+        REPO / "tests" / "fixtures" / "wild" / "images",
+        REPO.parent / "shared" / "datasets" / "wild-sample" / "images",
+    ):
         found = sorted(folder.glob("*.jpg"))[:6]
         if found:
             return found
@@ -41,8 +43,15 @@ def daemon_build(tmp_path_factory) -> Path:
     from emoedge.export import export_build
 
     out = tmp_path_factory.mktemp("daemon-build") / "build"
-    return export_build("zoo:mini_xception", "rpi", out=out, data=REPO / "tests/fixtures/ferplus",
-                        calibration_size=32, validation_size=32, allow_drop=100.0)
+    return export_build(
+        "zoo:mini_xception",
+        "rpi",
+        out=out,
+        data=REPO / "tests/fixtures/ferplus",
+        calibration_size=32,
+        validation_size=32,
+        allow_drop=100.0,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +59,17 @@ def video(tmp_path_factory, photos) -> Path:
     return make_video(tmp_path_factory.mktemp("video") / "clip.avi", photos)
 
 
-def _config(folder: Path, build: Path, source: str, port: int, *, extra: str = "",
-            source_extra: str = "realtime = true\nloop = true", bind: str = "127.0.0.1",
-            events: str = "") -> Path:
+def _config(
+    folder: Path,
+    build: Path,
+    source: str,
+    port: int,
+    *,
+    extra: str = "",
+    source_extra: str = "realtime = true\nloop = true",
+    bind: str = "127.0.0.1",
+    events: str = "",
+) -> Path:
     path = folder / "daemon.toml"
     path.write_text(f"""
 [pipeline]
@@ -116,22 +133,39 @@ def test_daemon_serves_every_endpoint_publishes_and_stops_cleanly(tmp_path, daem
     notify_sock, notify_path = _notify_socket(tmp_path)
     port = free_port()
     (tmp_path / "token").write_text(TOKEN)
-    config = _config(tmp_path, daemon_build, str(video), port, bind="0.0.0.0", extra=f"""
+    config = _config(
+        tmp_path,
+        daemon_build,
+        str(video),
+        port,
+        bind="0.0.0.0",
+        extra=f"""
 [mqtt]
 enabled = true
 host = "127.0.0.1"
 port = {broker.port}
 topic_prefix = "cam"
-""")
-    text = config.read_text().replace('bind = "0.0.0.0', 'token_file = "token"\npreview = true\nbind = "0.0.0.0')
+""",
+    )
+    text = config.read_text().replace(
+        'bind = "0.0.0.0', 'token_file = "token"\npreview = true\nbind = "0.0.0.0'
+    )
     config.write_text(text)
-    daemon = DaemonProcess(config, port, token=TOKEN,
-                           env={"NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "1000000"})
+    daemon = DaemonProcess(
+        config, port, token=TOKEN, env={"NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "1000000"}
+    )
     try:
         daemon.wait_ready()
         # Beyond loopback: a missing or wrong token is refused on every endpoint.
-        for path in ("/healthz", "/readyz", "/v1/status", "/v1/latest", "/v1/events", "/metrics",
-                     "/v1/preview.mjpeg"):
+        for path in (
+            "/healthz",
+            "/readyz",
+            "/v1/status",
+            "/v1/latest",
+            "/v1/events",
+            "/metrics",
+            "/v1/preview.mjpeg",
+        ):
             assert daemon.request(path, token=None)[0] == 401, path
             assert daemon.request(path, token="wrong-token-0123456789ab")[0] == 401, path
         assert daemon.request("/v1/reload", method="POST", token=None)[0] == 401
@@ -139,14 +173,16 @@ topic_prefix = "cam"
         assert daemon.json("/healthz")["status"] == "ok"
         status = daemon.wait_for(
             lambda: (s := daemon.json("/v1/status"))["fps"] > 0 and s["events_written"] > 0 and s,
-            what="fps and events")
+            what="fps and events",
+        )
         assert status["state"] == "running" and status["source"]["state"] == "running"
         assert status["model"] and status["build"]["target"] == "rpi"
         assert status["build"]["runtime"] == "litert" and status["uptime_s"] > 0
         assert status["frames"] > 0 and "dropped_frames" in status
         labels = status["build"]["labels"]
-        latest = daemon.wait_for(lambda: (d := daemon.json("/v1/latest"))["faces"] and d,
-                                 what="a face in /v1/latest")
+        latest = daemon.wait_for(
+            lambda: (d := daemon.json("/v1/latest"))["faces"] and d, what="a face in /v1/latest"
+        )
         face = latest["faces"][0]
         assert face["label"] in labels and 0 < face["score"] <= 1 and len(face["box"]) == 4
         assert set(face["probabilities"]) == set(labels)
@@ -154,8 +190,13 @@ topic_prefix = "cam"
         status, body = daemon.request("/metrics")
         metrics = body.decode()
         assert status == 200 and "emoedge_frames_total" in metrics
-        frames = int(next(line.split()[1] for line in metrics.splitlines()
-                          if line.startswith("emoedge_frames_total ")))
+        frames = int(
+            next(
+                line.split()[1]
+                for line in metrics.splitlines()
+                if line.startswith("emoedge_frames_total ")
+            )
+        )
         assert frames > 0
 
         events = _sse_events(port, TOKEN, 2)
@@ -214,8 +255,10 @@ def test_kill9_keeps_every_acknowledged_event_and_restarts(tmp_path, daemon_buil
     daemon = DaemonProcess(config, port)
     try:
         daemon.wait_ready()
-        status = daemon.wait_for(lambda: (s := daemon.json("/v1/status"))["events_written"] >= 4
-                                 and s, what="4 events written")
+        status = daemon.wait_for(
+            lambda: (s := daemon.json("/v1/status"))["events_written"] >= 4 and s,
+            what="4 events written",
+        )
         daemon.proc.kill()  # SIGKILL: no flush, no goodbye
         daemon.proc.wait(10)
     finally:
@@ -230,8 +273,10 @@ def test_kill9_keeps_every_acknowledged_event_and_restarts(tmp_path, daemon_buil
     daemon = DaemonProcess(config, port)
     try:
         daemon.wait_ready()
-        again = daemon.wait_for(lambda: (s := daemon.json("/v1/status"))["events_written"] > 0
-                                and s, what="events after restart")
+        again = daemon.wait_for(
+            lambda: (s := daemon.json("/v1/status"))["events_written"] > 0 and s,
+            what="events after restart",
+        )
         assert again["last_event_id"] > status["last_event_id"]  # appends, never overwrites
     finally:
         daemon.proc.send_signal(signal.SIGTERM)
@@ -256,22 +301,32 @@ def test_source_that_disappears_is_recovered_and_sighup_reloads(tmp_path, daemon
         daemon.wait_ready()
         pid = daemon.proc.pid
         folder.rename(tmp_path / "away")
-        lost = daemon.wait_for(lambda: (s := daemon.json("/v1/status"))["state"] == "reconnecting"
-                               and s, what="reconnecting")
+        lost = daemon.wait_for(
+            lambda: (s := daemon.json("/v1/status"))["state"] == "reconnecting" and s,
+            what="reconnecting",
+        )
         assert lost["source"]["error"] and daemon.request("/readyz")[0] == 503
         assert daemon.json("/healthz")["status"] == "ok"  # alive, just waiting
         time.sleep(1.5)  # a few failed retries
         (tmp_path / "away").rename(folder)
-        back = daemon.wait_for(lambda: (s := daemon.json("/v1/status"))["state"] == "running"
-                               and s["frames"] > lost["frames"] and s, what="running again")
+        back = daemon.wait_for(
+            lambda: (
+                (s := daemon.json("/v1/status"))["state"] == "running"
+                and s["frames"] > lost["frames"]
+                and s
+            ),
+            what="running again",
+        )
         assert back["source"]["reconnects"] >= 1 and daemon.proc.pid == pid
         daemon.wait_ready()
 
         # SIGHUP reload: aggregates-only privacy, no per-person data from now on.
         config.write_text(config.read_text() + '\n[privacy]\nmode = "aggregates"\n')
         daemon.proc.send_signal(signal.SIGHUP)
-        latest = daemon.wait_for(lambda: (d := daemon.json("/v1/latest")).get("counts") is not None
-                                 and d, what="aggregates-only /v1/latest")
+        latest = daemon.wait_for(
+            lambda: (d := daemon.json("/v1/latest")).get("counts") is not None and d,
+            what="aggregates-only /v1/latest",
+        )
         assert isinstance(latest["faces"], int) and "track_id" not in json.dumps(latest)
         assert daemon.json("/v1/status")["reloads"] == 1
     finally:
@@ -281,9 +336,14 @@ def test_source_that_disappears_is_recovered_and_sighup_reloads(tmp_path, daemon
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from emoedge.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-c", "from emoedge.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def test_cli_check_install_and_export(tmp_path, daemon_build, video):
@@ -303,8 +363,14 @@ def test_cli_check_install_and_export(tmp_path, daemon_build, video):
     result = _cli("daemon", "install", str(config), "--output", str(unit), "--user", "emoedge")
     assert result.returncode == 0, result.stderr
     text = unit.read_text()
-    for line in ("Type=notify", "WatchdogSec=30", "Restart=on-failure", "User=emoedge",
-                 "ExecReload=/bin/kill -HUP $MAINPID", f"daemon run {config}"):
+    for line in (
+        "Type=notify",
+        "WatchdogSec=30",
+        "Restart=on-failure",
+        "User=emoedge",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        f"daemon run {config}",
+    ):
         assert line in text, line
 
     from emoedge.daemon.eventlog import EventLog, SegmentOpen
@@ -313,8 +379,17 @@ def test_cli_check_install_and_export(tmp_path, daemon_build, video):
     log.commit(opened=[SegmentOpen(1, "happiness", 1000.0), SegmentOpen(2, "sadness", 2000.0)])
     log.close()
     out = tmp_path / "events.json"
-    result = _cli("events", "export", str(tmp_path / "events.sqlite"), "--format", "json",
-                  "--since", "1500", "--output", str(out))
+    result = _cli(
+        "events",
+        "export",
+        str(tmp_path / "events.sqlite"),
+        "--format",
+        "json",
+        "--since",
+        "1500",
+        "--output",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     assert [row["label"] for row in json.loads(out.read_text())] == ["sadness"]
     result = _cli("events", "export", str(tmp_path / "missing.sqlite"))

@@ -8,6 +8,7 @@ import socket
 import subprocess
 
 import pytest
+
 from emoedge.daemon.config import load_config
 from emoedge.daemon.systemd import UnitOptions, notify, render_unit, watchdog_interval
 
@@ -50,7 +51,9 @@ def _config(tmp_path):
     (build / "manifest.json").write_text(json.dumps({"schema": "emoedge.build/1"}))
     (tmp_path / "var").mkdir()
     path = tmp_path / "daemon.toml"
-    path.write_text('[pipeline]\nbuild = "build"\n[source]\nspec = 0\n[events]\nlog = "var/ev.db"\n')
+    path.write_text(
+        '[pipeline]\nbuild = "build"\n[source]\nspec = 0\n[events]\nlog = "var/ev.db"\n'
+    )
     return load_config(path)
 
 
@@ -58,9 +61,17 @@ def test_unit_text(tmp_path):
     cfg = _config(tmp_path)
     text = render_unit(cfg, UnitOptions(user="emoedge", watchdog_s=20, exec_start=("/bin/true",)))
     lines = text.splitlines()
-    for line in ("Type=notify", "WatchdogSec=20", "Restart=on-failure", "StartLimitIntervalSec=0",
-                 "User=emoedge", "SupplementaryGroups=video", "ExecStart=/bin/true",
-                 f"ReadWritePaths={tmp_path / 'var'}", "WantedBy=multi-user.target"):
+    for line in (
+        "Type=notify",
+        "WatchdogSec=20",
+        "Restart=on-failure",
+        "StartLimitIntervalSec=0",
+        "User=emoedge",
+        "SupplementaryGroups=video",
+        "ExecStart=/bin/true",
+        f"ReadWritePaths={tmp_path / 'var'}",
+        "WantedBy=multi-user.target",
+    ):
         assert line in lines, line
 
 
@@ -69,8 +80,13 @@ def test_systemd_analyze_accepts_the_unit(tmp_path):
     cfg = _config(tmp_path)
     unit = tmp_path / "emoedge-test.service"
     unit.write_text(render_unit(cfg))  # the real ExecStart: this venv's emoedge
-    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     # Complaints about the host (no running systemd, other units) are not ours; ours name the file.
     ours = [line for line in result.stderr.splitlines() if unit.name in line]
     assert not ours, result.stderr

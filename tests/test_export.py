@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from quant_builds import FIXTURE, TARGETS, build_for
+
 from emoedge.build import SCHEMA, Build, sha256_file
 from emoedge.errors import AccuracyGateError, ModelFileError, UserInputError
 from emoedge.export import export_build
 from emoedge.labels import EMOTIONS
-from quant_builds import FIXTURE, TARGETS, build_for
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +32,13 @@ def test_build_manifest_describes_the_build(target):
     for role, name in files.items():
         assert build.files[role]["path"] == name
     assert manifest["labels"] == list(EMOTIONS)
-    assert manifest["preprocess"] == {"height": 64, "width": 64, "channels": 1,
-                                      "scale": "symmetric", "margin": 0.1}
+    assert manifest["preprocess"] == {
+        "height": 64,
+        "width": 64,
+        "channels": 1,
+        "scale": "symmetric",
+        "margin": 0.1,
+    }
     assert manifest["input"]["shape"] == [None, 64, 64, 1]
     from emoedge.models.zoo import resolve_model_path
 
@@ -41,7 +47,9 @@ def test_build_manifest_describes_the_build(target):
     assert manifest["quantization"]["calibration"]["class_counts"] == [6] * 8
     accuracy = manifest["accuracy"]
     assert accuracy["images"] == 24 and 0 <= accuracy["quantized"] <= 1
-    assert accuracy["drop_points"] == pytest.approx((accuracy["float"] - accuracy["quantized"]) * 100, abs=1e-3)
+    assert accuracy["drop_points"] == pytest.approx(
+        (accuracy["float"] - accuracy["quantized"]) * 100, abs=1e-3
+    )
     assert accuracy["max_drop"] == 100.0 and accuracy["override"] is None
     assert {"tensorflow", "numpy"} <= set(manifest["tools"])
     assert manifest["sizes"]["model_bytes"] < manifest["sizes"]["float_keras_bytes"] / 3.5
@@ -63,15 +71,30 @@ def test_tflite_int8_input_quantization_is_recorded():
 def test_gate_fails_and_leaves_no_build(tmp_path):
     out = tmp_path / "gated"
     with pytest.raises(AccuracyGateError, match="--allow-drop"):
-        export_build("zoo:mini_xception", "rpi", out=out, data=FIXTURE, calibration_size=16,
-                     validation_size=24, max_drop=-100.0)  # any result "drops" more than -100
+        export_build(
+            "zoo:mini_xception",
+            "rpi",
+            out=out,
+            data=FIXTURE,
+            calibration_size=16,
+            validation_size=24,
+            max_drop=-100.0,
+        )  # any result "drops" more than -100
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []  # the temporary folder is gone too
 
 
 def test_allow_drop_overrides_and_is_recorded(tmp_path):
-    out = export_build("zoo:mini_xception", "jetson", precision="fp32", out=tmp_path / "b",
-                       data=FIXTURE, validation_size=24, max_drop=-100.0, allow_drop=100.0)
+    out = export_build(
+        "zoo:mini_xception",
+        "jetson",
+        precision="fp32",
+        out=tmp_path / "b",
+        data=FIXTURE,
+        validation_size=24,
+        max_drop=-100.0,
+        allow_drop=100.0,
+    )
     accuracy = Build.load(out).manifest["accuracy"]
     assert accuracy["override"]["allow_drop"] == 100.0
     assert accuracy["max_drop"] == -100.0
@@ -81,7 +104,10 @@ def test_fp16_jetson_build_without_data(tmp_path):
     out = export_build("zoo:mini_xception", "jetson", precision="fp16", out=tmp_path / "b")
     manifest = Build.load(out).manifest
     assert manifest["precision"] == "fp16"
-    assert manifest["accuracy"]["quantized"] is None and "no dataset" in manifest["accuracy"]["skipped"]
+    assert (
+        manifest["accuracy"]["quantized"] is None
+        and "no dataset" in manifest["accuracy"]["skipped"]
+    )
 
 
 def test_existing_out_is_refused_unless_forced(tmp_path):
@@ -134,23 +160,39 @@ def test_int8_needs_calibration_images(tmp_path):
 
 
 def test_calibration_from_a_folder(tmp_path):
-    out = export_build("zoo:mini_xception", "rpi", out=tmp_path / "b",
-                       calibration=FIXTURE / "FER2013Train", calibration_size=20)
+    out = export_build(
+        "zoo:mini_xception",
+        "rpi",
+        out=tmp_path / "b",
+        calibration=FIXTURE / "FER2013Train",
+        calibration_size=20,
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["quantization"]["calibration"]["images"] == 20
     assert manifest["quantization"]["calibration"]["source"].startswith("folder:")
 
 
 def test_accuracy_controlled_openvino(tmp_path):
-    out = export_build("zoo:mini_xception", "x86", out=tmp_path / "b", data=FIXTURE,
-                       calibration_size=24, validation_size=24, accuracy_control=True, max_drop=1.0)
+    out = export_build(
+        "zoo:mini_xception",
+        "x86",
+        out=tmp_path / "b",
+        data=FIXTURE,
+        calibration_size=24,
+        validation_size=24,
+        accuracy_control=True,
+        max_drop=1.0,
+    )
     manifest = Build.load(out).manifest
-    assert manifest["quantization"]["accuracy_control"] == {"max_drop_points": 1.0,
-                                                            "validation_images": 24}
+    assert manifest["quantization"]["accuracy_control"] == {
+        "max_drop_points": 1.0,
+        "validation_images": 24,
+    }
     assert "accuracy control" in manifest["quantization"]["scheme"]
 
 
 def test_accuracy_control_is_only_for_openvino(tmp_path):
     with pytest.raises(UserInputError, match="accuracy-control"):
-        export_build("zoo:mini_xception", "rpi", out=tmp_path / "b", data=FIXTURE,
-                     accuracy_control=True)
+        export_build(
+            "zoo:mini_xception", "rpi", out=tmp_path / "b", data=FIXTURE, accuracy_control=True
+        )

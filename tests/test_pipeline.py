@@ -9,13 +9,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
+
 from emoedge.build import Build
 from emoedge.data.preprocess import preprocess
 from emoedge.errors import ManifestError
 from emoedge.targets.pipeline import Pipeline, annotate
 from emoedge.targets.runtimes import load_runtime
 from emoedge.targets.sources import open_source
-from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
 
 PHOTOS = sorted(WILD_IMAGES.glob("*.jpg"))
 TARGETS = ("rpi", "x86", "jetson")
@@ -72,7 +73,7 @@ def test_4k_frame(pipeline):
     frame[400:1800, 1200:2600] = cv2.resize(cv2.imread(str(PHOTOS[0])), (1400, 1400))
     result = pipeline(frame)
     assert len(result.faces) == 1
-    x, y, w, h = result.faces[0].box
+    x, y, w, _h = result.faces[0].box
     assert 1200 <= x < 1800 and 400 <= y < 1000 and w > 700
 
 
@@ -87,7 +88,9 @@ def test_no_face_and_bad_frames_give_clean_results(pipeline):
 
 def test_crowd_is_capped_and_largest_first(builds):
     photos = [cv2.imread(str(p)) for p in PHOTOS]
-    tiles = [cv2.resize(photos[i % len(photos)], (200, 200) if i else (260, 260)) for i in range(30)]
+    tiles = [
+        cv2.resize(photos[i % len(photos)], (200, 200) if i else (260, 260)) for i in range(30)
+    ]
     frame = np.zeros((1300, 1500, 3), np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, 6)

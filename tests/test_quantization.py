@@ -7,13 +7,14 @@ import sys
 
 import numpy as np
 import pytest
+from quant_builds import FIXTURE
+
 from emoedge.build import Build
 from emoedge.data.preprocess import PreprocessSpec
 from emoedge.errors import UserInputError
 from emoedge.quantization import QUANTIZERS, CalibrationSet, get_quantizer
 from emoedge.quantization.compare import quantized_build
 from emoedge.targets.runtimes import load_runtime
-from quant_builds import FIXTURE
 
 SPEC = PreprocessSpec()
 
@@ -51,8 +52,10 @@ def test_registry():
 
 
 def test_importing_quantization_does_not_import_tensorflow():
-    code = ("import sys, emoedge.quantization, emoedge.quantization.compare\n"
-            "assert 'tensorflow' not in sys.modules\n")
+    code = (
+        "import sys, emoedge.quantization, emoedge.quantization.compare\n"
+        "assert 'tensorflow' not in sys.modules\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

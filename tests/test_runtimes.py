@@ -9,10 +9,11 @@ import sys
 
 import numpy as np
 import pytest
+from quant_builds import TARGETS, build_for, fixture_test_inputs, float_model
+
 from emoedge.build import Build
 from emoedge.errors import ManifestError, ModelFileError
 from emoedge.targets.runtimes import load_runtime
-from quant_builds import TARGETS, build_for, fixture_test_inputs, float_model
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,9 @@ def test_any_batch_size_gives_the_same_answer(runtime):
     inputs, _ = fixture_test_inputs()
     whole = runtime.predict(inputs)
     for size in (1, 5):
-        parts = np.concatenate([runtime.predict(inputs[i : i + size]) for i in range(0, len(inputs), size)])
+        parts = np.concatenate(
+            [runtime.predict(inputs[i : i + size]) for i in range(0, len(inputs), size)]
+        )
         np.testing.assert_allclose(parts, whole, atol=1e-4)
     assert runtime.predict(inputs[0]).shape == (1, 8)  # a single HWC face
 

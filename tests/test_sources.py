@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from emoedge.errors import UserInputError
 from emoedge.targets.sources import Frame, SourceError, open_source
 

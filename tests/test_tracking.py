@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from emoedge.errors import UserInputError
 from emoedge.targets.tracking import IoUTracker, TrackerConfig, iou
 

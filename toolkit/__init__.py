@@ -12,8 +12,8 @@ import os as _os
 # may happen anywhere after `import emoedge` (see emoedge.tf_env).
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from emoedge.errors import EmoedgeError, UserInputError  # noqa: E402
-from emoedge.labels import EMOTIONS  # noqa: E402
+from emoedge.errors import EmoedgeError, UserInputError
+from emoedge.labels import EMOTIONS
 
 __version__ = "0.1.0"
 __all__ = ["EMOTIONS", "EmoedgeError", "UserInputError", "__version__"]

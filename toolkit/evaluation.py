@@ -49,7 +49,7 @@ def classification_report(
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(true_pos), where=denom > 0)
     present = support > 0
     return {
-        "images": int(len(y_true)),
+        "images": len(y_true),
         "accuracy": float((y_true == y_pred).mean()) if len(y_true) else 0.0,
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "per_class": {
@@ -81,12 +81,19 @@ def predict_faceset(
     outputs = []
     images = faceset.images
     for start in range(0, len(faceset), batch_size):
-        chunk = FaceSet(images[start : start + batch_size], faceset.labels[start : start + batch_size],
-                        faceset.soft_targets[start : start + batch_size], [], faceset.source)
+        chunk = FaceSet(
+            images[start : start + batch_size],
+            faceset.labels[start : start + batch_size],
+            faceset.soft_targets[start : start + batch_size],
+            [],
+            faceset.source,
+        )
         batch = chunk.to_inputs(spec)
         probs = np.asarray(predictor(batch), dtype=np.float32)
         if flip_tta:
-            probs = (probs + np.asarray(predictor(batch[:, :, ::-1, :].copy()), dtype=np.float32)) / 2
+            probs = (
+                probs + np.asarray(predictor(batch[:, :, ::-1, :].copy()), dtype=np.float32)
+            ) / 2
         outputs.append(probs)
         if progress:
             progress(min(start + batch_size, len(faceset)), len(faceset))
@@ -118,12 +125,21 @@ def save_confusion_png(reports: list[tuple[str, dict]], path: Path) -> Path:
         ax.set_yticks(range(len(labels)), labels)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"{title}\naccuracy {report['accuracy']:.2%}, macro-F1 {report['macro_f1']:.3f}")
+        ax.set_title(
+            f"{title}\naccuracy {report['accuracy']:.2%}, macro-F1 {report['macro_f1']:.3f}"
+        )
         for i in range(len(labels)):
             for j in range(len(labels)):
                 if matrix[i, j]:
-                    ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
-                            color="white" if normalised[i, j] > 0.5 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        int(matrix[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if normalised[i, j] > 0.5 else "black",
+                    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -159,12 +175,22 @@ def load_predictor(ref: str | Path) -> tuple[Predictor, PreprocessSpec, dict]:
 
         build = Build.load(path)
         runtime = load_runtime(build)
-        info = {"kind": "build", "path": str(path), "format": build.manifest["format"],
-                "precision": build.manifest["precision"], "runtime": runtime.name}
+        info = {
+            "kind": "build",
+            "path": str(path),
+            "format": build.manifest["format"],
+            "precision": build.manifest["precision"],
+            "runtime": runtime.name,
+        }
         return runtime.predict, build.preprocess, info
     from emoedge.models.zoo import load_keras_model, resolve_model_path
 
     model = load_keras_model(ref)
-    info = {"kind": "keras", "path": str(resolve_model_path(ref)), "format": "keras",
-            "precision": "fp32", "parameters": int(model.count_params())}
+    info = {
+        "kind": "keras",
+        "path": str(resolve_model_path(ref)),
+        "format": "keras",
+        "precision": "fp32",
+        "parameters": int(model.count_params()),
+    }
     return keras_predictor(model), keras_preprocess_spec(model), info

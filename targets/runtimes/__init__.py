@@ -23,7 +23,9 @@ def runtime_class(name: str) -> type[Runtime]:
     try:
         module_name, class_name = RUNTIMES[name].split(":")
     except KeyError:
-        raise UserInputError(f"unknown runtime {name!r}; expected one of: {', '.join(RUNTIMES)}") from None
+        raise UserInputError(
+            f"unknown runtime {name!r}; expected one of: {', '.join(RUNTIMES)}"
+        ) from None
     return getattr(importlib.import_module(module_name), class_name)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+
 from emoedge.build import Build
 from emoedge.errors import ModelFileError, UserInputError
 from emoedge.targets.runtimes.base import Runtime

@@ -8,6 +8,7 @@ on FER2013's 7 classes) are scored on the same images by the same rule.
 from __future__ import annotations
 
 import numpy as np
+
 from emoedge.labels import EMOTIONS, FER2013_TO_FERPLUS
 
 SHARED_INDEX = np.array([EMOTIONS.index(name) for name in FER2013_TO_FERPLUS.values()])
@@ -28,8 +29,12 @@ def scores(probabilities: np.ndarray, labels: np.ndarray) -> dict:
     report = classification_report(labels, probabilities.argmax(1))
     keep = np.isin(labels, SHARED_INDEX)
     shared = seven_class_scores(probabilities[keep][:, SHARED_INDEX], labels[keep])
-    return {"images": report["images"], "accuracy": report["accuracy"],
-            "macro_f1": report["macro_f1"], **shared}
+    return {
+        "images": report["images"],
+        "accuracy": report["accuracy"],
+        "macro_f1": report["macro_f1"],
+        **shared,
+    }
 
 
 def seven_class_scores(probabilities7: np.ndarray, labels8: np.ndarray) -> dict:
@@ -38,8 +43,11 @@ def seven_class_scores(probabilities7: np.ndarray, labels8: np.ndarray) -> dict:
 
     predicted = SHARED_INDEX[np.asarray(probabilities7).argmax(1)]
     report = classification_report(np.asarray(labels8), predicted)
-    return {"images7": report["images"], "accuracy7": report["accuracy"],
-            "macro_f1_7": report["macro_f1"]}
+    return {
+        "images7": report["images"],
+        "accuracy7": report["accuracy"],
+        "macro_f1_7": report["macro_f1"],
+    }
 
 
 def evaluate(predict, faces, spec, batch_size: int = 256) -> dict:

@@ -23,8 +23,11 @@ def _ok(row: dict) -> bool:
 
 
 def _float_reference(rows: list[dict], row: dict) -> dict | None:
-    same = [r for r in rows if r["model"] == row["model"] and _ok(r) and r.get("accuracy")
-            and not r.get("peer")]
+    same = [
+        r
+        for r in rows
+        if r["model"] == row["model"] and _ok(r) and r.get("accuracy") and not r.get("peer")
+    ]
     for key in ("keras:fp32", f"{row['format']}:fp32"):
         for r in same:
             if r["variant"] == key:
@@ -45,7 +48,9 @@ def derive(result: dict) -> dict:
         if ref and row.get("accuracy"):
             row["float_reference"] = ref["variant"]
             row["drop_points"] = (ref["accuracy"]["accuracy"] - row["accuracy"]["accuracy"]) * 100
-            row["drop7_points"] = (ref["accuracy"]["accuracy7"] - row["accuracy"]["accuracy7"]) * 100
+            row["drop7_points"] = (
+                ref["accuracy"]["accuracy7"] - row["accuracy"]["accuracy7"]
+            ) * 100
         macs = (result["models"].get(row["model"]) or {}).get("classifier_macs")
         for threads in ("1t", "all"):
             floor = floor_ms(macs, peak, row["precision"], threads)
@@ -67,19 +72,36 @@ def _goals(result: dict, peer_fps: float | None, peer_acc7: float | None) -> dic
         if row.get("pipeline") and row["precision"] == "int8":
             acc7 = (row.get("accuracy") or {}).get("accuracy7")
             ratio = row.get("fps_ratio_to_peer")
-            goals["fps_vs_peer"].append({
-                "model": row["model"], "variant": row["variant"], "fps": row["pipeline"]["fps"],
-                "peer_fps": peer_fps, "ratio": ratio, "accuracy7": acc7, "peer_accuracy7": peer_acc7,
-                "met": bool(ratio and ratio >= GOAL_FPS_RATIO and acc7 is not None
-                            and peer_acc7 is not None and acc7 > peer_acc7),
-            })
+            goals["fps_vs_peer"].append(
+                {
+                    "model": row["model"],
+                    "variant": row["variant"],
+                    "fps": row["pipeline"]["fps"],
+                    "peer_fps": peer_fps,
+                    "ratio": ratio,
+                    "accuracy7": acc7,
+                    "peer_accuracy7": peer_acc7,
+                    "met": bool(
+                        ratio
+                        and ratio >= GOAL_FPS_RATIO
+                        and acc7 is not None
+                        and peer_acc7 is not None
+                        and acc7 > peer_acc7
+                    ),
+                }
+            )
         if row["precision"] == "int8" and row.get("floor_ratio_1t"):
-            goals["int8_floor"].append({
-                "model": row["model"], "variant": row["variant"],
-                "p50_1t_ms": row["latency_1t"]["p50_ms"], "floor_1t_ms": row["floor_1t_ms"],
-                "ratio_1t": row["floor_ratio_1t"], "ratio_all": row.get("floor_ratio_all"),
-                "met": row["floor_ratio_1t"] <= GOAL_FLOOR_RATIO,
-            })
+            goals["int8_floor"].append(
+                {
+                    "model": row["model"],
+                    "variant": row["variant"],
+                    "p50_1t_ms": row["latency_1t"]["p50_ms"],
+                    "floor_1t_ms": row["floor_1t_ms"],
+                    "ratio_1t": row["floor_ratio_1t"],
+                    "ratio_all": row.get("floor_ratio_all"),
+                    "met": row["floor_ratio_1t"] <= GOAL_FLOOR_RATIO,
+                }
+            )
     for model, info in result["models"].items():
         if not info.get("classifier_macs"):
             continue

@@ -14,8 +14,16 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-RUNTIME_DISTRIBUTIONS = ("ai-edge-litert", "openvino", "onnxruntime", "tensorflow", "numpy",
-                         "opencv-python-headless", "emoedge", "fer")
+RUNTIME_DISTRIBUTIONS = (
+    "ai-edge-litert",
+    "openvino",
+    "onnxruntime",
+    "tensorflow",
+    "numpy",
+    "opencv-python-headless",
+    "emoedge",
+    "fer",
+)
 
 
 def cpu_model() -> str:

@@ -47,9 +47,9 @@ PI4 = {
     "int8_mac_per_cycle_core": 8,
     "assumed_efficiency": 0.25,
     "source": "Arm Cortex-A72 Software Optimization Guide (UAN 0016A): two FP/ASIMD pipes "
-              "FP0/FP1, SIMD integer multiply on FP0 only (summarised in Tobast's PhD thesis, "
-              "ch. 'The Cortex A72 CPU'); Raspberry Pi 4 product brief: BCM2711, "
-              "4x Cortex-A72 @ 1.5 GHz",
+    "FP0/FP1, SIMD integer multiply on FP0 only (summarised in Tobast's PhD thesis, "
+    "ch. 'The Cortex A72 CPU'); Raspberry Pi 4 product brief: BCM2711, "
+    "4x Cortex-A72 @ 1.5 GHz",
 }
 
 
@@ -59,7 +59,9 @@ def tflite_macs(path: Path) -> int:
 
     interpreter = Interpreter(model_path=str(path))
     interpreter.allocate_tensors()
-    shapes = {d["index"]: tuple(int(v) for v in d["shape"]) for d in interpreter.get_tensor_details()}
+    shapes = {
+        d["index"]: tuple(int(v) for v in d["shape"]) for d in interpreter.get_tensor_details()
+    }
     total = 0
     for op in interpreter._get_ops_details():  # no public API lists ops with their tensors
         name = op["op_name"]
@@ -69,7 +71,9 @@ def tflite_macs(path: Path) -> int:
         out = shapes.get(int(op["outputs"][0]))
         if not weights or not out:
             continue
-        if name == "CONV_2D" or name == "DEPTHWISE_CONV_2D":  # weights (out_c, kh, kw, in_c), out (1, oh, ow, out_c)
+        if (
+            name == "CONV_2D" or name == "DEPTHWISE_CONV_2D"
+        ):  # weights (out_c, kh, kw, in_c), out (1, oh, ow, out_c)
             total += out[1] * out[2] * int(np.prod(weights))
         else:  # weights (units, in)
             total += int(np.prod(out[:-1])) * int(np.prod(weights))
@@ -117,11 +121,15 @@ def measure_peak(repeats: int = 5) -> dict:
     model = keras.Model(inputs, outputs)
     calibration = CalibrationSet(
         inputs=np.random.default_rng(0).uniform(-1, 1, (8, *PEAK_SHAPE)).astype(np.float32),
-        source="random probe")
+        source="random probe",
+    )
     quantizer = get_quantizer("tflite")
     cores = len(os.sched_getaffinity(0))
-    result = {"probe": f"Conv2D 3x3 {PEAK_SHAPE} -> {PEAK_FILTERS}, LiteRT/XNNPACK, best of {repeats}",
-              "probe_macs": PEAK_MACS, "cores": cores}
+    result = {
+        "probe": f"Conv2D 3x3 {PEAK_SHAPE} -> {PEAK_FILTERS}, LiteRT/XNNPACK, best of {repeats}",
+        "probe_macs": PEAK_MACS,
+        "cores": cores,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for precision in ("fp32", "int8"):
             folder = Path(tmp) / precision

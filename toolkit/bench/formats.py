@@ -16,14 +16,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from emoedge.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
 FORMAT_TARGET = {"tflite": "rpi", "openvino": "x86", "onnx": "jetson"}
-FORMAT_RUNTIME = {"keras": "keras", "tflite": "litert", "openvino": "openvino", "onnx": "onnxruntime"}
-RUNTIME_MODULE = {"keras": "keras", "litert": "ai_edge_litert", "openvino": "openvino",
-                  "onnxruntime": "onnxruntime"}
+FORMAT_RUNTIME = {
+    "keras": "keras",
+    "tflite": "litert",
+    "openvino": "openvino",
+    "onnx": "onnxruntime",
+}
+RUNTIME_MODULE = {
+    "keras": "keras",
+    "litert": "ai_edge_litert",
+    "openvino": "openvino",
+    "onnxruntime": "onnxruntime",
+}
 
 
 @dataclass(frozen=True)
@@ -50,9 +60,12 @@ class Variant:
 
 DEFAULT_VARIANTS: tuple[Variant, ...] = (
     Variant("keras", "fp32"),
-    Variant("tflite", "fp32"), Variant("tflite", "int8"),
-    Variant("openvino", "fp32"), Variant("openvino", "int8"),
-    Variant("onnx", "fp32"), Variant("onnx", "int8"),
+    Variant("tflite", "fp32"),
+    Variant("tflite", "int8"),
+    Variant("openvino", "fp32"),
+    Variant("openvino", "int8"),
+    Variant("onnx", "fp32"),
+    Variant("onnx", "int8"),
 )
 
 
@@ -89,8 +102,13 @@ def unavailable_reason(variant: Variant) -> str | None:
     return None
 
 
-def build_dir(cache: Path, model_ref: str, variant: Variant, data: Path | None = None,
-              calibration_size: int = 500) -> Path:
+def build_dir(
+    cache: Path,
+    model_ref: str,
+    variant: Variant,
+    data: Path | None = None,
+    calibration_size: int = 500,
+) -> Path:
     """Cache folder of a build: keyed by the model's checksum and by the data its
     int8 calibration came from (a fixture-calibrated build must never stand in
     for one calibrated on full FER+)."""
@@ -103,12 +121,21 @@ def build_dir(cache: Path, model_ref: str, variant: Variant, data: Path | None =
     digest = sha256_file(resolve_model_path(model_ref))[:12]
     source = f"{Path(data).resolve() if data else None}|{calibration_size}"
     calibration = hashlib.sha256(source.encode()).hexdigest()[:8]
-    return (cache / f"{model_name(model_ref)}-{digest}"
-            / f"{variant.format}-{variant.precision}-cal{calibration}")
+    return (
+        cache
+        / f"{model_name(model_ref)}-{digest}"
+        / f"{variant.format}-{variant.precision}-cal{calibration}"
+    )
 
 
-def make_build(model_ref: str, variant: Variant, cache: Path, data: Path | None,
-               calibration_size: int = 500, validation_size: int = 200) -> Path | None:
+def make_build(
+    model_ref: str,
+    variant: Variant,
+    cache: Path,
+    data: Path | None,
+    calibration_size: int = 500,
+    validation_size: int = 200,
+) -> Path | None:
     """The build folder for a variant (None for Keras), exported once and then reused.
 
     The export's accuracy gate is opened wide (`allow_drop=100`): the bench
@@ -129,17 +156,24 @@ def make_build(model_ref: str, variant: Variant, cache: Path, data: Path | None,
         except EmoedgeError as exc:
             log.warning("cached build %s is unusable (%s); exporting again", out, exc)
             shutil.rmtree(out, ignore_errors=True)
-    export_build(model_ref, variant.target, variant.precision, out=out, data=data,
-                 calibration_size=calibration_size, validation_size=validation_size,
-                 allow_drop=100.0, force=True)
+    export_build(
+        model_ref,
+        variant.target,
+        variant.precision,
+        out=out,
+        data=data,
+        calibration_size=calibration_size,
+        validation_size=validation_size,
+        allow_drop=100.0,
+        force=True,
+    )
     return out
 
 
 Predict = Callable[[np.ndarray], np.ndarray]
 
 
-def load_predictor(model_ref: str, variant: Variant, build: Path | None,
-                   threads: int | None):
+def load_predictor(model_ref: str, variant: Variant, build: Path | None, threads: int | None):
     """(predict, preprocess spec): a callable from a preprocessed float32 batch to
     probabilities, in the variant's own runtime with `threads` threads (None: all
     cores), and the preprocessing its input expects."""

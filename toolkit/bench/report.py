@@ -9,12 +9,26 @@ from pathlib import Path
 from emoedge.bench.derive import GOAL_FLOOR_RATIO, GOAL_FPS_RATIO, GOAL_PI4_FPS
 
 COLUMNS = (
-    ("model", "model"), ("variant", "variant"), ("runtime", "runtime"), ("status", "status"),
-    ("size_kb", "size KB"), ("accuracy", "acc %"), ("drop", "drop pts"), ("macro_f1", "macro-F1"),
-    ("accuracy7", "acc7 %"), ("p50_1t", "p50 1t ms"), ("p95_1t", "p95 1t ms"),
-    ("p50_all", "p50 all ms"), ("p95_all", "p95 all ms"), ("floor_ratio", "x floor 1t"),
-    ("fps", "FPS e2e"), ("faces", "faces found"), ("fps_ratio", "x peer"), ("stages", "stage shares"),
-    ("rss_mb", "peak RSS MB"), ("reason", "reason"),
+    ("model", "model"),
+    ("variant", "variant"),
+    ("runtime", "runtime"),
+    ("status", "status"),
+    ("size_kb", "size KB"),
+    ("accuracy", "acc %"),
+    ("drop", "drop pts"),
+    ("macro_f1", "macro-F1"),
+    ("accuracy7", "acc7 %"),
+    ("p50_1t", "p50 1t ms"),
+    ("p95_1t", "p95 1t ms"),
+    ("p50_all", "p50 all ms"),
+    ("p95_all", "p95 all ms"),
+    ("floor_ratio", "x floor 1t"),
+    ("fps", "FPS e2e"),
+    ("faces", "faces found"),
+    ("fps_ratio", "x peer"),
+    ("stages", "stage shares"),
+    ("rss_mb", "peak RSS MB"),
+    ("reason", "reason"),
 )
 
 
@@ -29,15 +43,19 @@ def flat_row(row: dict) -> dict:
     pipe = row.get("pipeline") or {}
     shares = pipe.get("stage_share") or {}
     return {
-        "model": row["model"], "variant": row["variant"], "runtime": row["runtime"],
+        "model": row["model"],
+        "variant": row["variant"],
+        "runtime": row["runtime"],
         "status": row["status"],
         "size_kb": _f(row["bytes"] / 1024, ".1f") if row.get("bytes") else "",
         "accuracy": _f(acc.get("accuracy") and acc["accuracy"] * 100, ".2f"),
         "drop": _f(row.get("drop_points"), "+.2f"),
         "macro_f1": _f(acc.get("macro_f1"), ".3f"),
         "accuracy7": _f(acc.get("accuracy7") and acc["accuracy7"] * 100, ".2f"),
-        "p50_1t": _f(l1.get("p50_ms"), ".3f"), "p95_1t": _f(l1.get("p95_ms"), ".3f"),
-        "p50_all": _f(la.get("p50_ms"), ".3f"), "p95_all": _f(la.get("p95_ms"), ".3f"),
+        "p50_1t": _f(l1.get("p50_ms"), ".3f"),
+        "p95_1t": _f(l1.get("p95_ms"), ".3f"),
+        "p50_all": _f(la.get("p50_ms"), ".3f"),
+        "p95_all": _f(la.get("p95_ms"), ".3f"),
         "floor_ratio": _f(row.get("floor_ratio_1t"), ".1f"),
         "fps": _f(pipe.get("fps"), ".1f"),
         "faces": f"{pipe['faces']}/{pipe['frames']}" if pipe else "",
@@ -59,11 +77,15 @@ def rich_table(result: dict):
     from rich.text import Text
 
     fp = result["fingerprint"]
-    table = Table(title=f"emoedge bench on {fp['cpu']} ({fp['cores']} cores)"
-                  f"{' --quick' if result['quick'] else ''}")
+    table = Table(
+        title=f"emoedge bench on {fp['cpu']} ({fp['cores']} cores)"
+        f"{' --quick' if result['quick'] else ''}"
+    )
     columns = [(k, t) for k, t in COLUMNS if k not in TERMINAL_SKIP]
     for key, title in columns:
-        table.add_column(title, justify="left" if key in ("model", "variant", "status") else "right")
+        table.add_column(
+            title, justify="left" if key in ("model", "variant", "status") else "right"
+        )
     notes = []
     for row in result["rows"]:
         flat = flat_row(row)
@@ -73,8 +95,12 @@ def rich_table(result: dict):
         table.add_row(*(flat[key] for key, _ in columns))
         detail = flat["reason"] or (f"stages: {flat['stages']}" if flat["stages"] else "")
         if detail:
-            notes.append(Text(f"{flat['model']} {row['variant']}: {detail}",
-                              style="red" if row["status"] == "failed" else ""))
+            notes.append(
+                Text(
+                    f"{flat['model']} {row['variant']}: {detail}",
+                    style="red" if row["status"] == "failed" else "",
+                )
+            )
     return Group(table, *notes)
 
 
@@ -98,33 +124,54 @@ def goals_text(result: dict) -> list[str]:
     goals = result["goals"]
     peak = result.get("peak") or {}
     lines = ["## Goals", ""]
-    lines.append(f"1. End-to-end FPS at least {GOAL_FPS_RATIO:g}x the peer's, with better "
-                 "accuracy (7 shared classes, FER+ test):")
+    lines.append(
+        f"1. End-to-end FPS at least {GOAL_FPS_RATIO:g}x the peer's, with better "
+        "accuracy (7 shared classes, FER+ test):"
+    )
     if not goals["fps_vs_peer"]:
         lines.append("   - not measured (no int8 pipeline row, or the peer was skipped)")
     for g in goals["fps_vs_peer"]:
         ratio = f"{g['ratio']:.1f}x" if g["ratio"] else "n/a"
-        acc = (f"{g['accuracy7']:.2%} vs peer {g['peer_accuracy7']:.2%}"
-               if g["accuracy7"] is not None and g["peer_accuracy7"] is not None else "n/a")
+        acc = (
+            f"{g['accuracy7']:.2%} vs peer {g['peer_accuracy7']:.2%}"
+            if g["accuracy7"] is not None and g["peer_accuracy7"] is not None
+            else "n/a"
+        )
         peer = f"{g['peer_fps']:.1f}" if g["peer_fps"] else "n/a"
-        lines.append(f"   - {g['model']} {g['variant']}: {g['fps']:.1f} FPS vs peer {peer} "
-                     f"FPS = {ratio}; accuracy {acc}: **{'met' if g['met'] else 'NOT met'}**")
-    lines += ["", (f"2. int8 classifier latency within {GOAL_FLOOR_RATIO:g}x of its compute floor "
-                   "(MACs / this machine's measured peak at 1 thread):")]
+        lines.append(
+            f"   - {g['model']} {g['variant']}: {g['fps']:.1f} FPS vs peer {peer} "
+            f"FPS = {ratio}; accuracy {acc}: **{'met' if g['met'] else 'NOT met'}**"
+        )
+    lines += [
+        "",
+        (
+            f"2. int8 classifier latency within {GOAL_FLOOR_RATIO:g}x of its compute floor "
+            "(MACs / this machine's measured peak at 1 thread):"
+        ),
+    ]
     if "error" in peak or not peak:
         lines.append(f"   - peak not measured: {peak.get('error', 'skipped')}")
     else:
-        lines.append(f"   - peak measured with {peak['probe']} ({peak['probe_macs'] / 1e6:.0f} M MACs): "
-                     f"int8 {peak['int8_1t_gmacs']:.1f} GMAC/s at 1 thread, "
-                     f"{peak['int8_all_gmacs']:.1f} at {peak['cores']} threads; fp32 "
-                     f"{peak['fp32_1t_gmacs']:.1f} / {peak['fp32_all_gmacs']:.1f} GMAC/s. "
-                     "OpenVINO and ONNX Runtime rows use this LiteRT peak as a proxy.")
+        lines.append(
+            f"   - peak measured with {peak['probe']} ({peak['probe_macs'] / 1e6:.0f} M MACs): "
+            f"int8 {peak['int8_1t_gmacs']:.1f} GMAC/s at 1 thread, "
+            f"{peak['int8_all_gmacs']:.1f} at {peak['cores']} threads; fp32 "
+            f"{peak['fp32_1t_gmacs']:.1f} / {peak['fp32_all_gmacs']:.1f} GMAC/s. "
+            "OpenVINO and ONNX Runtime rows use this LiteRT peak as a proxy."
+        )
     for g in goals["int8_floor"]:
-        lines.append(f"   - {g['model']} {g['variant']}: p50 {g['p50_1t_ms']:.3f} ms vs floor "
-                     f"{g['floor_1t_ms']:.3f} ms = {g['ratio_1t']:.1f}x: "
-                     f"**{'met' if g['met'] else 'NOT met'}**")
-    lines += ["", (f"3. On paper, at least {GOAL_PI4_FPS:g} FPS end to end on a Raspberry Pi 4 "
-                   "with one face (int8, 4 cores):")]
+        lines.append(
+            f"   - {g['model']} {g['variant']}: p50 {g['p50_1t_ms']:.3f} ms vs floor "
+            f"{g['floor_1t_ms']:.3f} ms = {g['ratio_1t']:.1f}x: "
+            f"**{'met' if g['met'] else 'NOT met'}**"
+        )
+    lines += [
+        "",
+        (
+            f"3. On paper, at least {GOAL_PI4_FPS:g} FPS end to end on a Raspberry Pi 4 "
+            "with one face (int8, 4 cores):"
+        ),
+    ]
     for e in goals["pi4"]:
         det = e["detector_macs"]
         lines.append(
@@ -135,10 +182,15 @@ def goals_text(result: dict) -> list[str]:
             f"{e['int8_mac_per_cycle_core']} MAC/cycle), assumed {e['assumed_efficiency']:.0%} "
             f"sustained = {e['sustained_int8_gmacs']:.0f} GMAC/s -> {e['compute_ms_per_frame']:.2f} ms "
             f"of inference ({e['fps_compute_only']:.0f} FPS compute only)"
-            + (f"; plus non-model work measured here ({e['overhead_ms_here']:.2f} ms/frame) "
-               f"x{e['overhead_factor']:g} for a Pi core = {e['ms_per_frame_with_overhead']:.2f} "
-               f"ms -> **{e['fps_with_overhead']:.0f} FPS**" if e.get("fps_with_overhead") else "")
-            + f": **{'met' if e['met'] else 'NOT met'}** on paper.")
+            + (
+                f"; plus non-model work measured here ({e['overhead_ms_here']:.2f} ms/frame) "
+                f"x{e['overhead_factor']:g} for a Pi core = {e['ms_per_frame_with_overhead']:.2f} "
+                f"ms -> **{e['fps_with_overhead']:.0f} FPS**"
+                if e.get("fps_with_overhead")
+                else ""
+            )
+            + f": **{'met' if e['met'] else 'NOT met'}** on paper."
+        )
         lines.append(f"     Sources: {e['source']}.")
     return lines
 
@@ -147,21 +199,27 @@ def write_markdown(result: dict, folder: Path, command: str | None) -> Path:
     fp = result["fingerprint"]
     versions = ", ".join(f"{k} {v}" for k, v in fp["versions"].items())
     lines = [
-        f"# emoedge bench: {result['started']}{' (--quick)' if result['quick'] else ''}", "",
-        (f"Device: {fp['cpu']}, {fp['cores']} cores usable ({fp['machine']}, Python {fp['python']}); "
-         f"{versions}. Fingerprint `{result['fingerprint_slug']}`."), "",
+        f"# emoedge bench: {result['started']}{' (--quick)' if result['quick'] else ''}",
+        "",
+        (
+            f"Device: {fp['cpu']}, {fp['cores']} cores usable ({fp['machine']}, Python {fp['python']}); "
+            f"{versions}. Fingerprint `{result['fingerprint_slug']}`."
+        ),
+        "",
     ]
     if command:
         lines += ["Command:", "", f"    {command}", ""]
     s = result["settings"]
     lines += [
-        (f"FER+ test majority protocol ({s['accuracy_limit'] or 'all'} images) from `{result['data']}`; "
-        f"acc7 = the 7 classes shared with the peer (contempt images dropped). Latency: one face per "
-        f"call, p50/p95 of {s['latency_iterations']} after {s['latency_warmup']} warm-up. FPS: "
-        f"{result['frames']['count']} photos from `{result['frames']['folder']}` read from disk each "
-        f"frame, {s['fps_passes']} pass(es), decode + detect + crop/classify + smooth. Peak RSS: "
-         "each variant measured in its own process. Drop: against Keras float32 of the same model "
-         "(or the format's fp32 when Keras is not benched)."),
+        (
+            f"FER+ test majority protocol ({s['accuracy_limit'] or 'all'} images) from `{result['data']}`; "
+            f"acc7 = the 7 classes shared with the peer (contempt images dropped). Latency: one face per "
+            f"call, p50/p95 of {s['latency_iterations']} after {s['latency_warmup']} warm-up. FPS: "
+            f"{result['frames']['count']} photos from `{result['frames']['folder']}` read from disk each "
+            f"frame, {s['fps_passes']} pass(es), decode + detect + crop/classify + smooth. Peak RSS: "
+            "each variant measured in its own process. Drop: against Keras float32 of the same model "
+            "(or the format's fp32 when Keras is not benched)."
+        ),
         "",
         "| " + " | ".join(title for _, title in COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
@@ -169,7 +227,7 @@ def write_markdown(result: dict, folder: Path, command: str | None) -> Path:
     for row in result["rows"]:
         flat = flat_row(row)
         lines.append("| " + " | ".join(str(flat[k]).replace("|", "/") for k, _ in COLUMNS) + " |")
-    lines += [""] + goals_text(result) + [""]
+    lines += ["", *goals_text(result), ""]
     path = folder / "bench.md"
     path.write_text("\n".join(lines))
     return path
@@ -188,9 +246,16 @@ def write_charts(result: dict, folder: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(timed)), 4.5))
         names = [f"{r['model'].removeprefix('zoo:')}\n{r['variant']}" for r in timed]
         x = range(len(timed))
-        for offset, key, label in ((-0.2, "latency_1t", "1 thread"), (0.2, "latency_all", "all cores")):
-            ax.bar([i + offset for i in x], [(r.get(key) or {}).get("p50_ms", 0) for r in timed],
-                   width=0.4, label=f"p50 {label}")
+        for offset, key, label in (
+            (-0.2, "latency_1t", "1 thread"),
+            (0.2, "latency_all", "all cores"),
+        ):
+            ax.bar(
+                [i + offset for i in x],
+                [(r.get(key) or {}).get("p50_ms", 0) for r in timed],
+                width=0.4,
+                label=f"p50 {label}",
+            )
         ax.set_xticks(list(x), names, fontsize=7)
         ax.set_ylabel("classifier latency, ms (one face)")
         ax.set_yscale("log")
@@ -205,8 +270,11 @@ def write_charts(result: dict, folder: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6.5, 4.5))
         for r in scored:
             ax.scatter(r["bytes"] / 1024, r["accuracy"]["accuracy"] * 100)
-            ax.annotate(f"{r['model'].removeprefix('zoo:')} {r['variant']}",
-                        (r["bytes"] / 1024, r["accuracy"]["accuracy"] * 100), fontsize=7)
+            ax.annotate(
+                f"{r['model'].removeprefix('zoo:')} {r['variant']}",
+                (r["bytes"] / 1024, r["accuracy"]["accuracy"] * 100),
+                fontsize=7,
+            )
         ax.set_xlabel("model file size, KB")
         ax.set_ylabel("FER+ test accuracy, %")
         ax.set_title("Accuracy against size")
@@ -221,8 +289,11 @@ def write_outputs(result: dict, out: Path, command: str | None = None) -> dict[s
     folder = Path(out) / result["fingerprint_slug"]
     folder.mkdir(parents=True, exist_ok=True)
     result["command"] = command
-    written = {"json": write_json(result, folder), "csv": write_csv(result, folder),
-               "markdown": write_markdown(result, folder, command)}
+    written = {
+        "json": write_json(result, folder),
+        "csv": write_csv(result, folder),
+        "markdown": write_markdown(result, folder, command),
+    }
     for path in write_charts(result, folder):
         written[path.stem] = path
     return written

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
 from emoedge.bench.formats import Variant, make_build, unavailable_reason
 from emoedge.bench.memory import run_isolated
 
@@ -35,8 +36,15 @@ class Settings:
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(accuracy_limit=300, latency_warmup=10, latency_iterations=60, fps_passes=1,
-                   fps_warmup=2, frames_limit=8, peak_repeats=3)
+        return cls(
+            accuracy_limit=300,
+            latency_warmup=10,
+            latency_iterations=60,
+            fps_passes=1,
+            fps_warmup=2,
+            frames_limit=8,
+            peak_repeats=3,
+        )
 
 
 @dataclass
@@ -60,6 +68,7 @@ def _error(exc: BaseException) -> str:
 
 # ---- what runs in the child processes -------------------------------------------------------
 
+
 def measure_variant(job: dict) -> dict:
     """Accuracy, latency (1 thread and all cores) and pipeline FPS of one variant."""
     from emoedge.bench.accuracy import evaluate, load_test_faces
@@ -77,14 +86,19 @@ def measure_variant(job: dict) -> dict:
         faces = load_test_faces(job["data"], s.accuracy_limit) if job["data"] else None
         if threads is None and faces is not None:
             result["accuracy"] = evaluate(predict, faces, spec)
-        sample = (faces.limit(64).to_inputs(spec) if faces is not None else
-                  np.random.default_rng(0).uniform(-1, 1, (64, *spec.input_shape)).astype(np.float32))
+        sample = (
+            faces.limit(64).to_inputs(spec)
+            if faces is not None
+            else np.random.default_rng(0).uniform(-1, 1, (64, *spec.input_shape)).astype(np.float32)
+        )
         label = "all" if threads is None else f"{threads}t"
-        result[f"latency_{label}"] = measure_latency(predict, sample, s.latency_warmup,
-                                                     s.latency_iterations)
+        result[f"latency_{label}"] = measure_latency(
+            predict, sample, s.latency_warmup, s.latency_iterations
+        )
     if job["frames"] and build is not None and None in thread_settings:
-        result["pipeline"] = pipeline_fps(build, [Path(p) for p in job["frames"]],
-                                          passes=s.fps_passes, warmup=s.fps_warmup)
+        result["pipeline"] = pipeline_fps(
+            build, [Path(p) for p in job["frames"]], passes=s.fps_passes, warmup=s.fps_warmup
+        )
     return result
 
 
@@ -98,8 +112,9 @@ def measure_peer(job: dict) -> dict:
     if job["data"]:
         result["accuracy"] = peer_accuracy(detector, load_test_faces(job["data"], s.accuracy_limit))
     if job["frames"]:
-        result["pipeline"] = peer_fps(detector, [Path(p) for p in job["frames"]],
-                                      passes=s.fps_passes, warmup=s.fps_warmup)
+        result["pipeline"] = peer_fps(
+            detector, [Path(p) for p in job["frames"]], passes=s.fps_passes, warmup=s.fps_warmup
+        )
     return result
 
 
@@ -111,8 +126,11 @@ def measure_macs(model_ref: str) -> dict:
 
     import_tf()
     model = load_keras_model(model_ref)
-    return {"classifier_macs": count_macs(model), "parameters": int(model.count_params()),
-            "detector": detector_macs("blazeface")}
+    return {
+        "classifier_macs": count_macs(model),
+        "parameters": int(model.count_params()),
+        "detector": detector_macs("blazeface"),
+    }
 
 
 def measure_peak_job(repeats: int) -> dict:
@@ -122,6 +140,7 @@ def measure_peak_job(repeats: int) -> dict:
 
 
 # ---- the parent ---------------------------------------------------------------------------
+
 
 def _model_bytes(build: Path) -> int:
     from emoedge.build import Build
@@ -139,7 +158,7 @@ def _peak(config: BenchConfig, fingerprint_slug: str, step) -> dict | None:
     step("measuring this machine's peak MAC rate (LiteRT, big convolution)")
     try:
         peak = run_isolated(measure_peak_job, config.settings.peak_repeats)
-    except Exception as exc:  # noqa: BLE001 - a bench reports, it does not stop
+    except Exception as exc:
         log.warning("peak measurement failed: %s", _error(exc))
         return {"error": _error(exc)}
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -147,11 +166,18 @@ def _peak(config: BenchConfig, fingerprint_slug: str, step) -> dict | None:
     return peak
 
 
-def _bench_variant(config: BenchConfig, model: str, variant: Variant, frames: list[str],
-                   step) -> dict:
-    row: dict = {"model": model, "variant": variant.key, "format": variant.format,
-                 "precision": variant.precision, "runtime": variant.runtime,
-                 "status": "ok", "reason": None}
+def _bench_variant(
+    config: BenchConfig, model: str, variant: Variant, frames: list[str], step
+) -> dict:
+    row: dict = {
+        "model": model,
+        "variant": variant.key,
+        "format": variant.format,
+        "precision": variant.precision,
+        "runtime": variant.runtime,
+        "status": "ok",
+        "reason": None,
+    }
     reason = unavailable_reason(variant)
     if reason:
         return {**row, "status": "failed", "reason": reason}
@@ -165,9 +191,14 @@ def _bench_variant(config: BenchConfig, model: str, variant: Variant, frames: li
             from emoedge.models.zoo import resolve_model_path
 
             row["bytes"] = resolve_model_path(model).stat().st_size
-        job = {"model": model, "variant": asdict(variant), "build": str(build) if build else None,
-               "data": str(config.data) if config.data else None, "frames": frames,
-               "settings": asdict(config.settings)}
+        job = {
+            "model": model,
+            "variant": asdict(variant),
+            "build": str(build) if build else None,
+            "data": str(config.data) if config.data else None,
+            "frames": frames,
+            "settings": asdict(config.settings),
+        }
         step(f"{model} {variant.key}: accuracy, latency, pipeline")
         if variant.format == "keras":  # TF fixes its thread count once per process
             row.update(run_isolated(measure_variant, {**job, "threads": [None]}))
@@ -175,7 +206,7 @@ def _bench_variant(config: BenchConfig, model: str, variant: Variant, frames: li
             row["latency_1t"] = single["latency_1t"]
         else:
             row.update(run_isolated(measure_variant, {**job, "threads": [None, 1]}))
-    except Exception as exc:  # noqa: BLE001 - one failing format never stops the table
+    except Exception as exc:
         log.warning("%s %s failed: %s", model, variant.key, _error(exc))
         row.update(status="failed", reason=_error(exc))
     return row
@@ -186,11 +217,16 @@ def _bench_peer(config: BenchConfig, frames: list[str], step) -> list[dict]:
 
     rows = []
     for name, use_tflite in PEER_VARIANTS.items():
-        row = {"model": f"fer {peer_version() or ''}".strip(), "variant": name,
-               "format": "tflite" if use_tflite else "keras",
-               "precision": "int8" if use_tflite else "fp32",
-               "runtime": "tf.lite" if use_tflite else "keras", "status": "ok", "reason": None,
-               "peer": True}
+        row = {
+            "model": f"fer {peer_version() or ''}".strip(),
+            "variant": name,
+            "format": "tflite" if use_tflite else "keras",
+            "precision": "int8" if use_tflite else "fp32",
+            "runtime": "tf.lite" if use_tflite else "keras",
+            "status": "ok",
+            "reason": None,
+            "peer": True,
+        }
         if not config.peer:
             rows.append({**row, "status": "skipped", "reason": "--no-peer"})
             continue
@@ -200,10 +236,14 @@ def _bench_peer(config: BenchConfig, frames: list[str], step) -> list[dict]:
             continue
         try:
             step(f"peer {name}: accuracy and pipeline")
-            job = {"use_tflite": use_tflite, "data": str(config.data) if config.data else None,
-                   "frames": frames, "settings": asdict(config.settings)}
+            job = {
+                "use_tflite": use_tflite,
+                "data": str(config.data) if config.data else None,
+                "frames": frames,
+                "settings": asdict(config.settings),
+            }
             row.update(run_isolated(measure_peer, job))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             row.update(status="failed", reason=_error(exc))
         rows.append(row)
     return rows
@@ -219,8 +259,11 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     fp = device_fingerprint()
     slug = fingerprint_slug(fp)
-    frames = ([str(p) for p in frame_paths(config.frames, config.settings.frames_limit)]
-              if config.frames else [])
+    frames = (
+        [str(p) for p in frame_paths(config.frames, config.settings.frames_limit)]
+        if config.frames
+        else []
+    )
     started = datetime.now(UTC)
     peak = _peak(config, slug, step)
     rows: list[dict] = []
@@ -229,7 +272,7 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
         try:
             step(f"{model}: counting operations")
             models[model] = run_isolated(measure_macs, model)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             models[model] = {"error": _error(exc)}
         for variant in config.variants:
             rows.append(_bench_variant(config, model, variant, frames, step))

@@ -31,8 +31,12 @@ The flow, one command per step:
 Models are a .keras file or zoo:<name> (see `emoedge models list`).
 """
 
-app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None,
-                  context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(
+    help=HELP,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 # Command modules register themselves on `app` when imported. A module whose
 # optional dependencies are missing still leaves the rest of the CLI usable.

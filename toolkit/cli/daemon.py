@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import typer
+
 from emoedge.cli import app
 from emoedge.cli.common import console, out, user_errors
 from emoedge.errors import UserInputError
@@ -57,8 +58,9 @@ def run(config: Path = CONFIG_ARG) -> None:
 @user_errors
 def check(
     config: Path = typer.Argument(None, help="The daemon's TOML config file.", show_default=False),
-    open_source: bool = typer.Option(True, "--source/--no-source",
-                                     help="Also try to open the source once."),
+    open_source: bool = typer.Option(
+        True, "--source/--no-source", help="Also try to open the source once."
+    ),
     example: bool = typer.Option(False, "--example", help="Print a commented example config."),
 ) -> None:
     """Validate a config: every key, the build's checksums, the event log, the source.
@@ -71,8 +73,11 @@ def check(
 
     if example:
         doc = config_module.__doc__ or ""
-        out.print(textwrap.dedent(doc[doc.index("    [pipeline]"):]).strip(), markup=False,
-                  highlight=False)
+        out.print(
+            textwrap.dedent(doc[doc.index("    [pipeline]") :]).strip(),
+            markup=False,
+            highlight=False,
+        )
         return
     if config is None:
         raise UserInputError("give a config file (or --example)")
@@ -102,9 +107,12 @@ def check(
 @user_errors
 def install(
     config: Path = CONFIG_ARG,
-    output: Path = typer.Option(None, "--output", "-o",
-                                help="Where to write the unit "
-                                     "[default: /etc/systemd/system/NAME.service]."),
+    output: Path = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Where to write the unit [default: /etc/systemd/system/NAME.service].",
+    ),
     name: str = typer.Option("emoedge", help="The unit's name."),
     user: str = typer.Option(None, help="Run as this user (recommended; needs the video group)."),
     watchdog: int = typer.Option(30, help="WatchdogSec: restart when the loop hangs this long."),
@@ -124,10 +132,13 @@ def install(
     try:
         path = write_unit(cfg, target, UnitOptions(name=name, user=user, watchdog_s=watchdog))
     except PermissionError:
-        raise UserInputError(f"{target}: permission denied (run as root, or use --output)") from None
+        raise UserInputError(
+            f"{target}: permission denied (run as root, or use --output)"
+        ) from None
     console.print(f"wrote {path}", highlight=False)
-    console.print(f"next: sudo systemctl daemon-reload && sudo systemctl enable --now {name}",
-                  highlight=False)
+    console.print(
+        f"next: sudo systemctl daemon-reload && sudo systemctl enable --now {name}", highlight=False
+    )
     out.print(str(path), highlight=False)
 
 
@@ -142,16 +153,21 @@ def _when(value: str | None, option: str) -> float | None:
     try:
         return dt.datetime.fromisoformat(value).timestamp()
     except ValueError:
-        raise UserInputError(f"{option}: {value!r} is neither an ISO date/time nor epoch seconds") from None
+        raise UserInputError(
+            f"{option}: {value!r} is neither an ISO date/time nor epoch seconds"
+        ) from None
 
 
 @events_app.command("export")
 @user_errors
 def export(
-    log: Path = typer.Argument(..., help="The event log (SQLite) the daemon writes.",
-                               show_default=False),
-    table: str = typer.Option("segments", help="segments (per-track emotion stretches) "
-                                                "or minutes (per-minute aggregates)."),
+    log: Path = typer.Argument(
+        ..., help="The event log (SQLite) the daemon writes.", show_default=False
+    ),
+    table: str = typer.Option(
+        "segments",
+        help="segments (per-track emotion stretches) or minutes (per-minute aggregates).",
+    ),
     fmt: str = typer.Option("csv", "--format", "-f", help="csv or json."),
     output: Path = typer.Option(None, "--output", "-o", help="File to write [default: stdout]."),
     since: str = typer.Option(None, help="From this time (ISO 8601 or epoch seconds)."),
@@ -160,6 +176,13 @@ def export(
     """Export the event log to CSV or JSON; safe while the daemon is writing it."""
     from emoedge.daemon.eventlog import export_events
 
-    rows = export_events(log, output, table=table, fmt=fmt, since=_when(since, "--since"),
-                         until=_when(until, "--until"), stream=sys.stdout)
+    rows = export_events(
+        log,
+        output,
+        table=table,
+        fmt=fmt,
+        since=_when(since, "--since"),
+        until=_when(until, "--until"),
+        stream=sys.stdout,
+    )
     console.print(f"{rows} {table} row(s)" + (f" -> {output}" if output else ""), highlight=False)

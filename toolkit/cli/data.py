@@ -19,13 +19,17 @@ app.add_typer(data_app, name="data")
 @data_app.command("inspect")
 @user_errors
 def inspect(
-    root: Path = typer.Argument(..., help="FER+ root (FER2013Train/Valid/Test) or a folder-per-class root."),
+    root: Path = typer.Argument(
+        ..., help="FER+ root (FER2013Train/Valid/Test) or a folder-per-class root."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Class counts, vote agreement and image sizes of a dataset folder."""
     from emoedge.data.inspect import inspect_ferplus, inspect_folders
 
-    is_ferplus = root.is_dir() and any((root / f"FER2013{s}").is_dir() for s in ("Train", "Valid", "Test"))
+    is_ferplus = root.is_dir() and any(
+        (root / f"FER2013{s}").is_dir() for s in ("Train", "Valid", "Test")
+    )
     summary = inspect_ferplus(root) if is_ferplus else inspect_folders(root)
     if as_json:
         out.print_json(json.dumps(summary))
@@ -44,15 +48,24 @@ def inspect(
     table.add_column("")
     for split in splits:
         table.add_column(split, justify="right")
-    rows = [("rows in label.csv", "rows"), ("kept: FER+ majority", "majority_images"),
-            ("kept: FER+ all faces", "all_faces_images"), ("top vote unknown/NF", "unknown_or_nf_top")]
+    rows = [
+        ("rows in label.csv", "rows"),
+        ("kept: FER+ majority", "majority_images"),
+        ("kept: FER+ all faces", "all_faces_images"),
+        ("top vote unknown/NF", "unknown_or_nf_top"),
+    ]
     for title, key in rows:
         table.add_row(title, *(str(s[key]) for s in splits.values()))
     for name in EMOTIONS:
-        table.add_row(f"  {name}", *(str(s["class_counts_majority"][name]) for s in splits.values()))
-    table.add_row("mean top-vote share", *(f"{s['mean_top_vote_share']:.1%}" for s in splits.values()))
+        table.add_row(
+            f"  {name}", *(str(s["class_counts_majority"][name]) for s in splits.values())
+        )
+    table.add_row(
+        "mean top-vote share", *(f"{s['mean_top_vote_share']:.1%}" for s in splits.values())
+    )
     table.add_row("unanimous images", *(f"{s['unanimous_share']:.1%}" for s in splits.values()))
     table.add_row("mean annotators", *(f"{s['mean_voters']:.1f}" for s in splits.values()))
-    table.add_row("image sizes (sample)",
-                  *(", ".join(s["image_sizes_sampled"]) for s in splits.values()))
+    table.add_row(
+        "image sizes (sample)", *(", ".join(s["image_sizes_sampled"]) for s in splits.values())
+    )
     out.print(table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+
 from emoedge.cli import app
 from emoedge.cli.common import console, out, user_errors
 
@@ -32,37 +33,64 @@ points. Example:
 @user_errors
 def export_command(
     target: str = typer.Option(..., "--target", "-t", help="Device profile: rpi, x86 or jetson."),
-    model: str = typer.Option("zoo:mini_xception", "--model", "-m",
-                              help="Float model: a .keras file or zoo:<name>."),
-    precision: str = typer.Option(None, "--precision", "-p",
-                                  help="int8, fp16 or fp32 (default: the target's, int8)."),
-    out_dir: Path = typer.Option(None, "--out", "-o",
-                                 help="Build folder to create (default builds/<model>-<target>-<precision>)."),
-    data: Path = typer.Option(None, "--data", envvar="EMOEDGE_DATA",
-                              help="FER+ root: calibration from train, parity check on valid."),
-    calibration: Path = typer.Option(None, "--calibration",
-                                     help="A folder of face crops to calibrate on instead of FER+ train."),
-    calibration_size: int = typer.Option(500, "--calibration-size", min=1,
-                                         help="Calibration images (class-balanced)."),
-    validation_size: int = typer.Option(500, "--validation-size", min=1,
-                                        help="FER+ valid images for the parity check."),
-    max_drop: float = typer.Option(1.0, "--max-drop",
-                                   help="Fail when accuracy drops more than this many points."),
-    allow_drop: float = typer.Option(None, "--allow-drop",
-                                     help="Accept a drop up to this many points (recorded as an override)."),
+    model: str = typer.Option(
+        "zoo:mini_xception", "--model", "-m", help="Float model: a .keras file or zoo:<name>."
+    ),
+    precision: str = typer.Option(
+        None, "--precision", "-p", help="int8, fp16 or fp32 (default: the target's, int8)."
+    ),
+    out_dir: Path = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Build folder to create (default builds/<model>-<target>-<precision>).",
+    ),
+    data: Path = typer.Option(
+        None,
+        "--data",
+        envvar="EMOEDGE_DATA",
+        help="FER+ root: calibration from train, parity check on valid.",
+    ),
+    calibration: Path = typer.Option(
+        None, "--calibration", help="A folder of face crops to calibrate on instead of FER+ train."
+    ),
+    calibration_size: int = typer.Option(
+        500, "--calibration-size", min=1, help="Calibration images (class-balanced)."
+    ),
+    validation_size: int = typer.Option(
+        500, "--validation-size", min=1, help="FER+ valid images for the parity check."
+    ),
+    max_drop: float = typer.Option(
+        1.0, "--max-drop", help="Fail when accuracy drops more than this many points."
+    ),
+    allow_drop: float = typer.Option(
+        None, "--allow-drop", help="Accept a drop up to this many points (recorded as an override)."
+    ),
     detector: str = typer.Option(None, "--detector", help="Face detector (default: the target's)."),
-    accuracy_control: bool = typer.Option(False, "--accuracy-control",
-                                          help="x86: NNCF accuracy-controlled quantization within --max-drop."),
+    accuracy_control: bool = typer.Option(
+        False,
+        "--accuracy-control",
+        help="x86: NNCF accuracy-controlled quantization within --max-drop.",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing build folder."),
 ) -> None:
     from emoedge.export import export_build
 
     with console.status("exporting") as status:
         path = export_build(
-            model, target, precision=precision, out=out_dir, data=data, calibration=calibration,
-            calibration_size=calibration_size, validation_size=validation_size,
-            allow_drop=allow_drop, max_drop=max_drop, detector=detector,
-            accuracy_control=accuracy_control, force=force,
+            model,
+            target,
+            precision=precision,
+            out=out_dir,
+            data=data,
+            calibration=calibration,
+            calibration_size=calibration_size,
+            validation_size=validation_size,
+            allow_drop=allow_drop,
+            max_drop=max_drop,
+            detector=detector,
+            accuracy_control=accuracy_control,
+            force=force,
             on_step=lambda message: status.update(message),
         )
     from emoedge.build import Build
@@ -70,10 +98,14 @@ def export_command(
     manifest = Build.load(path).manifest
     acc = manifest["accuracy"]
     out.print(f"build: {path}")
-    out.print(f"format: {manifest['format']} {manifest['precision']}, runtime {manifest['runtime']['name']}")
+    out.print(
+        f"format: {manifest['format']} {manifest['precision']}, runtime {manifest['runtime']['name']}"
+    )
     sizes = manifest["sizes"]
-    out.print(f"model size: {sizes['model_bytes']:,} bytes "
-              f"(float .keras {sizes['float_keras_bytes']:,} bytes)")
+    out.print(
+        f"model size: {sizes['model_bytes']:,} bytes "
+        f"(float .keras {sizes['float_keras_bytes']:,} bytes)"
+    )
     if acc.get("quantized") is None:
         out.print(f"accuracy: {acc.get('skipped')}")
     else:

@@ -23,14 +23,21 @@ def list_zoo() -> None:
     table = Table(title="emoedge model zoo (FER+ test, majority protocol, 3,137 images)")
     for column in ("name", "input", "params", "MACs", "val acc", "test acc", "macro-F1", "card"):
         table.add_column(column, justify="left" if column in ("name", "card", "input") else "right")
+
+    def pct(card: dict, key: str) -> str:
+        value = card.get(key)
+        return f"{value:.2%}" if isinstance(value, float) else "-"
+
     for entry in zoo_entries():
         card = entry.card
-        def pct(key: str) -> str:
-            value = card.get(key)
-            return f"{value:.2%}" if isinstance(value, float) else "-"
+
         table.add_row(
-            f"zoo:{entry.name}", card.get("input", "-"), f"{card.get('parameters', 0):,}",
-            f"{card.get('macs', 0):,}", pct("valid_accuracy"), pct("test_accuracy"),
+            f"zoo:{entry.name}",
+            card.get("input", "-"),
+            f"{card.get('parameters', 0):,}",
+            f"{card.get('macs', 0):,}",
+            pct(card, "valid_accuracy"),
+            pct(card, "test_accuracy"),
             f"{card['test_macro_f1']:.3f}" if "test_macro_f1" in card else "-",
             entry.card_path.name if entry.card_path.is_file() else "-",
         )
@@ -40,7 +47,9 @@ def list_zoo() -> None:
 @models_app.command("architectures")
 @user_errors
 def architectures(
-    macs: bool = typer.Option(False, help="Build each model to count parameters and MACs (needs TensorFlow)."),
+    macs: bool = typer.Option(
+        False, help="Build each model to count parameters and MACs (needs TensorFlow)."
+    ),
 ) -> None:
     """Architectures that `emoedge train --model` builds."""
     from emoedge.models import build_model, count_macs, list_models
@@ -65,9 +74,13 @@ def architectures(
 def publish(
     run_dir: Path = typer.Argument(..., help="A training run folder (model.keras + run.json)."),
     name: str = typer.Option(..., help="Zoo name, e.g. mini_xception."),
-    data: Path = typer.Option(Path("../shared/datasets/ferplus"), help="FER+ root for the card's figures."),
+    data: Path = typer.Option(
+        Path("../shared/datasets/ferplus"), help="FER+ root for the card's figures."
+    ),
     description: str = typer.Option("", help="One line for the card."),
-    setup: list[str] = typer.Option([], help="Setup commands the card lists before the training command."),
+    setup: list[str] = typer.Option(
+        [], help="Setup commands the card lists before the training command."
+    ),
     notes: str = typer.Option("", help="Notes on how the run went."),
     history: str = typer.Option("", help="What was tried and what moved the number."),
     zoo_dir: Path = typer.Option(None, help="Zoo folder (default: the package's models/zoo)."),
@@ -78,7 +91,11 @@ def publish(
     from emoedge.models.zoo import ZOO_DIR
 
     if not (run_dir / "run.json").is_file() or not (run_dir / "model.keras").is_file():
-        raise UserInputError(f"{run_dir}: not a finished training run (needs model.keras and run.json)")
+        raise UserInputError(
+            f"{run_dir}: not a finished training run (needs model.keras and run.json)"
+        )
     card = publish_card(run_dir, name, data, zoo_dir or ZOO_DIR, description, setup, notes, history)
-    out.print(f"zoo:{name}: test accuracy {card['test_accuracy']:.4f} (FER+ majority), "
-              f"macro-F1 {card['test_macro_f1']:.4f}, valid {card['valid_accuracy']:.4f}")
+    out.print(
+        f"zoo:{name}: test accuracy {card['test_accuracy']:.4f} (FER+ majority), "
+        f"macro-F1 {card['test_macro_f1']:.4f}, valid {card['valid_accuracy']:.4f}"
+    )

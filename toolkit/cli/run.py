@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import typer
+
 from emoedge.cli import app
 from emoedge.cli.common import console, out, progress_bar, user_errors
 from emoedge.errors import UserInputError
@@ -48,36 +49,62 @@ model falls behind. Example:
 @user_errors
 def run_command(
     build: Path = typer.Argument(..., help="Build folder written by `emoedge export`."),
-    source: str = typer.Option(..., "--source", "-s", help="Camera index, picamera2, GStreamer "
-                               "pipeline, URL, video file, image folder or image."),
+    source: str = typer.Option(
+        ...,
+        "--source",
+        "-s",
+        help="Camera index, picamera2, GStreamer pipeline, URL, video file, image folder or image.",
+    ),
     output: Path = typer.Option(None, "--output", "-o", help="Write an annotated video (.mp4)."),
-    json_path: str = typer.Option(None, "--json", "-j", help="Write JSON lines here ('-': stdout)."),
-    show: bool = typer.Option(False, "--show", help="Show annotated frames in a window (needs an "
-                              "OpenCV build with GUI support, not opencv-python-headless)."),
-    runtime: str = typer.Option(None, "--runtime", help="Override the build's runtime "
-                                "(litert | openvino | onnxruntime)."),
-    threads: int = typer.Option(None, "--threads", min=0, help="Inference threads (0: all cores; "
-                                "default: the build's)."),
-    detector: str = typer.Option(None, "--detector", help="Override the build's face detector "
-                                 "(blazeface | haar)."),
+    json_path: str = typer.Option(
+        None, "--json", "-j", help="Write JSON lines here ('-': stdout)."
+    ),
+    show: bool = typer.Option(
+        False,
+        "--show",
+        help="Show annotated frames in a window (needs an "
+        "OpenCV build with GUI support, not opencv-python-headless).",
+    ),
+    runtime: str = typer.Option(
+        None, "--runtime", help="Override the build's runtime (litert | openvino | onnxruntime)."
+    ),
+    threads: int = typer.Option(
+        None, "--threads", min=0, help="Inference threads (0: all cores; default: the build's)."
+    ),
+    detector: str = typer.Option(
+        None, "--detector", help="Override the build's face detector (blazeface | haar)."
+    ),
     smoothing: str = typer.Option("auto", "--smoothing", help="auto | ema | vote | none."),
-    max_faces: int = typer.Option(16, "--max-faces", min=1, help="Faces classified per frame, "
-                                  "largest first."),
-    max_frames: int = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
-    realtime: bool = typer.Option(None, "--realtime/--no-realtime", help="Capture in a thread and "
-                                  "drop old frames (default: on for cameras and streams)."),
+    max_faces: int = typer.Option(
+        16, "--max-faces", min=1, help="Faces classified per frame, largest first."
+    ),
+    max_frames: int = typer.Option(
+        None, "--max-frames", min=1, help="Stop after this many frames."
+    ),
+    realtime: bool = typer.Option(
+        None,
+        "--realtime/--no-realtime",
+        help="Capture in a thread and drop old frames (default: on for cameras and streams).",
+    ),
     loop: bool = typer.Option(False, "--loop", help="Restart a video or folder at its end."),
-    fps: float = typer.Option(None, "--fps", min=0.1, help="Frame rate of --output (default: the "
-                              "source's, else 10)."),
-    save_crops: Path = typer.Option(None, "--save-crops", help="Save each classified face crop "
-                                    "(margin included, as the model saw it before resizing) as "
-                                    "PNG named <frame>_<track>.png."),
+    fps: float = typer.Option(
+        None, "--fps", min=0.1, help="Frame rate of --output (default: the source's, else 10)."
+    ),
+    save_crops: Path = typer.Option(
+        None,
+        "--save-crops",
+        help="Save each classified face crop "
+        "(margin included, as the model saw it before resizing) as "
+        "PNG named <frame>_<track>.png.",
+    ),
 ) -> None:
     from emoedge.targets.pipeline import Pipeline
     from emoedge.targets.sources import FolderReader, open_source
 
     if smoothing not in SMOOTHING_CHOICES:
-        raise UserInputError(f"--smoothing must be one of {', '.join(SMOOTHING_CHOICES)}, got {smoothing!r}")
+        raise UserInputError(
+            f"--smoothing must be one of {', '.join(SMOOTHING_CHOICES)}, got {smoothing!r}"
+        )
     if output is not None and output.suffix.lower() not in (".mp4", ".avi", ".mkv", ".mov"):
         raise UserInputError(f"{output}: --output must be a video file (.mp4, .avi, .mkv, .mov)")
     if show:
@@ -87,14 +114,31 @@ def run_command(
     with frames_source:
         if smoothing == "auto":
             smoothing = "none" if isinstance(frames_source.reader, FolderReader) else "ema"
-        pipeline = Pipeline.from_build(build, runtime=runtime, threads=threads, detector=detector,
-                                       smoothing=smoothing, max_faces=max_faces)
+        pipeline = Pipeline.from_build(
+            build,
+            runtime=runtime,
+            threads=threads,
+            detector=detector,
+            smoothing=smoothing,
+            max_faces=max_faces,
+        )
         info = pipeline.describe()
-        console.print(f"[dim]{frames_source.description} -> {info['target']} build, {info['format']} "
-                      f"{info['precision']} on {info['runtime']['runtime']}, detector "
-                      f"{info['detector']}, smoothing {info['smoothing']}[/dim]", highlight=False)
-        summary = _loop(pipeline, frames_source, output=output, json_path=json_path, show=show,
-                        max_frames=max_frames, fps=fps, save_crops=save_crops)
+        console.print(
+            f"[dim]{frames_source.description} -> {info['target']} build, {info['format']} "
+            f"{info['precision']} on {info['runtime']['runtime']}, detector "
+            f"{info['detector']}, smoothing {info['smoothing']}[/dim]",
+            highlight=False,
+        )
+        summary = _loop(
+            pipeline,
+            frames_source,
+            output=output,
+            json_path=json_path,
+            show=show,
+            max_frames=max_frames,
+            fps=fps,
+            save_crops=save_crops,
+        )
     # results go to stdout, unless stdout already carries the JSON lines
     _print_summary(summary, frames_source.dropped, console if json_path == "-" else out)
 
@@ -143,8 +187,9 @@ class _VideoOut:
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.size = (image.shape[1], image.shape[0])
-            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
-                                          self.fps, self.size)
+            self.writer = cv2.VideoWriter(
+                str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size
+            )
             if not self.writer.isOpened():
                 raise UserInputError(f"{self.path}: cannot write a video here")
         if (image.shape[1], image.shape[0]) != self.size:
@@ -158,6 +203,7 @@ class _VideoOut:
 
 def _loop(pipeline, frames_source, *, output, json_path, show, max_frames, fps, save_crops) -> dict:
     import cv2
+
     from emoedge.data.preprocess import as_uint8_image, expand_box
     from emoedge.targets.pipeline import annotate
 
@@ -170,8 +216,14 @@ def _loop(pipeline, frames_source, *, output, json_path, show, max_frames, fps, 
     video = _VideoOut(output, fps or frames_source.reader.fps or 10.0) if output else None
     if save_crops:
         save_crops.mkdir(parents=True, exist_ok=True)
-    stats: dict = {"frames": 0, "faces": 0, "errors": 0, "labels": Counter(),
-                   "timings": Counter(), "start": time.perf_counter()}
+    stats: dict = {
+        "frames": 0,
+        "faces": 0,
+        "errors": 0,
+        "labels": Counter(),
+        "timings": Counter(),
+        "start": time.perf_counter(),
+    }
     total = frames_source.reader.length if not frames_source.loop else None
     if max_frames:
         total = min(total, max_frames) if total else max_frames
@@ -181,8 +233,9 @@ def _loop(pipeline, frames_source, *, output, json_path, show, max_frames, fps, 
             progress.start()
             task = progress.add_task("frames", total=total)
         for frame in frames_source:
-            result = pipeline(frame.image, frame.timestamp, frame_index=frame.index,
-                              capture_ms=frame.capture_ms)
+            result = pipeline(
+                frame.image, frame.timestamp, frame_index=frame.index, capture_ms=frame.capture_ms
+            )
             stats["frames"] += 1
             stats["faces"] += len(result.faces)
             stats["errors"] += result.error is not None
@@ -196,8 +249,10 @@ def _loop(pipeline, frames_source, *, output, json_path, show, max_frames, fps, 
                     image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
                 for face in result.faces:
                     x, y, w, h = expand_box(face.box, pipeline.spec.margin, image.shape)
-                    cv2.imwrite(str(save_crops / f"{frame.index:06d}_{face.track_id}.png"),
-                                image[y : y + h, x : x + w])
+                    cv2.imwrite(
+                        str(save_crops / f"{frame.index:06d}_{face.track_id}.png"),
+                        image[y : y + h, x : x + w],
+                    )
             if video is not None or show:
                 drawn = annotate(frame.image, result) if result.error is None else None
                 if drawn is not None and video is not None:
@@ -231,11 +286,16 @@ def _print_summary(stats: dict, dropped: int, to) -> None:
     frames = stats["frames"]
     fps = frames / stats["seconds"] if stats["seconds"] > 0 else 0.0
     mean = {k: v / frames for k, v in stats["timings"].items()}
-    stages = ", ".join(f"{k} {mean[k]:.1f}" for k in ("capture", "detect", "classify", "track", "total")
-                       if k in mean)
+    stages = ", ".join(
+        f"{k} {mean[k]:.1f}"
+        for k in ("capture", "detect", "classify", "track", "total")
+        if k in mean
+    )
     to.print(f"frames: {frames} ({fps:.1f} fps end to end), dropped by the queue: {dropped}")
-    to.print(f"faces: {stats['faces']}; labels: "
-              + (", ".join(f"{k} {v}" for k, v in stats["labels"].most_common()) or "none"))
+    to.print(
+        f"faces: {stats['faces']}; labels: "
+        + (", ".join(f"{k} {v}" for k, v in stats["labels"].most_common()) or "none")
+    )
     to.print(f"mean ms per frame: {stages}")
     if stats["errors"]:
         to.print(f"frames that could not be processed: {stats['errors']}")

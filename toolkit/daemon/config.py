@@ -194,9 +194,11 @@ class _Section:
     def boolean(self, key: str, default: bool) -> bool:
         return self._get(key, (bool,), "true or false", default)
 
-    def integer(self, key: str, default: int, low: int | None = None, high: int | None = None) -> int:
+    def integer(
+        self, key: str, default: int, low: int | None = None, high: int | None = None
+    ) -> int:
         value = self._get(key, (int,), "an integer", default)
-        if low is not None and value < low or high is not None and value > high:
+        if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"{low}..{high}" if high is not None else f">= {low}"
             self.errors.append(f"{self.name}.{key} must be {bounds}, got {value}")
             return default
@@ -205,7 +207,9 @@ class _Section:
     def number(self, key: str, default: float, low: float = 0.0, strict: bool = True) -> float:
         value = float(self._get(key, (int, float), "a number", default))
         if value < low or (strict and value == low):
-            self.errors.append(f"{self.name}.{key} must be {'>' if strict else '>='} {low}, got {value}")
+            self.errors.append(
+                f"{self.name}.{key} must be {'>' if strict else '>='} {low}, got {value}"
+            )
             return default
         return value
 
@@ -251,8 +255,9 @@ def _realtime(section: _Section) -> bool | None:
 
 def _looks_like_path(spec: str) -> bool:
     """Files and folders, not camera indexes, URLs, GStreamer pipelines or picamera2."""
-    return not (spec.isdigit() or "://" in spec or "!" in spec
-                or spec.startswith(("picamera2", "/dev/")))
+    return not (
+        spec.isdigit() or "://" in spec or "!" in spec or spec.startswith(("picamera2", "/dev/"))
+    )
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -289,7 +294,9 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
     from emoedge.targets.tracking import SMOOTHING  # numpy only; the pipeline's own list
 
     if smoothing not in SMOOTHING:
-        errors.append(f"pipeline.smoothing must be one of {', '.join(SMOOTHING)}, got {smoothing!r}")
+        errors.append(
+            f"pipeline.smoothing must be one of {', '.join(SMOOTHING)}, got {smoothing!r}"
+        )
     pipeline = PipelineConfig(
         build=build,
         runtime=p.string("runtime") or None,
@@ -309,7 +316,9 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
     retry_initial = s.number("retry_initial_s", 0.5)
     retry_max = s.number("retry_max_s", 30.0)
     if retry_max < retry_initial:
-        errors.append(f"source.retry_max_s ({retry_max}) is below retry_initial_s ({retry_initial})")
+        errors.append(
+            f"source.retry_max_s ({retry_max}) is below retry_initial_s ({retry_initial})"
+        )
     source = SourceConfig(
         spec=spec,
         loop=s.boolean("loop", False),
@@ -324,7 +333,9 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
     host, port = _parse_bind(h)
     token = _secret(h, "token", base)
     if token is not None and len(token) < 16:
-        errors.append("http.token is too short: use at least 16 characters (e.g. `openssl rand -hex 16`)")
+        errors.append(
+            "http.token is too short: use at least 16 characters (e.g. `openssl rand -hex 16`)"
+        )
     if not is_loopback(host) and not token:
         errors.append(
             f"http.bind {host}:{port} is beyond loopback: set http.token or http.token_file, "
@@ -338,14 +349,18 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
         enabled=m.boolean("enabled", False),
         host=m.string("host", "localhost"),
         port=m.integer("port", 1883, low=1, high=65535),
-        topic_prefix=(m.string("topic_prefix", "") or f"emoedge/{socket.gethostname()}").rstrip("/"),
+        topic_prefix=(m.string("topic_prefix", "") or f"emoedge/{socket.gethostname()}").rstrip(
+            "/"
+        ),
         client_id=m.string("client_id", "") or "",
         username=m.string("username") or None,
         password=_secret(m, "password", base),
         keepalive_s=m.integer("keepalive_s", 30, low=5, high=3600),
     )
     if any(ch in mqtt.topic_prefix for ch in "+#"):
-        errors.append(f"mqtt.topic_prefix must not contain MQTT wildcards, got {mqtt.topic_prefix!r}")
+        errors.append(
+            f"mqtt.topic_prefix must not contain MQTT wildcards, got {mqtt.topic_prefix!r}"
+        )
     m.finish()
 
     e = _Section("events", data.get("events"), errors)
@@ -373,7 +388,12 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
     if errors:
         raise ConfigError(f"{path}: invalid daemon config:\n  - " + "\n  - ".join(errors))
     return DaemonConfig(
-        path=path, pipeline=pipeline, source=source, http=http, mqtt=mqtt, events=events,
+        path=path,
+        pipeline=pipeline,
+        source=source,
+        http=http,
+        mqtt=mqtt,
+        events=events,
         privacy=mode,
     )
 

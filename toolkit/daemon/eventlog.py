@@ -18,6 +18,7 @@ No images and no boxes are stored: the log holds what was felt, not who.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -144,8 +145,10 @@ class EventLog:
                 (self.session,),
             )
         if cursor.rowcount:
-            log.warning("event log: %d segment(s) left open by an earlier run marked interrupted",
-                        cursor.rowcount)
+            log.warning(
+                "event log: %d segment(s) left open by an earlier run marked interrupted",
+                cursor.rowcount,
+            )
         return cursor.rowcount
 
     def commit(
@@ -232,16 +235,15 @@ class EventLog:
         with self._lock:
             return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
-    def rows(self, table: str, since: float | None = None, until: float | None = None
-             ) -> list[dict[str, Any]]:
+    def rows(
+        self, table: str, since: float | None = None, until: float | None = None
+    ) -> list[dict[str, Any]]:
         return list(iter_rows(self._db, table, since, until, lock=self._lock))
 
     def close(self) -> None:
         with self._lock:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error:
-                pass
             self._db.close()
 
 
@@ -250,9 +252,14 @@ def _check_table(table: str) -> None:
         raise UserInputError(f"unknown event table {table!r}; expected one of: {', '.join(TABLES)}")
 
 
-def iter_rows(db: sqlite3.Connection, table: str, since: float | None = None,
-              until: float | None = None, *, lock: threading.Lock | None = None
-              ) -> Iterator[dict[str, Any]]:
+def iter_rows(
+    db: sqlite3.Connection,
+    table: str,
+    since: float | None = None,
+    until: float | None = None,
+    *,
+    lock: threading.Lock | None = None,
+) -> Iterator[dict[str, Any]]:
     """Rows of one table as dicts, oldest first, optionally within [since, until)."""
     _check_table(table)
     column = "start" if table == "segments" else "minute"
@@ -277,7 +284,7 @@ def iter_rows(db: sqlite3.Connection, table: str, since: float | None = None,
         names = [d[0] for d in cursor.description]
         fetched = cursor.fetchall()
     for values in fetched:
-        row = dict(zip(names, values))
+        row = dict(zip(names, values, strict=True))
         if table == "minutes":
             row["counts"] = json.loads(row["counts"])
         yield row
@@ -296,9 +303,16 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
     return db
 
 
-def export_events(log_path: str | Path, out: str | Path | None, *, table: str = "segments",
-                  fmt: str = "csv", since: float | None = None, until: float | None = None,
-                  stream: Any = None) -> int:
+def export_events(
+    log_path: str | Path,
+    out: str | Path | None,
+    *,
+    table: str = "segments",
+    fmt: str = "csv",
+    since: float | None = None,
+    until: float | None = None,
+    stream: Any = None,
+) -> int:
     """Write one table to CSV or JSON (a file, or `stream` when `out` is None); returns rows.
 
     Minute aggregates in CSV get one `count_<label>` column per label seen, so a
@@ -311,7 +325,7 @@ def export_events(log_path: str | Path, out: str | Path | None, *, table: str = 
         rows = list(iter_rows(db, table, since, until))
     finally:
         db.close()
-    handle = open(out, "w", newline="") if out is not None else stream
+    handle = open(out, "w", newline="") if out is not None else stream  # noqa: SIM115 - closed below unless it is the caller's stream
     try:
         if fmt == "json":
             json.dump(rows, handle, indent=1)
@@ -321,13 +335,25 @@ def export_events(log_path: str | Path, out: str | Path | None, *, table: str = 
                 labels = sorted({label for row in rows for label in row["counts"]})
                 columns = ["minute", "frames", "faces", "tracks"] + [f"count_{x}" for x in labels]
                 flat = [
-                    {**{k: row[k] for k in columns[:4]},
-                     **{f"count_{x}": row["counts"].get(x, 0) for x in labels}}
+                    {
+                        **{k: row[k] for k in columns[:4]},
+                        **{f"count_{x}": row["counts"].get(x, 0) for x in labels},
+                    }
                     for row in rows
                 ]
             else:
-                columns = ["id", "session", "track_id", "label", "previous", "start", "end",
-                           "frames", "mean_score", "interrupted"]
+                columns = [
+                    "id",
+                    "session",
+                    "track_id",
+                    "label",
+                    "previous",
+                    "start",
+                    "end",
+                    "frames",
+                    "mean_score",
+                    "interrupted",
+                ]
                 flat = rows
             writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()

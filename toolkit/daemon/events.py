@@ -45,8 +45,13 @@ class TrackEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "type": "track", "kind": self.kind, "track_id": self.track_id, "label": self.label,
-            "previous": self.previous, "score": self.score, "time": self.time,
+            "type": "track",
+            "kind": self.kind,
+            "track_id": self.track_id,
+            "label": self.label,
+            "previous": self.previous,
+            "score": self.score,
+            "time": self.time,
             "segment_id": self.segment_id,
         }
 
@@ -113,16 +118,32 @@ class ChangeDetector:
                 track.candidate, track.candidate_frames = label, 1
             if track.candidate_frames >= self.min_frames:
                 self._close(batch, track, now)
-                self._open(batch, "change", int(track_id), label, track.label, score, now,
-                           frames=track.candidate_frames)
+                self._open(
+                    batch,
+                    "change",
+                    int(track_id),
+                    label,
+                    track.label,
+                    score,
+                    now,
+                    frames=track.candidate_frames,
+                )
             else:
                 self._count(track, score)
         for track_id, track in list(self.tracks.items()):
             if now - track.last_seen > self.track_timeout_s:
                 self._close(batch, track, track.last_seen)
-                batch.events.append(TrackEvent("end", track_id, track.label, None,
-                                               track.last_score, track.last_seen,
-                                               track.segment))
+                batch.events.append(
+                    TrackEvent(
+                        "end",
+                        track_id,
+                        track.label,
+                        None,
+                        track.last_score,
+                        track.last_seen,
+                        track.segment,
+                    )
+                )
                 del self.tracks[track_id]
         return batch
 
@@ -131,8 +152,9 @@ class ChangeDetector:
         batch = Batch()
         for track_id, track in list(self.tracks.items()):
             self._close(batch, track, now)
-            batch.events.append(TrackEvent("end", track_id, track.label, None, track.last_score,
-                                           now, track.segment))
+            batch.events.append(
+                TrackEvent("end", track_id, track.label, None, track.last_score, now, track.segment)
+            )
         self.tracks.clear()
         return batch
 
@@ -142,15 +164,40 @@ class ChangeDetector:
         if score is not None:
             track.score_sum += float(score)
 
-    def _open(self, batch: Batch, kind: str, track_id: int, label: str, previous: str | None,
-              score: float | None, now: float, frames: int = 1) -> None:
+    def _open(
+        self,
+        batch: Batch,
+        kind: str,
+        track_id: int,
+        label: str,
+        previous: str | None,
+        score: float | None,
+        now: float,
+        frames: int = 1,
+    ) -> None:
         segment = SegmentOpen(track_id=track_id, label=label, start=now, previous=previous)
-        track = _Track(label=label, since=now, last_seen=now, segment=segment, frames=frames,
-                       score_sum=float(score or 0.0) * frames, last_score=score)
+        track = _Track(
+            label=label,
+            since=now,
+            last_seen=now,
+            segment=segment,
+            frames=frames,
+            score_sum=float(score or 0.0) * frames,
+            last_score=score,
+        )
         self.tracks[track_id] = track
         batch.opened.append(segment)
-        batch.events.append(TrackEvent(kind, track_id, label, previous,
-                                       None if score is None else float(score), now, segment))
+        batch.events.append(
+            TrackEvent(
+                kind,
+                track_id,
+                label,
+                previous,
+                None if score is None else float(score),
+                now,
+                segment,
+            )
+        )
 
     @staticmethod
     def _close(batch: Batch, track: _Track, end: float) -> None:

@@ -53,9 +53,15 @@ class HttpApi:
     privacy mode of a running server.
     """
 
-    def __init__(self, state: ServiceState, *, token: str | None = None,
-                 aggregates_only: bool = False, preview: bool = False,
-                 reload: Callable[[], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        state: ServiceState,
+        *,
+        token: str | None = None,
+        aggregates_only: bool = False,
+        preview: bool = False,
+        reload: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.state = state
         self.token = token
         self.aggregates_only = aggregates_only
@@ -75,9 +81,15 @@ class HttpApi:
         snap = self.state.snapshot()
         build = self.state.build
         snap["model"] = build.model
-        snap["build"] = {"path": build.path, "target": build.target, "format": build.format,
-                         "precision": build.precision, "runtime": build.runtime,
-                         "detector": build.detector, "labels": build.labels}
+        snap["build"] = {
+            "path": build.path,
+            "target": build.target,
+            "format": build.format,
+            "precision": build.precision,
+            "runtime": build.runtime,
+            "detector": build.detector,
+            "labels": build.labels,
+        }
         snap["privacy"] = "aggregates" if self.aggregates_only else "full"
         snap["preview"] = self.preview
         return snap
@@ -90,8 +102,12 @@ class HttpApi:
             counts: dict[str, int] = {}
             for face in result.get("faces") or []:
                 counts[face.get("label")] = counts.get(face.get("label"), 0) + 1
-            return {"frame_index": result.get("frame_index"), "timestamp": result.get("timestamp"),
-                    "faces": len(result.get("faces") or []), "counts": counts}
+            return {
+                "frame_index": result.get("frame_index"),
+                "timestamp": result.get("timestamp"),
+                "faces": len(result.get("faces") or []),
+                "counts": counts,
+            }
         return {k: result.get(k) for k in ("frame_index", "timestamp", "faces", "time")}
 
 
@@ -111,8 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _path(self) -> str:
         return urlsplit(self.path).path.rstrip("/") or "/"
 
-    def _send(self, code: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, code: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -142,8 +159,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if 0 < length <= 1 << 16:
             self.rfile.read(length)
-        self._error(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token",
-                    {"WWW-Authenticate": 'Bearer realm="emoedge"'})
+        self._error(
+            HTTPStatus.UNAUTHORIZED,
+            "missing or wrong bearer token",
+            {"WWW-Authenticate": 'Bearer realm="emoedge"'},
+        )
         return False
 
     def do_GET(self) -> None:
@@ -191,14 +211,18 @@ class _Handler(BaseHTTPRequestHandler):
         if state.state != "stopped" and stale < 60.0:
             self._json(HTTPStatus.OK, {"status": "ok", "state": state.state})
         else:
-            self._json(HTTPStatus.SERVICE_UNAVAILABLE,
-                       {"status": "unhealthy", "state": state.state, "loop_silent_s": stale})
+            self._json(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                {"status": "unhealthy", "state": state.state, "loop_silent_s": stale},
+            )
 
     def readyz(self) -> None:
         state = self.api.state
         ready = state.state == "running" and state.frames > 0
-        self._json(HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
-                   {"ready": ready, "state": state.state, "error": state.source_error})
+        self._json(
+            HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
+            {"ready": ready, "state": state.state, "error": state.source_error},
+        )
 
     def status(self) -> None:
         self._json(HTTPStatus.OK, self.api.status())
@@ -263,6 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, "the preview is off (set http.preview = true)")
             return
         import cv2  # only a preview viewer pays for the encoder
+
         from emoedge.targets.pipeline import annotate
 
         self._start_stream(f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}")
@@ -274,14 +299,15 @@ class _Handler(BaseHTTPRequestHandler):
                     continue
                 last, image, result = item
                 frame = annotate(image, result) if result is not None else image
-                ok, jpeg = cv2.imencode(".jpg", frame,
-                                        [cv2.IMWRITE_JPEG_QUALITY, 80])
+                ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
                 if not ok:
                     continue
                 data = jpeg.tobytes()
                 self.wfile.write(
                     f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                    f"Content-Length: {len(data)}\r\n\r\n".encode() + data + b"\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n".encode()
+                    + data
+                    + b"\r\n"
                 )
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
@@ -358,8 +384,12 @@ class DaemonHTTPServer(ThreadingHTTPServer):
         return self.server_address[1]
 
     def start(self) -> DaemonHTTPServer:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="emoedge-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="emoedge-http",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

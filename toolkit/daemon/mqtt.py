@@ -36,8 +36,13 @@ MAX_QUEUED = 10_000
 class MqttPublisher:
     """Publishes daemon events; never blocks the caller, never raises on a broker fault."""
 
-    def __init__(self, config: MqttConfig, state: ServiceState | None = None, *,
-                 aggregates_only: bool = False) -> None:
+    def __init__(
+        self,
+        config: MqttConfig,
+        state: ServiceState | None = None,
+        *,
+        aggregates_only: bool = False,
+    ) -> None:
         try:
             import paho.mqtt.client as mqtt
         except ImportError as exc:
@@ -53,14 +58,16 @@ class MqttPublisher:
         self.published = 0
         self.failed = 0
         client_id = config.client_id or f"emoedge-{socket.gethostname()}-{os.getpid()}"
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  clean_session=True)
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True
+        )
         self.client.max_queued_messages_set(MAX_QUEUED)
         self.client.reconnect_delay_set(min_delay=1, max_delay=60)
         if config.username:
             self.client.username_pw_set(config.username, config.password)
-        self.client.will_set(f"{self.prefix}/status", json.dumps({"state": "offline"}), qos=QOS,
-                             retain=True)
+        self.client.will_set(
+            f"{self.prefix}/status", json.dumps({"state": "offline"}), qos=QOS, retain=True
+        )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
@@ -68,19 +75,28 @@ class MqttPublisher:
     # -- paho callbacks (its network thread) ----------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.warning("mqtt: broker %s:%d refused the connection (%s)", self.config.host,
-                        self.config.port, reason_code)
+            log.warning(
+                "mqtt: broker %s:%d refused the connection (%s)",
+                self.config.host,
+                self.config.port,
+                reason_code,
+            )
             return
         log.info("mqtt: connected to %s:%d", self.config.host, self.config.port)
         self.connected.set()
         self._sync_state()
-        client.publish(f"{self.prefix}/status", json.dumps({"state": "online"}), qos=QOS,
-                       retain=True)
+        client.publish(
+            f"{self.prefix}/status", json.dumps({"state": "online"}), qos=QOS, retain=True
+        )
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self.connected.is_set():
-            log.warning("mqtt: disconnected from %s:%d (%s); reconnecting", self.config.host,
-                        self.config.port, reason_code)
+            log.warning(
+                "mqtt: disconnected from %s:%d (%s); reconnecting",
+                self.config.host,
+                self.config.port,
+                reason_code,
+            )
         self.connected.clear()
         self._sync_state()
 
@@ -104,8 +120,9 @@ class MqttPublisher:
         """Say offline, give in-flight QoS 1 messages up to `timeout` to be acked, disconnect."""
         try:
             if self.connected.is_set():
-                info = self.client.publish(f"{self.prefix}/status",
-                                           json.dumps({"state": "offline"}), qos=QOS, retain=True)
+                info = self.client.publish(
+                    f"{self.prefix}/status", json.dumps({"state": "offline"}), qos=QOS, retain=True
+                )
                 deadline = time.monotonic() + timeout
                 # One connection delivers in order: once "offline" is acked, so is what came before.
                 while time.monotonic() < deadline and not info.is_published():
@@ -116,8 +133,9 @@ class MqttPublisher:
 
     # -- publishing -----------------------------------------------------------------
     def _publish(self, topic: str, payload: dict[str, Any], retain: bool = False) -> None:
-        info = self.client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=QOS,
-                                   retain=retain)
+        info = self.client.publish(
+            topic, json.dumps(payload, separators=(",", ":")), qos=QOS, retain=retain
+        )
         if info.rc == 0:  # MQTT_ERR_SUCCESS (queued while disconnected counts too)
             self.published += 1
         else:

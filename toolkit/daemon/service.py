@@ -46,8 +46,9 @@ def _load_pipeline(config: DaemonConfig):
     from emoedge.targets.pipeline import Pipeline  # runtimes load here, not at import
 
     p = config.pipeline
-    return Pipeline.from_build(p.build, runtime=p.runtime, threads=p.threads,
-                               detector=p.detector, smoothing=p.smoothing)
+    return Pipeline.from_build(
+        p.build, runtime=p.runtime, threads=p.threads, detector=p.detector, smoothing=p.smoothing
+    )
 
 
 def _open_source(config: DaemonConfig):
@@ -60,9 +61,13 @@ def _open_source(config: DaemonConfig):
 class DaemonService:
     """One running daemon. `run()` from the main thread; `stop()`/`reload()` from anywhere."""
 
-    def __init__(self, config: DaemonConfig, *,
-                 pipeline_factory: Callable[[DaemonConfig], Any] = _load_pipeline,
-                 source_factory: Callable[[DaemonConfig], Any] = _open_source) -> None:
+    def __init__(
+        self,
+        config: DaemonConfig,
+        *,
+        pipeline_factory: Callable[[DaemonConfig], Any] = _load_pipeline,
+        source_factory: Callable[[DaemonConfig], Any] = _open_source,
+    ) -> None:
         self.config = config
         self._pipeline_factory = pipeline_factory
         self._source_factory = source_factory
@@ -98,15 +103,25 @@ class DaemonService:
         self.log = EventLog(cfg.events.log)
         self.log.prune(cfg.events.retention_days)
         self._last_prune = time.monotonic()
-        api = HttpApi(self.state, token=cfg.http.token, aggregates_only=cfg.aggregates_only,
-                      preview=cfg.http.preview, reload=self.reload)
+        api = HttpApi(
+            self.state,
+            token=cfg.http.token,
+            aggregates_only=cfg.aggregates_only,
+            preview=cfg.http.preview,
+            reload=self.reload,
+        )
         self.http = DaemonHTTPServer(api, cfg.http.host, cfg.http.port).start()
         if cfg.mqtt.enabled:
             self.mqtt = self._start_mqtt(cfg)
         self._thread = threading.Thread(target=self._loop, name="emoedge-loop", daemon=True)
         self._thread.start()
-        log.info("daemon: HTTP on %s:%d, event log %s, privacy %s", cfg.http.host, self.http.port,
-                 cfg.events.log, cfg.privacy)
+        log.info(
+            "daemon: HTTP on %s:%d, event log %s, privacy %s",
+            cfg.http.host,
+            self.http.port,
+            cfg.events.log,
+            cfg.privacy,
+        )
         notify(f"READY=1\nSTATUS=starting: {cfg.source.spec}")
         return self
 
@@ -119,8 +134,12 @@ class DaemonService:
         describe = pipeline.describe() if hasattr(pipeline, "describe") else {}
         runtime = describe.get("runtime")
         runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
-        info = BuildInfo.from_manifest(str(pipeline.build.root), pipeline.build.manifest,
-                                       runtime=runtime_name, detector=describe.get("detector"))
+        info = BuildInfo.from_manifest(
+            str(pipeline.build.root),
+            pipeline.build.manifest,
+            runtime=runtime_name,
+            detector=describe.get("detector"),
+        )
         if not info.model:
             info.model = pipeline.build.root.name
         self.state.build = info
@@ -203,8 +222,11 @@ class DaemonService:
         except Exception:
             self.state.loop_errors += 1
             if self.state.loop_errors <= 10 or self.state.loop_errors % 1000 == 0:
-                log.exception("pipeline failed on frame %d (%d errors so far)", frame.index,
-                              self.state.loop_errors)
+                log.exception(
+                    "pipeline failed on frame %d (%d errors so far)",
+                    frame.index,
+                    self.state.loop_errors,
+                )
             self.state.beat()
             return
         now = time.time()
@@ -221,8 +243,13 @@ class DaemonService:
             self._commit_and_publish(batch)
         dropped = self._dropped_base + int(getattr(source, "dropped", 0) or 0)
         preview = frame.image if self.config.http.preview else None
-        self.state.record_frame(data, result.timings, dropped, image=preview,
-                                frame_result=result if preview is not None else None)
+        self.state.record_frame(
+            data,
+            result.timings,
+            dropped,
+            image=preview,
+            frame_result=result if preview is not None else None,
+        )
         if time.monotonic() - self._last_prune > PRUNE_EVERY_S:
             self._last_prune = time.monotonic()
             self.log.prune(self.config.events.retention_days)
@@ -288,9 +315,11 @@ class DaemonService:
             try:
                 new = load_config(self.config.path)
                 old = self.config
-                changed = [name for name in ("pipeline", "source", "http", "mqtt", "events",
-                                             "privacy")
-                           if getattr(new, name) != getattr(old, name)]
+                changed = [
+                    name
+                    for name in ("pipeline", "source", "http", "mqtt", "events", "privacy")
+                    if getattr(new, name) != getattr(old, name)
+                ]
                 restart = []
                 if (new.http.host, new.http.port) != (old.http.host, old.http.port):
                     restart.append("http.bind")
@@ -326,8 +355,11 @@ class DaemonService:
                 if new.events.retention_days != old.events.retention_days:
                     self.log.prune(new.events.retention_days)
                 self.state.reloads += 1
-                log.info("daemon: config reloaded (changed: %s%s)", ", ".join(changed) or "nothing",
-                         f"; restart needed for {', '.join(restart)}" if restart else "")
+                log.info(
+                    "daemon: config reloaded (changed: %s%s)",
+                    ", ".join(changed) or "nothing",
+                    f"; restart needed for {', '.join(restart)}" if restart else "",
+                )
                 return {"reloaded": True, "changed": changed, "restart_required": restart}
             finally:
                 notify("READY=1")
@@ -357,8 +389,11 @@ class DaemonService:
         if self.log is not None:
             self.state.record_log(self.log.written, self.log.last_id, self.log.minutes_written)
             self.log.close()
-        log.info("daemon: stopped in %.2f s (%d events written)", time.monotonic() - started,
-                 self.state.events_written)
+        log.info(
+            "daemon: stopped in %.2f s (%d events written)",
+            time.monotonic() - started,
+            self.state.events_written,
+        )
 
     # -- main thread ----------------------------------------------------------------
     def _check_stall(self) -> None:
@@ -367,8 +402,9 @@ class DaemonService:
         silent = time.monotonic() - self._last_frame
         if silent > self.config.source.stall_timeout_s:
             source = self._source
-            log.warning("source %s: no frame for %.1f s; reopening", self.config.source.spec,
-                        silent)
+            log.warning(
+                "source %s: no frame for %.1f s; reopening", self.config.source.spec, silent
+            )
             self._last_frame = time.monotonic()
             if source is not None and getattr(source, "live", False):
                 # Only a threaded live source can be closed under a waiting reader.
@@ -403,8 +439,10 @@ class DaemonService:
                     if time.monotonic() - self.state.heartbeat < limit:
                         notify("WATCHDOG=1")
                     else:
-                        log.error("daemon: the loop has been silent for %.0f s",
-                                  time.monotonic() - self.state.heartbeat)
+                        log.error(
+                            "daemon: the loop has been silent for %.0f s",
+                            time.monotonic() - self.state.heartbeat,
+                        )
         finally:
             self.stop()
         return 0

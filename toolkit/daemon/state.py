@@ -34,8 +34,13 @@ class BuildInfo:
     labels: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_manifest(cls, path: str, manifest: dict[str, Any], runtime: str | None = None,
-                      detector: str | None = None) -> BuildInfo:
+    def from_manifest(
+        cls,
+        path: str,
+        manifest: dict[str, Any],
+        runtime: str | None = None,
+        detector: str | None = None,
+    ) -> BuildInfo:
         model = manifest.get("model")
         if isinstance(model, dict):
             model = model.get("name") or model.get("source") or ""
@@ -129,8 +134,9 @@ class ServiceState:
         self.mqtt_failed = 0
 
     # -- writer side (service loop) -------------------------------------------------
-    def set_state(self, state: str, error: str | None = None, retry_in_s: float | None = None
-                  ) -> None:
+    def set_state(
+        self, state: str, error: str | None = None, retry_in_s: float | None = None
+    ) -> None:
         assert state in STATES, state
         with self._lock:
             changed = state != self.state
@@ -143,14 +149,21 @@ class ServiceState:
                 self.reconnects += 1
             self.heartbeat = time.monotonic()
         if changed:
-            self.hub.publish("state", {"type": "state", "state": state, "error": error,
-                                       "time": time.time()})
+            self.hub.publish(
+                "state", {"type": "state", "state": state, "error": error, "time": time.time()}
+            )
 
     def beat(self) -> None:
         self.heartbeat = time.monotonic()
 
-    def record_frame(self, result: dict[str, Any], timings: dict[str, float], dropped: int,
-                     image: Any = None, frame_result: Any = None) -> None:
+    def record_frame(
+        self,
+        result: dict[str, Any],
+        timings: dict[str, float],
+        dropped: int,
+        image: Any = None,
+        frame_result: Any = None,
+    ) -> None:
         """Count a processed frame. `image` and `frame_result` (the pipeline's object)
         are kept for the preview only, and only when it is on (the caller decides)."""
         now = time.monotonic()
@@ -179,7 +192,11 @@ class ServiceState:
 
     def record_log(self, written: int, last_id: int, minutes: int) -> None:
         with self._lock:
-            self.events_written, self.last_event_id, self.minutes_written = written, last_id, minutes
+            self.events_written, self.last_event_id, self.minutes_written = (
+                written,
+                last_id,
+                minutes,
+            )
 
     def count_request(self, path: str, code: int) -> None:
         with self._lock:
@@ -209,8 +226,11 @@ class ServiceState:
                 "state": self.state,
                 "state_since": self.state_since,
                 "source": {
-                    "spec": self.source_spec, "state": self.state, "error": self.source_error,
-                    "retry_in_s": self.retry_in_s, "reconnects": self.reconnects,
+                    "spec": self.source_spec,
+                    "state": self.state,
+                    "error": self.source_error,
+                    "retry_in_s": self.retry_in_s,
+                    "reconnects": self.reconnects,
                 },
                 "uptime_s": round(self.uptime_s, 3),
                 "started": self.started,
@@ -224,8 +244,11 @@ class ServiceState:
                 "minutes_written": self.minutes_written,
                 "loop_errors": self.loop_errors,
                 "reloads": self.reloads,
-                "mqtt": {"connected": self.mqtt_connected, "published": self.mqtt_published,
-                         "failed": self.mqtt_failed},
+                "mqtt": {
+                    "connected": self.mqtt_connected,
+                    "published": self.mqtt_published,
+                    "failed": self.mqtt_failed,
+                },
                 "sse_clients": self.hub.listeners,
             }
 

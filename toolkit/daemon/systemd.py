@@ -72,8 +72,14 @@ def default_exec(config_path: Path) -> tuple[str, ...]:
     script = Path(sys.executable).parent / "emoedge"
     if script.is_file():
         return (str(script), "daemon", "run", str(config_path))
-    return (sys.executable, "-c", "from emoedge.cli import main; main()", "daemon", "run",
-            str(config_path))
+    return (
+        sys.executable,
+        "-c",
+        "from emoedge.cli import main; main()",
+        "daemon",
+        "run",
+        str(config_path),
+    )
 
 
 def render_unit(config: DaemonConfig, options: UnitOptions = UnitOptions()) -> str:

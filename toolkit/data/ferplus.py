@@ -64,7 +64,9 @@ def read_label_csv(path: Path) -> tuple[list[str], np.ndarray]:
             try:
                 votes.append([int(float(v)) for v in row[2:]])
             except ValueError:
-                raise UserInputError(f"{path}:{line_no}: votes must be numbers: {row[2:]}") from None
+                raise UserInputError(
+                    f"{path}:{line_no}: votes must be numbers: {row[2:]}"
+                ) from None
             names.append(row[0].strip())
     if not names:
         raise UserInputError(f"{path}: no rows")
@@ -165,7 +167,9 @@ def load_ferplus(
 ) -> FaceSet:
     """One FER+ split under a labelling protocol ('majority' or 'all_faces')."""
     if protocol not in PROTOCOLS:
-        raise UserInputError(f"unknown protocol {protocol!r}; expected one of: {', '.join(PROTOCOLS)}")
+        raise UserInputError(
+            f"unknown protocol {protocol!r}; expected one of: {', '.join(PROTOCOLS)}"
+        )
     names, images, votes, fingerprint = load_raw_split(root, split, cache_dir, progress)
     labels = majority_labels(votes) if protocol == "majority" else all_faces_labels(votes)
     keep = np.flatnonzero(labels >= 0)
@@ -175,5 +179,9 @@ def load_ferplus(
         soft_targets=vote_distribution(votes[keep]),
         names=[names[i] for i in keep],
         source=f"ferplus:{split}:{protocol}",
-        extra={"fingerprint": fingerprint, "votes": votes[keep], "dropped": int(len(names) - len(keep))},
+        extra={
+            "fingerprint": fingerprint,
+            "votes": votes[keep],
+            "dropped": int(len(names) - len(keep)),
+        },
     )

@@ -43,7 +43,9 @@ def load_folders(root: str | Path) -> FaceSet:
                 labels.append(index)
                 names.append(f"{class_dir.name}/{path.name}")
     if not images:
-        raise UserInputError(f"{root}: class folders hold no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise UserInputError(
+            f"{root}: class folders hold no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
     labels_arr = np.asarray(labels, dtype=np.int64)
     return FaceSet(
         images=images,

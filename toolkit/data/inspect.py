@@ -74,5 +74,10 @@ def inspect_folders(root: str | Path) -> dict:
         paths.extend(files)
     if not paths:
         raise UserInputError(f"{root}: no images in class folders")
-    return {"format": "folders", "root": str(root), "class_counts": counts,
-            "images": len(paths), "image_sizes_sampled": _sizes(paths)}
+    return {
+        "format": "folders",
+        "root": str(root),
+        "class_counts": counts,
+        "images": len(paths),
+        "image_sizes_sampled": _sizes(paths),
+    }

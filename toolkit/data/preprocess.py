@@ -51,7 +51,9 @@ class PreprocessSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> PreprocessSpec:
-        known = {k: data[k] for k in ("height", "width", "channels", "scale", "margin") if k in data}
+        known = {
+            k: data[k] for k in ("height", "width", "channels", "scale", "margin") if k in data
+        }
         return cls(**known)
 
 
@@ -78,7 +80,7 @@ def as_uint8_image(image: np.ndarray) -> np.ndarray:
 def expand_box(box: Box, margin: float, image_shape: Sequence[int]) -> Box:
     """Widen a face box by `margin` on each side and clip it to the image."""
     x, y, w, h = (int(v) for v in box)
-    dx, dy = int(round(w * margin)), int(round(h * margin))
+    dx, dy = round(w * margin), round(h * margin)
     height, width = int(image_shape[0]), int(image_shape[1])
     x0, y0 = max(0, x - dx), max(0, y - dy)
     x1, y1 = min(width, x + w + dx), min(height, y + h + dy)
@@ -109,10 +111,7 @@ def preprocess(image: np.ndarray, spec: PreprocessSpec, box: Box | None = None) 
             interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR,
         )
     out = image.astype(np.float32)
-    if spec.scale == "symmetric":
-        out = out / 127.5 - 1.0
-    else:
-        out = out / 255.0
+    out = out / 127.5 - 1.0 if spec.scale == "symmetric" else out / 255.0
     return out.reshape(spec.input_shape)
 
 

@@ -48,7 +48,9 @@ class TrainConfig:
 
     def validate(self) -> None:
         if self.loss not in LOSSES:
-            raise UserInputError(f"unknown loss {self.loss!r}; expected one of: {', '.join(LOSSES)}")
+            raise UserInputError(
+                f"unknown loss {self.loss!r}; expected one of: {', '.join(LOSSES)}"
+            )
         if self.class_weighting not in CLASS_WEIGHTING:
             raise UserInputError(
                 f"unknown class weighting {self.class_weighting!r}; "

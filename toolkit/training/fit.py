@@ -8,6 +8,7 @@ best checkpoint is written every time validation improves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -62,7 +63,9 @@ def _preprocess_spec(config: TrainConfig) -> PreprocessSpec:
     base = get_spec(config.model).default_input
     if config.input_size is None:
         return base
-    return PreprocessSpec(config.input_size, config.input_size, base.channels, base.scale, base.margin)
+    return PreprocessSpec(
+        config.input_size, config.input_size, base.channels, base.scale, base.margin
+    )
 
 
 def _build_or_init(config: TrainConfig, spec: PreprocessSpec):
@@ -117,15 +120,16 @@ def _versions() -> dict[str, str]:
 
     out = {"python": platform.python_version()}
     for name in ("emoedge", "tensorflow", "keras", "numpy", "opencv-python-headless"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[name] = version(name)
-        except PackageNotFoundError:
-            pass
     return out
 
 
-def fit(config: TrainConfig, callbacks: list | None = None,
-        on_data: Callable[[FaceSet, FaceSet], None] | None = None) -> TrainResult:
+def fit(
+    config: TrainConfig,
+    callbacks: list | None = None,
+    on_data: Callable[[FaceSet, FaceSet], None] | None = None,
+) -> TrainResult:
     """Train one model as `config` says; extra Keras callbacks (progress display) go in `callbacks`."""
     config.validate()
     tf = import_tf(config.threads)
@@ -153,8 +157,11 @@ def fit(config: TrainConfig, callbacks: list | None = None,
     valid_ds = _dataset(tf, x_valid, y_valid, w_valid, config, False, value_range)
 
     model = _build_or_init(config, spec)
-    optimizer = keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay) \
-        if config.weight_decay else keras.optimizers.Adam(config.learning_rate)
+    optimizer = (
+        keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+        if config.weight_decay
+        else keras.optimizers.Adam(config.learning_rate)
+    )
     model.compile(
         optimizer=optimizer,
         loss=make_loss(config.loss, config.label_smoothing),
@@ -177,17 +184,20 @@ def fit(config: TrainConfig, callbacks: list | None = None,
         # kept after the run ends, so `--resume --epochs N` can also extend a finished run
         keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
         keras.callbacks.LearningRateScheduler(schedule),
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max",
-                                        save_best_only=True),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path), monitor="val_accuracy", mode="max", save_best_only=True
+        ),
         keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
-                                      patience=config.patience, restore_best_weights=False),
+        keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=config.patience, restore_best_weights=False
+        ),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=config.resume),
         *(callbacks or []),
     ]
     started = time.time()
-    history = model.fit(train_ds, validation_data=valid_ds, epochs=config.epochs,
-                        callbacks=all_callbacks, verbose=0)
+    history = model.fit(
+        train_ds, validation_data=valid_ds, epochs=config.epochs, callbacks=all_callbacks, verbose=0
+    )
     wall = time.time() - started
 
     epochs = _read_history(out / "history.csv")
@@ -211,8 +221,11 @@ def fit(config: TrainConfig, callbacks: list | None = None,
         "epochs": epochs,
         "best_val_accuracy": best,
         "wall_seconds": round(wall, 1),
-        "hardware": {"machine": platform.machine(), "processor": platform.processor(),
-                     "cpus": _cpu_count()},
+        "hardware": {
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "cpus": _cpu_count(),
+        },
         "versions": _versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -234,5 +247,7 @@ def _read_history(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     with path.open() as handle:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)}
-                for row in csv.DictReader(handle)]
+        return [
+            {k: float(v) for k, v in row.items() if v not in ("", None)}
+            for row in csv.DictReader(handle)
+        ]
