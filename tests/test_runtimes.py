@@ -89,3 +89,13 @@ def test_runtimes_do_not_import_tensorflow():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_thread_count_is_capped_at_the_cores_we_may_use():
+    import os
+
+    from emoedge.targets.runtimes import runtime_class
+
+    cores = len(os.sched_getaffinity(0))
+    assert runtime_class("litert")(threads=cores + 8).threads == cores
+    assert runtime_class("litert")(threads=None).threads == cores

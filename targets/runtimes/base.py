@@ -18,8 +18,10 @@ class Runtime(ABC):
     name: str = "base"
 
     def __init__(self, threads: int | None = None) -> None:
-        # None or 0: every core the process may use.
-        self.threads = threads or len(os.sched_getaffinity(0))
+        # None or 0: every core the process may use. More threads than cores (a Pi
+        # profile's 4 on a 2-core box) only adds contention, so the count is capped.
+        cores = len(os.sched_getaffinity(0))
+        self.threads = min(threads or cores, cores)
         self.build: Build | None = None
 
     @abstractmethod
