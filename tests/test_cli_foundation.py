@@ -179,3 +179,55 @@ def test_label_csv_with_wrong_columns(tmp_path):
     result = invoke("train", "--data", tmp_path, "--epochs", 1)
     assert result.exit_code == 2
     assert "label.csv:1: expected 12 columns" in result.output
+
+
+def _folder_dataset(root, ferplus_fixture):
+    """A folder-per-class dataset made of real FER+ faces (as a user would arrange them)."""
+    import shutil
+
+    from emoedge.data.ferplus import load_ferplus
+
+    train = load_ferplus(ferplus_fixture, "train")
+    for name, label in zip(train.names, train.labels, strict=True):
+        folder = root / EMOTION_NAMES[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ferplus_fixture / "FER2013Train" / name, folder / name)
+    return root
+
+
+EMOTION_NAMES = (
+    "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+)  # fmt: skip
+
+
+def test_fine_tune_a_zoo_model_on_folders(tmp_path, ferplus_fixture):
+    data = _folder_dataset(tmp_path / "faces", ferplus_fixture)
+    out = tmp_path / "run"
+    result = invoke(
+        "train",
+        "--format",
+        "folders",
+        "--data",
+        data,
+        "--init-from",
+        "zoo:mini_xception",
+        "--epochs",
+        1,
+        "--batch-size",
+        16,
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text())
+    assert record["data"]["source"].startswith("folders:")
+    assert record["data"]["train_images"] + record["data"]["valid_images"] == 48
+    inspected = invoke("data", "inspect", data, "--json")
+    assert json.loads(inspected.stdout)["class_counts"]["contempt"] == 6
+
+
+def test_folder_with_an_unknown_class_name(tmp_path):
+    (tmp_path / "smug").mkdir()
+    result = invoke("data", "inspect", tmp_path)
+    assert result.exit_code == 2
+    assert "unknown emotion 'smug'" in result.output

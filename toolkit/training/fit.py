@@ -69,13 +69,16 @@ def _preprocess_spec(config: TrainConfig) -> PreprocessSpec:
 
 
 def _build_or_init(config: TrainConfig, spec: PreprocessSpec):
-    import keras
 
     from emoedge.models import build_model
 
-    if config.init_from and config.init_from.endswith(".keras"):
+    if config.init_from and (
+        config.init_from.endswith(".keras") or config.init_from.startswith("zoo:")
+    ):
+        from emoedge.models.zoo import load_keras_model
+
         log.info("fine-tuning %s", config.init_from)
-        return keras.models.load_model(config.init_from, compile=False)
+        return load_keras_model(config.init_from)
     model = build_model(config.model, input_size=spec.height, **config.model_options)
     if config.init_from:
         from emoedge.models.mini_xception import load_fer2013_weights
