@@ -5,9 +5,7 @@ Backends load lazily: asking for "tflite" never imports OpenVINO or NNCF.
 
 from __future__ import annotations
 
-import importlib
-
-from emoedge.errors import UserInputError
+from emoedge.lazy import load_registered
 from emoedge.quantization.base import (
     PRECISIONS,
     Artifact,
@@ -23,13 +21,7 @@ QUANTIZERS: dict[str, str] = {
 
 
 def quantizer_class(fmt: str) -> type[Quantizer]:
-    try:
-        module_name, class_name = QUANTIZERS[fmt].split(":")
-    except KeyError:
-        raise UserInputError(
-            f"unknown model format {fmt!r}; expected one of: {', '.join(QUANTIZERS)}"
-        ) from None
-    return getattr(importlib.import_module(module_name), class_name)
+    return load_registered(QUANTIZERS, fmt, "model format")
 
 
 def get_quantizer(fmt: str) -> Quantizer:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-from emoedge.errors import UserInputError
+from emoedge.lazy import load_registered
 from emoedge.targets.detectors.base import Detection, Detector
 
 DETECTORS: dict[str, str] = {
@@ -15,13 +14,7 @@ DETECTORS: dict[str, str] = {
 
 
 def detector_class(name: str) -> type[Detector]:
-    try:
-        module_name, class_name = DETECTORS[name].split(":")
-    except KeyError:
-        raise UserInputError(
-            f"unknown detector {name!r}; expected one of: {', '.join(DETECTORS)}"
-        ) from None
-    return getattr(importlib.import_module(module_name), class_name)
+    return load_registered(DETECTORS, name, "detector")
 
 
 def make_detector(name: str, model_path: str | Path | None = None, **options) -> Detector:

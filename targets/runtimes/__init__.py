@@ -6,10 +6,8 @@ OpenVINO or ONNX Runtime modules.
 
 from __future__ import annotations
 
-import importlib
-
 from emoedge.build import Build
-from emoedge.errors import UserInputError
+from emoedge.lazy import load_registered
 from emoedge.targets.runtimes.base import Runtime
 
 RUNTIMES: dict[str, str] = {
@@ -20,13 +18,7 @@ RUNTIMES: dict[str, str] = {
 
 
 def runtime_class(name: str) -> type[Runtime]:
-    try:
-        module_name, class_name = RUNTIMES[name].split(":")
-    except KeyError:
-        raise UserInputError(
-            f"unknown runtime {name!r}; expected one of: {', '.join(RUNTIMES)}"
-        ) from None
-    return getattr(importlib.import_module(module_name), class_name)
+    return load_registered(RUNTIMES, name, "runtime")
 
 
 def load_runtime(build: Build, name: str | None = None, threads: int | None = None) -> Runtime:
