@@ -12,4 +12,4 @@ python -m pip install -q -e ".[train,rpi]"
 TARGET="${1:-rpi}"
 emoedge export --target "$TARGET" --model zoo:mini_xception \
     --data "${EMOEDGE_DATA:-tests/fixtures/ferplus}" --out "builds/demo-$TARGET" --force
-emoedge run "builds/demo-$TARGET" --source tests/fixtures/wild/images --json -
+emoedge run "builds/demo-$TARGET" --source tests/fixtures/wild/images --print-faces

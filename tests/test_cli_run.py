@@ -151,3 +151,17 @@ def test_camera_means_the_targets_camera(builds):
     # jetson: the CSI GStreamer pipeline (pip OpenCV has no GStreamer: a clear error)
     result = run(builds["jetson"], "--source", "camera")
     assert result.exit_code == 2 and "GStreamer" in result.output
+
+
+def test_print_faces_gives_one_readable_line_per_photo(builds, tmp_path):
+    jsonl = tmp_path / "out.jsonl"
+    result = run(builds["rpi"], "--source", WILD_IMAGES, "--print-faces", "--json", jsonl)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    printed = [line for line in result.stdout.splitlines() if line.startswith("frame ")]
+    assert len(printed) == len(PHOTOS) == len(records)
+    for line, record in zip(printed, records, strict=True):
+        face = record["faces"][0]
+        assert line.startswith(
+            f"frame {record['frame_index']}: #{face['track_id']} {face['label']} "
+        )
