@@ -22,7 +22,6 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from emoedge.build import MANIFEST_NAME, Build, file_entry, sha256_file, write_m
 from emoedge.errors import AccuracyGateError, UserInputError
 from emoedge.labels import EMOTIONS
 from emoedge.targets.profiles import TargetProfile, get_profile
+from emoedge.versions import installed_versions
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +53,7 @@ TOOL_DISTRIBUTIONS = (
 
 
 def tool_versions() -> dict[str, str]:
-    versions = {}
-    for name in TOOL_DISTRIBUTIONS:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+    return installed_versions(TOOL_DISTRIBUTIONS)
 
 
 def model_name(model_ref: str | Path) -> str:

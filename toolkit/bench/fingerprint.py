@@ -11,8 +11,9 @@ import json
 import os
 import platform
 import re
-from importlib import metadata
 from pathlib import Path
+
+from emoedge.versions import installed_versions
 
 RUNTIME_DISTRIBUTIONS = (
     "ai-edge-litert",
@@ -37,12 +38,7 @@ def cpu_model() -> str:
 
 
 def device_fingerprint() -> dict:
-    versions = {}
-    for name in RUNTIME_DISTRIBUTIONS:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+    versions = installed_versions(RUNTIME_DISTRIBUTIONS)
     return {
         "cpu": cpu_model(),
         "machine": platform.machine(),

@@ -8,7 +8,6 @@ best checkpoint is written every time validation improves.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -26,6 +25,7 @@ from emoedge.labels import EMOTIONS, NUM_CLASSES
 from emoedge.tf_env import import_tf
 from emoedge.training.config import TrainConfig
 from emoedge.training.losses import class_weights, make_loss
+from emoedge.versions import installed_versions
 
 log = logging.getLogger(__name__)
 
@@ -116,16 +116,6 @@ def _dataset(tf, x, y, w, config: TrainConfig, training: bool, value_range):
 
         ds = ds.map(mix)
     return ds.prefetch(2)
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in ("emoedge", "tensorflow", "keras", "numpy", "opencv-python-headless"):
-        with contextlib.suppress(PackageNotFoundError):
-            out[name] = version(name)
-    return out
 
 
 def fit(
@@ -229,7 +219,9 @@ def fit(
             "processor": platform.processor(),
             "cpus": _cpu_count(),
         },
-        "versions": _versions(),
+        "versions": installed_versions(
+            ("emoedge", "tensorflow", "keras", "numpy", "opencv-python-headless"), python=True
+        ),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     record_path = out / "run.json"
