@@ -8,7 +8,6 @@ Every figure comes from evaluating the copied file, not from training logs.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -171,7 +170,9 @@ def publish(
     record = json.loads((run_dir / "run.json").read_text())
     zoo_dir.mkdir(parents=True, exist_ok=True)
     model_file = zoo_dir / f"{name}.keras"
-    shutil.copyfile(run_dir / "model.keras", model_file)
+    # Re-saved uncompiled: the checkpoint also holds the optimizer's moments,
+    # two thirds of its bytes, which nobody running the model needs.
+    load_keras_model(run_dir / "model.keras").save(model_file)
     model = load_keras_model(model_file)
     spec = keras_preprocess_spec(model)
     predictor = keras_predictor(model)
