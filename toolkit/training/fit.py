@@ -188,8 +188,15 @@ def fit(
         *(callbacks or []),
     ]
     started = time.time()
+    # shuffle=False: the dataset reshuffles itself each epoch (seeded); Keras
+    # only warns that it cannot shuffle a tf.data pipeline.
     history = model.fit(
-        train_ds, validation_data=valid_ds, epochs=config.epochs, callbacks=all_callbacks, verbose=0
+        train_ds,
+        validation_data=valid_ds,
+        epochs=config.epochs,
+        callbacks=all_callbacks,
+        verbose=0,
+        shuffle=False,
     )
     wall = time.time() - started
 
