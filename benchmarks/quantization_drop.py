@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
+
 FORMATS = ("tflite", "openvino", "onnx")
 GOAL_DROP = 0.5
 GOAL_RATIO = 1 / 3.5
@@ -125,7 +127,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+", help="zoo:<name> or .keras paths")
     parser.add_argument("--data", type=Path, required=True, help="FER+ root")
     parser.add_argument("--out", type=Path, help="Markdown file to write (default: stdout only)")
-    parser.add_argument("--calibration-size", type=int, default=500)
+    parser.add_argument("--calibration-size", type=int, default=DEFAULT_CALIBRATION_SIZE)
     parser.add_argument("--limit", type=int, default=None, help="test images (default: all)")
     args = parser.parse_args()
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
 OPSET = 17
+CALIBRATION_PERCENTILE = 99.99
 INPUT_NAME = "image"
 
 
@@ -65,7 +66,7 @@ class _Reader:
     """ORT's CalibrationDataReader protocol over a CalibrationSet."""
 
     def __init__(self, calibration: CalibrationSet, input_name: str, batch_size: int = 32) -> None:
-        self._batches = calibration.batches(batch_size)
+        self._batches = calibration.batches(batch_size, equal=True)
         self._name = input_name
 
     def get_next(self):
@@ -134,14 +135,20 @@ class ONNXQuantizer(Quantizer):
                     per_channel=True,
                     activation_type=QuantType.QInt8,
                     weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax,
-                    extra_options={"ActivationSymmetric": symmetric_activations},
+                    # Percentile, not MinMax: symmetric activation ranges set by
+                    # the largest outlier cost 0.60 point on FER+ valid with
+                    # mini-Xception; the 99.99th percentile cost none (-0.06).
+                    calibrate_method=CalibrationMethod.Percentile,
+                    extra_options={
+                        "ActivationSymmetric": symmetric_activations,
+                        "CalibPercentile": CALIBRATION_PERCENTILE,
+                    },
                 )
                 params.update(
                     scheme="ONNX Runtime static quantization, QDQ format",
                     weights="int8 symmetric, per-channel",
                     activations=f"int8 {'symmetric' if symmetric_activations else 'asymmetric'}, "
-                    "per-tensor, MinMax calibration",
+                    f"per-tensor, {CALIBRATION_PERCENTILE}th percentile calibration",
                     calibration=calibration.describe(),
                 )
         return Artifact(

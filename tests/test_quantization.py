@@ -33,6 +33,15 @@ def test_calibration_from_folder(tmp_path):
     assert len(CalibrationSet.from_folder(FIXTURE / "FER2013Test", SPEC, size=5)) == 5
 
 
+def test_equal_batches_share_one_shape():
+    # ONNX Runtime's percentile calibrator stacks batch outputs: a short last batch breaks it.
+    calibration = CalibrationSet(np.zeros((500, 8, 8, 1), np.float32), source="zeros")
+    shapes = {batch.shape for batch in calibration.batches(32, equal=True)}
+    assert shapes == {(25, 8, 8, 1)}
+    assert sum(len(b) for b in calibration.batches(32)) == 500
+    assert {b.shape[0] for b in calibration.batches(32)} == {32, 20}
+
+
 def test_empty_or_missing_calibration_folder(tmp_path):
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     (tmp_path / "empty" / "notes.txt").write_text("no images here")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from emoedge.errors import UserInputError
+from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def build_dir(
     model_ref: str,
     variant: Variant,
     data: Path | None = None,
-    calibration_size: int = 500,
+    calibration_size: int = DEFAULT_CALIBRATION_SIZE,
 ) -> Path:
     """Cache folder of a build: keyed by the model's checksum and by the data its
     int8 calibration came from (a fixture-calibrated build must never stand in
@@ -133,7 +134,7 @@ def make_build(
     variant: Variant,
     cache: Path,
     data: Path | None,
-    calibration_size: int = 500,
+    calibration_size: int = DEFAULT_CALIBRATION_SIZE,
     validation_size: int = 200,
 ) -> Path | None:
     """The build folder for a variant (None for Keras), exported once and then reused.

@@ -8,6 +8,8 @@ import typer
 
 from emoedge.cli import app
 from emoedge.cli.common import console, out, user_errors
+from emoedge.export import DEFAULT_VALIDATION_SIZE
+from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
 
 
 @app.command(
@@ -55,10 +57,16 @@ def export_command(
         None, "--calibration", help="A folder of face crops to calibrate on instead of FER+ train."
     ),
     calibration_size: int = typer.Option(
-        500, "--calibration-size", min=1, help="Calibration images (class-balanced)."
+        DEFAULT_CALIBRATION_SIZE,
+        "--calibration-size",
+        min=1,
+        help="Calibration images (class-balanced).",
     ),
     validation_size: int = typer.Option(
-        500, "--validation-size", min=1, help="FER+ valid images for the parity check."
+        DEFAULT_VALIDATION_SIZE,
+        "--validation-size",
+        min=0,
+        help="FER+ valid images for the parity check (0: all 3,191).",
     ),
     max_drop: float = typer.Option(
         1.0, "--max-drop", help="Fail when accuracy drops more than this many points."
