@@ -47,6 +47,7 @@ def test_camera_index_and_full_config(tmp_path):
 build = "build"
 threads = 2
 smoothing = "none"
+flip_tta = true
 [source]
 spec = 0
 loop = true
@@ -71,6 +72,7 @@ mode = "aggregates"
     )
     assert cfg.source.spec == 0 and cfg.source.loop
     assert cfg.pipeline.threads == 2 and cfg.pipeline.smoothing == "none"
+    assert cfg.pipeline.flip_tta is True
     assert (cfg.http.host, cfg.http.port, cfg.http.token) == (
         "0.0.0.0",
         9000,

@@ -60,6 +60,20 @@ def test_labels_equal_the_runtime_on_the_same_crops(pipeline):
         json.dumps(result.to_dict())  # JSON-ready
 
 
+def test_flip_tta_averages_the_face_and_its_mirror(builds):
+    tta = Pipeline.from_build(builds["rpi"], smoothing="none", flip_tta=True)
+    assert tta.describe()["flip_tta"] is True
+    runtime = load_runtime(tta.build)
+    image = cv2.imread(str(PHOTOS[0]))
+    face = tta(image).faces[0]
+    crop = preprocess(image, tta.build.preprocess, face.box)
+    expected = (runtime.predict(crop[None])[0] + runtime.predict(crop[None, :, ::-1])[0]) / 2
+    got = np.array([face.probabilities[name] for name in tta.labels])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    plain = runtime.predict(crop[None])[0]
+    assert not np.allclose(got, plain, atol=1e-4)  # the mirror really went in
+
+
 def test_frame_layouts_give_the_same_answer(pipeline):
     bgr = cv2.imread(str(PHOTOS[0]), cv2.IMREAD_COLOR)
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)

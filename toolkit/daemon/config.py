@@ -15,6 +15,7 @@ Example (every key optional except `pipeline.build` and `source.spec`)::
     threads = 0                   # 0 = the manifest's setting
     detector = ""                 # override the manifest's detector
     smoothing = "ema"             # ema | vote | none
+    flip_tta = false              # also classify the mirrored face (+1 point, 2x classifier)
 
     [source]
     spec = "/dev/video0"          # camera index, device, file, folder or URL
@@ -76,6 +77,7 @@ class PipelineConfig:
     threads: int | None = None
     detector: str | None = None
     smoothing: str = "ema"
+    flip_tta: bool = False
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,7 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
         threads=threads or None,
         detector=p.string("detector") or None,
         smoothing=smoothing,
+        flip_tta=p.boolean("flip_tta", False),
     )
     p.finish()
 

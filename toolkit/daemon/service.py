@@ -47,7 +47,12 @@ def _load_pipeline(config: DaemonConfig):
 
     p = config.pipeline
     return Pipeline.from_build(
-        p.build, runtime=p.runtime, threads=p.threads, detector=p.detector, smoothing=p.smoothing
+        p.build,
+        runtime=p.runtime,
+        threads=p.threads,
+        detector=p.detector,
+        smoothing=p.smoothing,
+        flip_tta=p.flip_tta,
     )
 
 
