@@ -22,8 +22,8 @@ from emoedge.errors import UserInputError
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("int8", "fp16", "fp32")
-# 2000 rather than 500: on FER+ valid the TFLite int8 mini-Xception lost 0.63
-# point calibrated on 500 images and 0.28 on 2000 (benchmarks/results/quantization_*).
+# 2000 rather than 500: `emoedge export --target rpi --validation-size 3191` with
+# zoo:mini_xception lost 0.63 point calibrated on 500 images and 0.28 on 2000.
 DEFAULT_CALIBRATION_SIZE = 2000
 
 
