@@ -115,6 +115,11 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--idle-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--max-rps",
+        type=float,
+        help="the daemon's http.max_requests_per_s (default: the config default; 0 = no limit)",
+    )
     parser.add_argument("--out", type=Path, help="also write the markdown result here")
     args = parser.parse_args()
 
@@ -145,6 +150,7 @@ loop = true
 realtime = false
 [http]
 bind = "127.0.0.1:{port}"
+{"" if args.max_rps is None else f"max_requests_per_s = {args.max_rps}"}
 [events]
 log = "events.sqlite"
 """)
@@ -230,7 +236,10 @@ log = "events.sqlite"
         f"{status['build']['detector']}; source: a looping 350x350 video read as fast as the "
         "pipeline goes (so fps is the pipeline's capacity).",
         f"Load: {args.clients} keep-alive clients on loopback for {args.seconds:.0f} s, "
-        "alternating GET /v1/latest and GET /v1/status as fast as they get answers.",
+        "alternating GET /v1/latest and GET /v1/status as fast as they get answers; "
+        f"the daemon's request budget (http.max_requests_per_s): "
+        f"{status.get('max_requests_per_s', 0) or 'no limit'}"
+        f"{' requests/s' if status.get('max_requests_per_s') else ''}.",
         "",
         "| measure | value |",
         "|---|---:|",

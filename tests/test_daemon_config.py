@@ -32,6 +32,7 @@ def test_minimal_config_resolves_paths_against_its_folder(tmp_path):
     assert cfg.events.log == tmp_path / "events.sqlite"
     assert (cfg.http.host, cfg.http.port) == ("127.0.0.1", 8080)
     assert cfg.http.token is None and cfg.http.preview is False
+    assert cfg.http.max_requests_per_s == 200.0
     assert cfg.privacy == "full" and not cfg.mqtt.enabled
     assert cfg.source.spec == str(tmp_path / "clip.mp4")  # files are relative to the config
 
@@ -144,6 +145,10 @@ def test_short_token_preview_with_aggregates_and_bad_bind_are_refused(tmp_path):
         load_config(_write(tmp_path, base + '[http]\nbind = "8080"\n'))
     with pytest.raises(ConfigError, match="true or false"):
         load_config(_write(tmp_path, base + "[http]\npreview = 1\n"))
+    with pytest.raises(ConfigError, match="max_requests_per_s must be >= 0"):
+        load_config(_write(tmp_path, base + "[http]\nmax_requests_per_s = -5\n"))
+    unlimited = load_config(_write(tmp_path, base + "[http]\nmax_requests_per_s = 0\n"))
+    assert unlimited.http.max_requests_per_s == 0.0
 
 
 def test_loopback_detection():

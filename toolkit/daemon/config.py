@@ -30,6 +30,8 @@ Example (every key optional except `pipeline.build` and `source.spec`)::
     bind = "127.0.0.1:8080"       # beyond loopback a token is required
     token = ""                    # or token_file = "/etc/emoedge/token"
     preview = false               # annotated MJPEG at /v1/preview.mjpeg
+    max_requests_per_s = 200      # the API's budget: more requests wait their turn
+                                  # (0 = no limit); it caps what clients take from the pipeline
 
     [mqtt]
     enabled = false
@@ -96,6 +98,7 @@ class HttpConfig:
     port: int = 8080
     token: str | None = field(default=None, repr=False)
     preview: bool = False
+    max_requests_per_s: float = 200.0  # 0 = no limit
 
     @property
     def loopback_only(self) -> bool:
@@ -145,6 +148,7 @@ class DaemonConfig:
             "http": f"{self.http.host}:{self.http.port}",
             "token": "set" if self.http.token else "none",
             "preview": self.http.preview,
+            "max_requests_per_s": self.http.max_requests_per_s or "no limit",
             "mqtt": f"{self.mqtt.host}:{self.mqtt.port}" if self.mqtt.enabled else "off",
             "event_log": str(self.events.log),
             "retention_days": self.events.retention_days,
@@ -344,7 +348,13 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
             f"http.bind {host}:{port} is beyond loopback: set http.token or http.token_file, "
             "or bind 127.0.0.1"
         )
-    http = HttpConfig(host=host, port=port, token=token, preview=h.boolean("preview", False))
+    http = HttpConfig(
+        host=host,
+        port=port,
+        token=token,
+        preview=h.boolean("preview", False),
+        max_requests_per_s=h.number("max_requests_per_s", 200.0, strict=False),
+    )
     h.finish()
 
     m = _Section("mqtt", data.get("mqtt"), errors)

@@ -2,7 +2,8 @@
 
 Why not a framework: the device installs nothing extra, and the endpoints are
 few. Each connection gets a thread; handlers only read `ServiceState`
-snapshots, so clients never slow the pipeline beyond the GIL they share.
+snapshots. The daemon runs this server in a child process of lower priority
+(`http_process.py`), so its threads never compete with the pipeline for the GIL.
 
 Endpoints (JSON unless noted):
   GET  /healthz              the process and its loop are alive
@@ -14,6 +15,12 @@ Endpoints (JSON unless noted):
   GET  /v1/preview.mjpeg     annotated MJPEG, only when `http.preview = true`
   POST /v1/reload            re-read the config file (as SIGHUP does)
 
+Budget: the API answers at most `max_requests_per_s` requests a second (the
+config's `http.max_requests_per_s`); a request over it waits its turn, and one
+that would wait more than `MAX_WAIT_S` gets 429. On a 2-core device, clients
+polling flat out otherwise take half the pipeline's CPU, most of it in their own
+processes, which no server-side priority can reclaim.
+
 Access: with a token configured every endpoint needs `Authorization: Bearer
 <token>` (compared in constant time). The server refuses to start bound beyond
 loopback without one.
@@ -24,7 +31,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -44,6 +50,33 @@ log = logging.getLogger(__name__)
 
 SSE_HEARTBEAT_S = 10.0
 MJPEG_BOUNDARY = "emoedgeframe"
+MAX_WAIT_S = 5.0  # longer than this over the budget: 429, try later
+BURST_S = 0.25  # an idle API answers this many seconds' worth of requests at once
+
+
+class RequestBudget:
+    """Requests a second the API may serve: each request reserves the next slot.
+
+    A virtual clock (`_next`) advances 1/rate per request; a request waits until
+    its slot. After a quiet spell up to `BURST_S` seconds' worth go at once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def reserve(self, rate: float, max_wait: float = MAX_WAIT_S) -> float | None:
+        """Seconds to wait before serving, or None when that would exceed `max_wait`."""
+        if rate <= 0:
+            return 0.0
+        with self._lock:
+            now = time.monotonic()
+            slot = max(self._next, now - BURST_S)
+            wait = slot - now
+            if wait > max_wait:
+                return None
+            self._next = slot + 1.0 / rate
+        return max(0.0, wait)
 
 
 class HttpApi:
@@ -60,12 +93,15 @@ class HttpApi:
         token: str | None = None,
         aggregates_only: bool = False,
         preview: bool = False,
+        max_requests_per_s: float = 0.0,
         reload: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.state = state
         self.token = token
         self.aggregates_only = aggregates_only
         self.preview = preview
+        self.max_requests_per_s = max_requests_per_s
+        self.budget = RequestBudget()
         self.reload = reload
         self.closing = threading.Event()  # set at shutdown: streams end
 
@@ -92,6 +128,7 @@ class HttpApi:
         }
         snap["privacy"] = "aggregates" if self.aggregates_only else "full"
         snap["preview"] = self.preview
+        snap["max_requests_per_s"] = self.max_requests_per_s
         return snap
 
     def latest(self) -> dict[str, Any]:
@@ -113,6 +150,11 @@ class HttpApi:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a poller reuses its connection
+    # Headers and body leave in one write, without Nagle's delay: unbuffered, the
+    # body's separate small write waited ~40 ms for the client's delayed ACK.
+    # Streams (SSE, MJPEG) flush after each message.
+    wbufsize = -1
+    disable_nagle_algorithm = True
     server_version = "emoedge"
     sys_version = ""
     server: DaemonHTTPServer
@@ -152,7 +194,24 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, code: int, message: str, headers: dict[str, str] | None = None) -> None:
         self._json(code, {"error": message}, headers)
 
+    def _admit(self) -> bool:
+        """Wait for this request's slot in the budget; 429 when it is too far off."""
+        wait = self.api.budget.reserve(self.api.max_requests_per_s)
+        if wait is None:
+            self.close_connection = True  # an unread request body must not become the next request
+            self._error(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                f"over the API's budget of {self.api.max_requests_per_s:g} requests/s",
+                {"Retry-After": "1", "Connection": "close"},
+            )
+            return False
+        if wait:
+            time.sleep(wait)
+        return True
+
     def _guard(self) -> bool:
+        if not self._admit():
+            return False
         if self.api.authorized(self.headers.get("Authorization")):
             return True
         # Drain a request body so the connection stays usable.
@@ -335,32 +394,10 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-#: Handler threads run at this nice value (Linux: per thread), below the pipeline's,
-#: so a crowd of pollers takes the CPU the pipeline leaves, not the CPU it needs.
-HANDLER_NICE = 10
-
-
-def _lower_thread_priority(nice: int) -> None:
-    """Raise this thread's nice value (Linux applies setpriority to one thread id)."""
-    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
-        return
-    try:
-        tid = threading.get_native_id()
-        current = os.getpriority(os.PRIO_PROCESS, tid)
-        if current < nice:
-            os.setpriority(os.PRIO_PROCESS, tid, nice)
-    except OSError:
-        pass  # not permitted or not supported: run at normal priority
-
-
 class DaemonHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck client never holds the process at exit
     allow_reuse_address = True
     request_queue_size = 128  # 50+ clients connecting at once
-
-    def process_request_thread(self, request, client_address) -> None:
-        _lower_thread_priority(HANDLER_NICE)
-        super().process_request_thread(request, client_address)
 
     def __init__(self, api: HttpApi, host: str, port: int) -> None:
         if not is_loopback(host) and not api.token:

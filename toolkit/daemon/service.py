@@ -5,7 +5,8 @@ Threads:
             systemd's watchdog; `run()` blocks here until stopped
   loop      opens the source, runs the pipeline on every frame, turns results
             into events, commits them to the log, then publishes them
-  http      the HTTP server (one thread per connection)
+  http-feed sends the state and events to the HTTP process (`http_process.py`),
+            which serves HTTP at a lower priority than this process
   mqtt      paho's network thread
 
 Source faults never end the process: a source that cannot be opened, ends,
@@ -31,7 +32,7 @@ from typing import Any
 from emoedge.daemon.config import DaemonConfig, load_config
 from emoedge.daemon.eventlog import EventLog
 from emoedge.daemon.events import Batch, ChangeDetector, MinuteAggregator
-from emoedge.daemon.http import DaemonHTTPServer, HttpApi
+from emoedge.daemon.http_process import HttpProcess
 from emoedge.daemon.state import BuildInfo, ServiceState
 from emoedge.daemon.systemd import notify, watchdog_interval
 from emoedge.errors import EmoedgeError, UserInputError
@@ -91,7 +92,7 @@ class DaemonService:
         self._thread: threading.Thread | None = None
         self.pipeline: Any = None
         self.log: EventLog | None = None
-        self.http: DaemonHTTPServer | None = None
+        self.http: HttpProcess | None = None
         self.mqtt: Any = None
         self.changes = ChangeDetector(config.events.min_frames, config.events.track_timeout_s)
         self.minutes = MinuteAggregator()
@@ -108,14 +109,16 @@ class DaemonService:
         self.log = EventLog(cfg.events.log)
         self.log.prune(cfg.events.retention_days)
         self._last_prune = time.monotonic()
-        api = HttpApi(
+        self.http = HttpProcess(
             self.state,
+            cfg.http.host,
+            cfg.http.port,
             token=cfg.http.token,
             aggregates_only=cfg.aggregates_only,
             preview=cfg.http.preview,
+            max_requests_per_s=cfg.http.max_requests_per_s,
             reload=self.reload,
-        )
-        self.http = DaemonHTTPServer(api, cfg.http.host, cfg.http.port).start()
+        ).start()
         if cfg.mqtt.enabled:
             self.mqtt = self._start_mqtt(cfg)
         self._thread = threading.Thread(target=self._loop, name="emoedge-loop", daemon=True)
@@ -341,9 +344,12 @@ class DaemonService:
                     http = replace(new.http, host=old.http.host, port=old.http.port)
                     events = replace(new.events, log=old.events.log)
                     self.config = replace(new, http=http, events=events)
-                api = self.http.api
-                api.token, api.preview = http.token, http.preview
-                api.aggregates_only = self.config.aggregates_only
+                self.http.configure(
+                    token=http.token,
+                    aggregates_only=self.config.aggregates_only,
+                    preview=http.preview,
+                    max_requests_per_s=http.max_requests_per_s,
+                )
                 if new.mqtt != old.mqtt or new.privacy != old.privacy:
                     if self.mqtt is not None:
                         self.mqtt.stop(timeout=1.0)
@@ -438,6 +444,8 @@ class DaemonService:
                     except UserInputError as exc:
                         log.error("reload refused, keeping the running config: %s", exc)
                 self._check_stall()
+                if self.http is not None:
+                    self.http.restart_if_dead()
                 if ping and time.monotonic() >= next_ping:
                     next_ping = time.monotonic() + ping
                     # Only a loop that shows signs of life keeps systemd's watchdog fed.

@@ -66,8 +66,8 @@ class EventHub:
         self.maxsize = maxsize
         self.dropped = 0
 
-    def subscribe(self) -> queue.Queue:
-        q: queue.Queue = queue.Queue(self.maxsize)
+    def subscribe(self, maxsize: int | None = None) -> queue.Queue:
+        q: queue.Queue = queue.Queue(maxsize or self.maxsize)
         with self._lock:
             self._queues.add(q)
         return q
