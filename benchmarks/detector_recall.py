@@ -145,9 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         "Choice: the default detector for every profile is BlazeFace short range with a 10% border",
-        "(`blazeface`, variant short, pad 0.1): full recall on wild-sample at about 1 ms per frame,",
-        "25x faster than Haar, which misses faces that fill the frame. Letterboxing matters for",
-        "non-square frames (stretching loses 7 points). The 128 px short range model cannot see",
+        "(`blazeface`, variant short, pad 0.1): full recall on wild-sample at about 0.5 ms per",
+        "frame (1 ms before its input resize went from INTER_AREA to bilinear on 2026-11-27),",
+        "about 30x faster than Haar, which misses faces that fill the frame. Letterboxing matters",
+        "for non-square frames (stretching loses 7-8 points). The 128 px short range model cannot see",
         "small faces in a crowd frame; there the 256 px 'back' variant or Haar do (see the crowd table).",
     ]
     text = "\n".join(lines) + "\n"
