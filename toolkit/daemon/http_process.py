@@ -154,6 +154,8 @@ class HttpProcess:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._events: queue.Queue | None = None
+        self._restart_backoff = 0.5  # doubled before its first use: 1 s
+        self._next_restart = 0.0
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> HttpProcess:
@@ -218,8 +220,14 @@ class HttpProcess:
         return self._process is not None and self._process.poll() is None
 
     def restart_if_dead(self) -> bool:
-        """Start a new child when the old one died (not when it was stopped); True if so."""
+        """Start a new child when the old one died (not when it was stopped); True if so.
+
+        Called often by the daemon's main loop; failed starts back off (1 s doubling
+        to 60 s) so a port taken by someone else does not spin.
+        """
         if self._stopping.is_set() or self._process is None or self.alive():
+            return False
+        if time.monotonic() < self._next_restart:
             return False
         log.error("the HTTP process exited (code %s); starting it again", self._process.returncode)
         self._cleanup()
@@ -227,8 +235,15 @@ class HttpProcess:
         try:
             self.start()
         except EmoedgeError as exc:
-            log.error("the HTTP process did not come back: %s", exc)
+            self._restart_backoff = min(self._restart_backoff * 2, 60.0)
+            self._next_restart = time.monotonic() + self._restart_backoff
+            log.error(
+                "the HTTP process did not come back (%s); next try in %.0f s",
+                exc,
+                self._restart_backoff,
+            )
             return False
+        self._restart_backoff = 0.5
         return True
 
     def configure(
