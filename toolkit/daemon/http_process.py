@@ -2,11 +2,13 @@
 
 Why a process: on a 2-core machine, 50 clients polling the daemon's threaded
 HTTP server cut the pipeline to 0.55 of its idle frame rate
-(benchmarks/results/daemon_load_2026-11-27.md). Handler threads share the GIL
-with the pipeline thread, so a higher nice value on them does not help: the
-pipeline waits for a GIL that a descheduled handler holds. In a child process
-at nice +`HTTP_NICE` the kernel arbitrates instead, and it hands the CPU to the
-pipeline first; clients get what the pipeline leaves.
+(benchmarks/results/daemon_load_2026-11-27_inprocess.md). Handler threads share
+the GIL with the pipeline thread, so a higher nice value on them does not help:
+the pipeline waits for a GIL that a descheduled handler holds. In a child process
+at nice +`HTTP_NICE` the kernel arbitrates instead. That alone does not hold the
+frame rate against clients on the same machine (their own CPU is not ours to
+lower): the request budget in `http.py` does, 0.87 with both
+(benchmarks/results/daemon_load_2026-11-27.md).
 
 The child serves the same `HttpApi` from a `MirroredState`: a `ServiceState`
 whose fields the daemon refreshes `PUBLISH_HZ` times a second, plus every hub
@@ -16,9 +18,10 @@ daemon says so or when its pipe closes, so even a daemon killed with -9 leaves
 no server behind.
 
 Messages (tuples over a socket pair, pickled by `multiprocessing.connection`):
-  daemon -> child  ("init", options and first state) ("state", fields) ("event", kind, data) ("config", settings)
-                   ("preview", index, image, frame_result) ("reload_result", id, ok, payload)
-                   ("stop",)
+  daemon -> child  ("init", options and first state) ("state", fields)
+                   ("event", kind, data) ("config", settings)
+                   ("preview", index, image, frame_result), only with the preview on
+                   ("reload_result", id, ok, payload) ("stop",)
   child -> daemon  ("ready", port) ("error", message) ("reload", id)
 """
 
