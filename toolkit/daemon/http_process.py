@@ -364,7 +364,6 @@ class HttpProcess:
         self._send(("reload_result", request_id, True, result))
 
 
-# -- the child ----------------------------------------------------------------------
 def _wait(process: subprocess.Popen, timeout: float) -> int | None:
     """The exit code, or None while it still runs after `timeout`."""
     try:
@@ -373,6 +372,7 @@ def _wait(process: subprocess.Popen, timeout: float) -> int | None:
         return None
 
 
+# -- the child ----------------------------------------------------------------------
 class _ReloadProxy:
     """`HttpApi.reload` in the child: ask the daemon, wait for its answer."""
 
