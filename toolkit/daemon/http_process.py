@@ -98,6 +98,18 @@ def export_state(state: ServiceState) -> dict[str, Any]:
     return fields
 
 
+def _api_settings(
+    token: str | None, aggregates_only: bool, preview: bool, max_requests_per_s: float
+) -> dict[str, Any]:
+    """The `HttpApi` keyword arguments the child is started with and reconfigured to."""
+    return {
+        "token": token,
+        "aggregates_only": aggregates_only,
+        "preview": preview,
+        "max_requests_per_s": max_requests_per_s,
+    }
+
+
 class MirroredState(ServiceState):
     """The child's `ServiceState`: fields from the daemon, fps as the daemon measured it."""
 
@@ -141,14 +153,8 @@ class HttpProcess:
     ) -> None:
         self.state = state
         self.host = host
-        self.requested_port = port
-        self.port = port
-        self.settings = {
-            "token": token,
-            "aggregates_only": aggregates_only,
-            "preview": preview,
-            "max_requests_per_s": max_requests_per_s,
-        }
+        self.port = port  # 0 until the child binds; a restarted child binds the same one
+        self.settings = _api_settings(token, aggregates_only, preview, max_requests_per_s)
         self.reload = reload
         self.nice = nice
         self._conn: Any = None
@@ -234,7 +240,6 @@ class HttpProcess:
             return False
         log.error("the HTTP process exited (code %s); starting it again", self._process.returncode)
         self._cleanup()
-        self.port = self.requested_port if self.requested_port else self.port
         try:
             self.start()
         except EmoedgeError as exc:
@@ -257,14 +262,13 @@ class HttpProcess:
         preview: bool,
         max_requests_per_s: float,
     ) -> None:
-        """Apply reloaded access, privacy and budget settings in the running child."""
-        self.settings = {
-            "token": token,
-            "aggregates_only": aggregates_only,
-            "preview": preview,
-            "max_requests_per_s": max_requests_per_s,
-        }
-        self._send(("config", dict(self.settings)))
+        """Apply reloaded access, privacy and budget settings in the running child.
+
+        The current state goes first, so the child never serves the new settings
+        beside a state from before the change (e.g. a reload count not yet raised).
+        """
+        self.settings = _api_settings(token, aggregates_only, preview, max_requests_per_s)
+        self._send(("config", dict(self.settings)), state_first=True)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the child to end its streams and exit; kill it when it does not."""
@@ -281,8 +285,7 @@ class HttpProcess:
         self._cleanup()
 
     def _goodbye(self) -> None:
-        if self._send(("state", export_state(self.state))):  # the final state: "stopped"
-            self._send(("stop",))
+        self._send(("stop",), state_first=True)  # the final state: "stopped"
 
     def _cleanup(self) -> None:
         if self._events is not None:
@@ -297,13 +300,21 @@ class HttpProcess:
         self._threads = []
 
     # -- daemon side threads --------------------------------------------------------
-    def _send(self, message: tuple) -> bool:
+    def _send(self, *messages: tuple, state_first: bool = False) -> bool:
+        """Send in order; `state_first` puts a fresh state before them.
+
+        The state is exported under the send lock, so a snapshot taken earlier by
+        another thread can never arrive after it and undo it in the child.
+        """
         conn = self._conn
         if conn is None:
             return False
         try:
             with self._send_lock:
-                conn.send(message)
+                if state_first:
+                    conn.send(("state", export_state(self.state)))
+                for message in messages:
+                    conn.send(message)
             return True
         except (OSError, ValueError, EOFError):
             return False  # the child is gone; restart_if_dead() notices
@@ -326,7 +337,7 @@ class HttpProcess:
                 if time.monotonic() < next_state:
                     continue  # a burst of events never starves the state refresh
             next_state = time.monotonic() + period
-            if not self._send(("state", export_state(self.state))):
+            if not self._send(state_first=True):
                 return
             if self.settings["preview"] and time.monotonic() >= next_preview:
                 item = self.state.preview(last_preview, timeout=0.0)

@@ -344,12 +344,6 @@ class DaemonService:
                     http = replace(new.http, host=old.http.host, port=old.http.port)
                     events = replace(new.events, log=old.events.log)
                     self.config = replace(new, http=http, events=events)
-                self.http.configure(
-                    token=http.token,
-                    aggregates_only=self.config.aggregates_only,
-                    preview=http.preview,
-                    max_requests_per_s=http.max_requests_per_s,
-                )
                 if new.mqtt != old.mqtt or new.privacy != old.privacy:
                     if self.mqtt is not None:
                         self.mqtt.stop(timeout=1.0)
@@ -366,6 +360,14 @@ class DaemonService:
                 if new.events.retention_days != old.events.retention_days:
                     self.log.prune(new.events.retention_days)
                 self.state.reloads += 1
+                # Last, with the state: the HTTP process never shows the new access or
+                # privacy settings beside a status that does not count this reload yet.
+                self.http.configure(
+                    token=http.token,
+                    aggregates_only=self.config.aggregates_only,
+                    preview=http.preview,
+                    max_requests_per_s=http.max_requests_per_s,
+                )
                 log.info(
                     "daemon: config reloaded (changed: %s%s)",
                     ", ".join(changed) or "nothing",
