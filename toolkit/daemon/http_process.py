@@ -7,7 +7,7 @@ the GIL with the pipeline thread, so a higher nice value on them does not help:
 the pipeline waits for a GIL that a descheduled handler holds. In a child process
 at nice +`HTTP_NICE` the kernel arbitrates instead. That alone does not hold the
 frame rate against clients on the same machine (their own CPU is not ours to
-lower): the request budget in `http.py` does, 0.87 with both
+lower): the request budget in `http.py` does, 0.87-0.96 with both
 (benchmarks/results/daemon_load_2026-11-27.md).
 
 The child serves the same `HttpApi` from a `MirroredState`: a `ServiceState`
