@@ -4,9 +4,10 @@ Route: `tf2onnx.convert.from_keras` (opset 17, dynamic batch) works with TF 2.21
 and Keras 3 for our functional models, nested keras.applications backbones
 included; if it fails, the same model traced as a `tf.function` goes through
 `tf2onnx.convert.from_function`. int8 is ONNX Runtime's static quantization in QDQ
-format: per-channel int8 weights, int8 activations calibrated with MinMax on the
-calibration set, after ORT's shape-inference pre-processing. Activations are
-symmetric by default because TensorRT only takes zero-point-0 QDQ. fp16 converts
+format: per-channel int8 weights, int8 activations with ranges from the 99.99th
+percentile of the calibration set, after ORT's shape-inference pre-processing.
+Activations are symmetric by default because TensorRT only takes zero-point-0 QDQ.
+fp16 converts
 weights and compute to float16 while keeping float32 inputs and outputs.
 """
 

@@ -19,7 +19,13 @@ class TargetProfile:
     precision: str  # default precision: int8 | fp16 | fp32
     precisions: tuple[str, ...]
     runtime: str  # litert | openvino | onnxruntime
-    threads: int  # 0 = all cores
+    # Classifier threads (0 = all cores). The face detector runs just before the
+    # classifier on every frame with its own thread pool, so what counts is the
+    # pipeline's speed, not the classifier's alone. On 2 cores one thread ran the
+    # jetson build (ONNX Runtime CPU) 6-22% faster than all cores and the x86 build
+    # (OpenVINO) as fast or faster, and a 64x64 model gains little from more
+    # (benchmarks/results/classifier_threads_2026-11-27.md). LiteRT (rpi) was even.
+    threads: int
     detector: str  # default face detector
     camera: str  # picamera2 | v4l2 | gstreamer
     install: str  # what the device installs
@@ -53,7 +59,7 @@ PROFILES: dict[str, TargetProfile] = {
             precision="int8",
             precisions=("int8", "fp32"),
             runtime="openvino",
-            threads=0,
+            threads=1,
             detector="blazeface",
             camera="v4l2",
             install="pip install 'emoedge[x86]'",
@@ -66,7 +72,7 @@ PROFILES: dict[str, TargetProfile] = {
             precision="int8",
             precisions=("int8", "fp16", "fp32"),
             runtime="onnxruntime",
-            threads=0,
+            threads=1,
             detector="blazeface",
             camera="gstreamer",
             install="pip install 'emoedge[jetson]' (on JetPack: NVIDIA's onnxruntime-gpu wheel)",

@@ -55,6 +55,15 @@ def test_runtime_threads_and_description(runtime):
     assert runtime.describe()["threads"] == 2
 
 
+def test_onnxruntime_pool_threads_do_not_spin():
+    """Spinning pool threads starved the face detector that runs next on every
+    frame (benchmarks/results/classifier_threads_2026-11-27.md)."""
+    runtime = load_runtime(Build.load(build_for("jetson")), threads=2)
+    options = runtime._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_tampered_build_is_refused(target, tmp_path):
     copy = shutil.copytree(build_for(target), tmp_path / "build")
