@@ -7,8 +7,8 @@ included; if it fails, the same model traced as a `tf.function` goes through
 format: per-channel int8 weights, int8 activations with ranges from the 99.99th
 percentile of the calibration set, after ORT's shape-inference pre-processing.
 Activations are symmetric by default because TensorRT only takes zero-point-0 QDQ.
-fp16 converts
-weights and compute to float16 while keeping float32 inputs and outputs.
+fp16 converts weights and compute to float16 while keeping float32 inputs and
+outputs.
 """
 
 from __future__ import annotations
