@@ -69,6 +69,10 @@ def config_to_command(config: dict) -> str:
     alpha = config.get("model_options", {}).get("alpha")
     if alpha is not None:
         parts.append(f"--alpha {alpha}")
+    for teacher in config.get("teachers") or []:
+        parts.append(f"--teacher {teacher}")
+    if config.get("teachers") and config.get("teacher_weight") != default["teacher_weight"]:
+        parts.append(f"--teacher-weight {config['teacher_weight']}")
     return " ".join(parts)
 
 

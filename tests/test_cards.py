@@ -32,6 +32,15 @@ def test_config_to_command_lists_every_non_default_choice():
     ):
         assert part in command
     assert "--loss" not in command  # defaults stay implicit
+    assert "--teacher" not in command
+
+
+def test_config_to_command_repeats_each_teacher():
+    config = TrainConfig(teachers=["zoo:mini_xception", "zoo:mobilenet_v2"], teacher_weight=0.7)
+    command = config_to_command(config.to_dict())
+    assert command.endswith(
+        "--teacher zoo:mini_xception --teacher zoo:mobilenet_v2 --teacher-weight 0.7"
+    )
 
 
 def test_publish_writes_a_card_measured_on_the_data(tmp_path, ferplus_fixture):

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from emoedge.cli import app
+from emoedge.errors import UserInputError
 
 runner = CliRunner()
 
@@ -124,6 +125,53 @@ def test_train_mobilenet_v2_briefly(tmp_path, ferplus_fixture):
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["preprocess"]["height"] == 48
     assert record["config"]["model_options"] == {"alpha": 0.35}
+    assert record["distillation"] is None
+
+
+def test_train_distils_from_a_zoo_teacher(tmp_path, ferplus_fixture):
+    from emoedge.data.ferplus import load_ferplus
+    from emoedge.evaluation import load_predictor, predict_faceset
+
+    result = invoke(
+        "train",
+        "--data",
+        ferplus_fixture,
+        "--epochs",
+        1,
+        "--batch-size",
+        16,
+        "--out",
+        tmp_path,
+        "--teacher",
+        "zoo:mini_xception",
+        "--teacher-weight",
+        0.6,
+    )
+    assert result.exit_code == 0, result.output
+    distillation = json.loads((tmp_path / "run.json").read_text())["distillation"]
+    assert distillation["teachers"] == ["zoo:mini_xception"] and distillation["weight"] == 0.6
+    # the recorded teacher accuracy is the zoo model's own on these training images
+    train = load_ferplus(ferplus_fixture, "train")
+    predictor, spec, _ = load_predictor("zoo:mini_xception")
+    probs = predict_faceset(predictor, train, spec, flip_tta=True)
+    assert distillation["teacher_train_accuracy"] == pytest.approx(
+        float((probs.argmax(1) == train.labels).mean())
+    )
+    assert distillation["teacher_train_accuracy"] > 0.5
+
+
+def test_blended_targets_mix_votes_and_teacher():
+    import numpy as np
+
+    from emoedge.training.distill import blend_targets
+
+    votes = np.array([[1.0, 0.0], [0.5, 0.5]], np.float32)
+    teacher = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
+    blended = blend_targets(votes, teacher, 0.25)
+    np.testing.assert_allclose(blended, [[0.75, 0.25], [0.625, 0.375]])
+    np.testing.assert_allclose(blended.sum(axis=1), 1.0)
+    with pytest.raises(UserInputError, match="teacher weight"):
+        blend_targets(votes, teacher, 1.5)
 
 
 def test_evaluate_prints_and_reports(trained_run, ferplus_fixture, tmp_path):
@@ -155,6 +203,7 @@ def test_evaluate_prints_and_reports(trained_run, ferplus_fixture, tmp_path):
         (("evaluate", "/nonexistent/model.keras"), "model file not found"),
         (("evaluate", "zoo:nope"), "no zoo model 'nope'"),
         (("train", "--loss", "hinge"), "unknown loss"),
+        (("train", "--teacher", "/nonexistent/teacher.keras"), "--teacher model not found"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message):

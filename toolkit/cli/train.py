@@ -51,6 +51,27 @@ def _progress_callback():
     return RichProgress()
 
 
+class _TeacherProgress:
+    """A bar per teacher's scoring pass, closed before the epoch bars start (rich
+    shows one live display at a time)."""
+
+    def __init__(self) -> None:
+        self._progress = None
+        self._task = None
+        self._passes = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._progress is None:
+            self._passes += 1
+            self._progress = progress_bar()
+            self._progress.start()
+            self._task = self._progress.add_task(f"teacher {self._passes}", total=total)
+        self._progress.update(self._task, completed=done, total=total)
+        if done >= total:
+            self._progress.stop()
+            self._progress = None
+
+
 @app.command()
 @user_errors
 def train(
@@ -93,6 +114,16 @@ def train(
         False, help="Continue an interrupted run in --out from its last epoch."
     ),
     threads: int = typer.Option(None, help="TensorFlow CPU threads (default: all)."),
+    teacher: list[str] = typer.Option(
+        None,
+        "--teacher",
+        help="Distil from this model (.keras, zoo:<name> or a build; repeat for an "
+        "ensemble): its flip-averaged probabilities on each training image are blended "
+        "into the targets.",
+    ),
+    teacher_weight: float = typer.Option(
+        0.5, min=0.0, max=1.0, help="Share of the teachers in the blended targets."
+    ),
 ) -> None:
     """Train a model; the best checkpoint on FER2013Valid is kept as OUT/model.keras."""
     from emoedge.training.config import TrainConfig
@@ -121,6 +152,8 @@ def train(
         init_from=init_from,
         resume=resume,
         threads=threads,
+        teachers=list(teacher or []),
+        teacher_weight=teacher_weight,
     )
     from emoedge.models import get_spec
 
@@ -131,6 +164,7 @@ def train(
         on_data=lambda tr, va: console.print(
             f"training on {len(tr)} images, validating on {len(va)}"
         ),
+        on_teacher_progress=_TeacherProgress(),
     )
     record = json.loads(result.record_path.read_text())
     out.print(

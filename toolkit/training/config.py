@@ -45,6 +45,10 @@ class TrainConfig:
     init_from: str | None = None
     resume: bool = False
     threads: int | None = None
+    # distillation (training/distill.py): teachers' flip-averaged probabilities
+    # blended into the targets with this weight
+    teachers: list[str] = field(default_factory=list)
+    teacher_weight: float = 0.5
 
     def validate(self) -> None:
         if self.loss not in LOSSES:
@@ -65,6 +69,12 @@ class TrainConfig:
             and not Path(self.init_from).is_file()
         ):
             raise UserInputError(f"{self.init_from}: --init-from file not found")
+
+        if not 0.0 <= self.teacher_weight <= 1.0:
+            raise UserInputError(f"--teacher-weight must be in [0, 1], got {self.teacher_weight}")
+        for teacher in self.teachers:
+            if not teacher.startswith("zoo:") and not Path(teacher).exists():
+                raise UserInputError(f"{teacher}: --teacher model not found")
 
     def to_dict(self) -> dict:
         return asdict(self)

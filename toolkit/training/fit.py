@@ -122,8 +122,10 @@ def fit(
     config: TrainConfig,
     callbacks: list | None = None,
     on_data: Callable[[FaceSet, FaceSet], None] | None = None,
+    on_teacher_progress: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
-    """Train one model as `config` says; extra Keras callbacks (progress display) go in `callbacks`."""
+    """Train one model as `config` says; extra Keras callbacks (progress display) go in
+    `callbacks`; `on_teacher_progress(done, total)` follows the teachers' scoring pass."""
     config.validate()
     tf = import_tf(config.threads)
     import keras
@@ -141,6 +143,17 @@ def fit(
         y_train = train.soft_targets
     else:
         y_train = np.eye(NUM_CLASSES, dtype=np.float32)[train.labels]
+    distillation = None
+    if config.teachers:
+        from emoedge.training.distill import blend_targets, teacher_probabilities
+
+        teacher = teacher_probabilities(config.teachers, train, progress=on_teacher_progress)
+        y_train = blend_targets(y_train, teacher, config.teacher_weight)
+        distillation = {
+            "teachers": list(config.teachers),
+            "weight": config.teacher_weight,
+            "teacher_train_accuracy": float((teacher.argmax(1) == train.labels).mean()),
+        }
     y_valid = np.eye(NUM_CLASSES, dtype=np.float32)[valid.labels]
     weights = class_weights(train.labels, config.class_weighting)
     w_train = weights[train.labels]
@@ -218,6 +231,7 @@ def fit(
             "train_class_counts": train.class_counts(),
         },
         "model": {"parameters": int(best_model.count_params()), "macs": count_macs(best_model)},
+        "distillation": distillation,
         "epochs": epochs,
         "best_val_accuracy": best,
         "wall_seconds": round(wall, 1),
