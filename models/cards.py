@@ -80,6 +80,35 @@ def _pct(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
+def _distillation_lines(distillation: dict | None) -> list[str]:
+    if not distillation:
+        return []
+    names = []
+    for teacher in distillation["teachers"]:
+        if isinstance(teacher, dict):
+            names.append(f"`{teacher['ref']}` (sha256 `{teacher['sha256'][:16]}...`)")
+        else:  # records written before teachers were pinned by checksum
+            names.append(f"`{teacher}`")
+    weight = distillation["weight"]
+    return [
+        "",
+        f"Distilled (`emoedge train --teacher`) from {' and '.join(names)}: each training "
+        f"target is {1 - weight:g} x the vote distribution + {weight:g} x the teachers' mean "
+        "probabilities on the image and its mirror, scored once before training. The "
+        f"teachers agree with {_pct(distillation['teacher_train_accuracy'])} of the training "
+        "images' majority labels. They were trained here on the same split and are not shipped."
+        + (
+            " A `zoo:` teacher in the command below means the zoo model with that checksum, "
+            "the one this card's model may have replaced."
+            if any(
+                isinstance(t, dict) and t["ref"].startswith("zoo:")
+                for t in distillation["teachers"]
+            )
+            else ""
+        ),
+    ]
+
+
 def render_markdown(card: dict) -> str:
     test, valid = card["reports"]["test_majority"], card["reports"]["valid_majority"]
     lines = [
@@ -120,6 +149,7 @@ def render_markdown(card: dict) -> str:
         "single-vote emotions zeroed, an image kept only when its top emotion holds more than "
         "half of the remaining votes and is neither unknown nor not-a-face (3,137 test images); "
         '"all faces" keeps every image whose top vote is an emotion (3,545).',
+        *_distillation_lines(card["training"].get("distillation")),
         "",
         "## Reproduce",
         "",
@@ -232,6 +262,7 @@ def publish(
             "hardware": f"{hardware['cpus']} CPU cores ({hardware['machine']}), no GPU",
             "versions": record["versions"],
             "data_fingerprint": record["data"]["fingerprint"],
+            "distillation": record.get("distillation"),
             "notes": notes,
         },
         "history": history,

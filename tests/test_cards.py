@@ -58,6 +58,8 @@ def test_publish_writes_a_card_measured_on_the_data(tmp_path, ferplus_fixture):
             "16",
             "--out",
             str(run),
+            "--teacher",
+            "zoo:mini_xception",
         ],
     )
     assert trained.exit_code == 0, trained.output
@@ -83,6 +85,10 @@ def test_publish_writes_a_card_measured_on_the_data(tmp_path, ferplus_fixture):
     markdown = (zoo / "tiny.md").read_text()
     assert f"{100 * card['test_accuracy']:.2f}%" in markdown
     assert "--epochs 1" in markdown and "Known limits" in markdown
+    # a distilled model's card names its teacher, pinned by checksum
+    teacher = card["training"]["distillation"]["teachers"][0]
+    assert "--teacher zoo:mini_xception" in markdown
+    assert f"`zoo:mini_xception` (sha256 `{teacher['sha256'][:16]}" in markdown
     evaluated = runner.invoke(
         app,
         [

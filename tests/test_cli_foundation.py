@@ -1,6 +1,7 @@
 """The train / evaluate / data / models commands, driven through the real CLI."""
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -149,7 +150,12 @@ def test_train_distils_from_a_zoo_teacher(tmp_path, ferplus_fixture):
     )
     assert result.exit_code == 0, result.output
     distillation = json.loads((tmp_path / "run.json").read_text())["distillation"]
-    assert distillation["teachers"] == ["zoo:mini_xception"] and distillation["weight"] == 0.6
+    assert distillation["weight"] == 0.6
+    (teacher,) = distillation["teachers"]
+    assert teacher["ref"] == "zoo:mini_xception" and teacher["path"].endswith("mini_xception.keras")
+    from emoedge.build import sha256_file
+
+    assert teacher["sha256"] == sha256_file(Path(teacher["path"]))
     # the recorded teacher accuracy is the zoo model's own on these training images
     train = load_ferplus(ferplus_fixture, "train")
     predictor, spec, _ = load_predictor("zoo:mini_xception")

@@ -51,6 +51,23 @@ def teacher_probabilities(
     return (mean / mean.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def describe_teachers(teachers: list[str]) -> list[dict]:
+    """Each teacher's file and sha256: `zoo:<name>` names whatever the zoo holds
+    today, and publishing the student may replace it, so the run record pins the
+    teacher it actually learned from."""
+    from pathlib import Path
+
+    from emoedge.build import sha256_file
+    from emoedge.models.zoo import resolve_model_path
+
+    described = []
+    for ref in teachers:
+        path = Path(ref) if Path(ref).is_dir() else resolve_model_path(ref)
+        digest = sha256_file(path / "manifest.json") if path.is_dir() else sha256_file(path)
+        described.append({"ref": ref, "path": str(path), "sha256": digest})
+    return described
+
+
 def blend_targets(labels: np.ndarray, teacher: np.ndarray, weight: float) -> np.ndarray:
     """(1 - weight) x the dataset's targets + weight x the teachers'; rows sum to 1."""
     if not 0.0 <= weight <= 1.0:

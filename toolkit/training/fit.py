@@ -145,12 +145,16 @@ def fit(
         y_train = np.eye(NUM_CLASSES, dtype=np.float32)[train.labels]
     distillation = None
     if config.teachers:
-        from emoedge.training.distill import blend_targets, teacher_probabilities
+        from emoedge.training.distill import (
+            blend_targets,
+            describe_teachers,
+            teacher_probabilities,
+        )
 
         teacher = teacher_probabilities(config.teachers, train, progress=on_teacher_progress)
         y_train = blend_targets(y_train, teacher, config.teacher_weight)
         distillation = {
-            "teachers": list(config.teachers),
+            "teachers": describe_teachers(config.teachers),
             "weight": config.teacher_weight,
             "teacher_train_accuracy": float((teacher.argmax(1) == train.labels).mean()),
         }
