@@ -9,8 +9,9 @@ distribution. Augmented copies of an image keep its blended target; the shifts,
 small rotations and flips of `augment.py` do not change the emotion.
 
 Teachers are any model `emoedge evaluate` loads (a .keras file, `zoo:<name>`, a
-build folder); the zoo's own models, as an ensemble, reach 85.2% on FER+ valid
-with flip against 82.2-82.6% each. They are never shipped.
+build folder); the zoo's r2/r4 models, as an ensemble, reach 85.2% on FER+ valid
+with flip against 82.2-82.6% each alone
+(benchmarks/results/training/teacher_ensemble_2026-11-27.md). They are never shipped.
 """
 
 from __future__ import annotations

@@ -1,0 +1,71 @@
+"""How good a distillation teacher the zoo makes: each model and their average, with
+and without test-time flip, on FER+ valid (tuning data only; test is never used).
+
+    python benchmarks/teacher_ensemble.py zoo:mini_xception zoo:mobilenet_v2 \
+        [--data ../shared/datasets/ferplus] [--out benchmarks/results/teacher_ensemble_<date>.md]
+
+Any model `emoedge evaluate` takes works (a .keras file, zoo:<name>, a build).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from emoedge.build import sha256_file
+from emoedge.data.ferplus import load_ferplus
+from emoedge.evaluation import load_predictor, predict_faceset
+from emoedge.models.zoo import resolve_model_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+")
+    parser.add_argument("--data", default="../shared/datasets/ferplus")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    valid = load_ferplus(args.data, "valid", "majority")
+    rows = []
+    plain_sum = flip_sum = None
+    for ref in args.models:
+        predictor, spec, _ = load_predictor(ref)
+        plain = predict_faceset(predictor, valid, spec)
+        flip = predict_faceset(predictor, valid, spec, flip_tta=True)
+        path = Path(ref) if Path(ref).is_dir() else resolve_model_path(ref)
+        digest = sha256_file(path)[:16] if path.is_file() else "(build)"
+        rows.append((f"`{ref}` (sha256 `{digest}...`)", plain, flip))
+        plain_sum = plain if plain_sum is None else plain_sum + plain
+        flip_sum = flip if flip_sum is None else flip_sum + flip
+    if len(args.models) > 1:
+        rows.append(("mean of the models above", plain_sum, flip_sum))
+
+    def accuracy(probs: np.ndarray) -> str:
+        return f"{100 * float((probs.argmax(1) == valid.labels).mean()):.2f}%"
+
+    lines = [
+        f"# Distillation teachers on FER+ valid, {dt.date.today().isoformat()}",
+        "",
+        "Command:",
+        "",
+        "    python benchmarks/teacher_ensemble.py " + " ".join(sys.argv[1:]),
+        "",
+        f"FER+ valid, majority protocol ({len(valid):,} images). Flip: the mean of the face "
+        "and its mirror, as `emoedge train --teacher` scores the training images.",
+        "",
+        "| model | accuracy | with flip |",
+        "|---|---:|---:|",
+        *(f"| {name} | {accuracy(plain)} | {accuracy(flip)} |" for name, plain, flip in rows),
+    ]
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
