@@ -107,3 +107,13 @@ def test_target_variants():
 
     assert [v.key for v in variants_for_target("jetson")] == ["onnx:fp32", "onnx:fp16", "onnx:int8"]
     assert len(variants_for_target(None)) == 7
+
+
+def test_fps_is_the_median_pass_so_one_hiccup_does_not_move_a_row():
+    from emoedge.bench.pipeline_fps import summarise
+
+    # 3 passes of 10 frames; the third was slowed down fourfold by something else
+    summary = summarise(30, 30, 2.5, {"decode": 100.0}, pass_seconds=[0.5, 0.4, 1.6])
+    assert summary["pass_fps"] == pytest.approx([20.0, 25.0, 6.25])
+    assert summary["fps"] == pytest.approx(20.0)
+    assert summary["stage_ms"]["other"] == pytest.approx((2500.0 - 100.0) / 30)

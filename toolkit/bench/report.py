@@ -216,7 +216,8 @@ def write_markdown(result: dict, folder: Path, command: str | None) -> Path:
             f"acc7 = the 7 classes shared with the peer (contempt images dropped). Latency: one face per "
             f"call, p50/p95 of {s['latency_iterations']} after {s['latency_warmup']} warm-up. FPS: "
             f"{result['frames']['count']} photos from `{result['frames']['folder']}` read from disk each "
-            f"frame, {s['fps_passes']} pass(es), decode + detect + crop/classify + smooth. Peak RSS: "
+            f"frame, {s['fps_passes']} pass(es), FPS the median pass, decode + detect + crop/classify + "
+            "smooth; stage shares over all passes. Peak RSS: "
             "each variant measured in its own process. Drop: against Keras float32 of the same model "
             "(or the format's fp32 when Keras is not benched)."
         ),

@@ -29,7 +29,7 @@ class Settings:
     accuracy_limit: int | None = None  # FER+ test images (None: all 3,137)
     latency_warmup: int = 50
     latency_iterations: int = 300
-    fps_passes: int = 1
+    fps_passes: int = 5
     fps_warmup: int = 5
     frames_limit: int | None = None
     peak_repeats: int = 5
