@@ -8,6 +8,7 @@ BUILD is an `emoedge export --target rpi` folder. Prints median microseconds.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import sys
 import time
@@ -36,7 +37,7 @@ def main() -> None:
         for _ in range(200):
             runtime.predict(face)
         interpreter = runtime._interpreter
-        whole = median_us(lambda: runtime.predict(face))
+        whole = median_us(functools.partial(runtime.predict, face))
         invoke = median_us(interpreter.invoke)
         print(f"| `{folder}` | {whole:.1f} | {invoke:.1f} | {1 - invoke / whole:.0%} |")
 
