@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emoedge.build import sha256_file
 from emoedge.data.ferplus import load_ferplus
 from emoedge.evaluation import load_predictor, predict_faceset
-from emoedge.models.zoo import resolve_model_path
+from emoedge.training.distill import describe_teachers
 
 
 def main() -> None:
@@ -32,13 +31,15 @@ def main() -> None:
     valid = load_ferplus(args.data, "valid", "majority")
     rows = []
     plain_sum = flip_sum = None
-    for ref in args.models:
-        predictor, spec, _ = load_predictor(ref)
+    for teacher in describe_teachers(args.models):
+        predictor, spec, _ = load_predictor(teacher["ref"])
         plain = predict_faceset(predictor, valid, spec)
-        flip = predict_faceset(predictor, valid, spec, flip_tta=True)
-        path = Path(ref) if Path(ref).is_dir() else resolve_model_path(ref)
-        digest = sha256_file(path)[:16] if path.is_file() else "(build)"
-        rows.append((f"`{ref}` (sha256 `{digest}...`)", plain, flip))
+        # only the mirrors are new work; the plain pass is reused (as `models publish` does)
+        mirrored = predict_faceset(
+            lambda batch, predict=predictor: predict(batch[:, :, ::-1, :].copy()), valid, spec
+        )
+        flip = (plain + mirrored) / 2
+        rows.append((f"`{teacher['ref']}` (sha256 `{teacher['sha256'][:16]}...`)", plain, flip))
         plain_sum = plain if plain_sum is None else plain_sum + plain
         flip_sum = flip if flip_sum is None else flip_sum + flip
     if len(args.models) > 1:
