@@ -117,3 +117,57 @@ def test_fps_is_the_median_pass_so_one_hiccup_does_not_move_a_row():
     assert summary["pass_fps"] == pytest.approx([20.0, 25.0, 6.25])
     assert summary["fps"] == pytest.approx(20.0)
     assert summary["stage_ms"]["other"] == pytest.approx((2500.0 - 100.0) / 30)
+
+
+def test_race_alternates_builds_and_the_peer_in_one_process(quick_bench):
+    """Real int8 build and the real `fer` peer, passes alternating; ratios per round."""
+    pytest.importorskip("fer", reason="peer not installed (pip install --no-deps fer==25.10.3)")
+    from emoedge.bench.race import PEER, race
+
+    _, folder = quick_bench
+    data = json.loads((folder / "bench.json").read_text())
+    build = next(r["build"] for r in data["rows"] if r["variant"] == "tflite:int8")
+    frames = [str(p) for p in sorted(FRAMES.glob("*.jpg"))[:3]]
+    result = race({"builds": {"mx int8": build}, "frames": frames, "rounds": 3, "warmup": 1})
+    assert result["peer"] == PEER and result["frames"] == 3
+    assert len(result["fps"]["mx int8"]) == len(result["fps"][PEER]) == 3
+    assert all(v > 0 for v in result["fps"]["mx int8"] + result["fps"][PEER])
+    ratios = result["ratio"]["mx int8"]
+    assert ratios == pytest.approx(
+        [a / b for a, b in zip(result["fps"]["mx int8"], result["fps"][PEER], strict=True)]
+    )
+    assert min(ratios) <= result["ratio_median"]["mx int8"] <= max(ratios)
+
+
+def test_goal_judges_the_race_ratio_over_the_separate_rows():
+    from emoedge.bench.derive import derive
+
+    row = {
+        "model": "zoo:m",
+        "variant": "tflite:int8",
+        "format": "tflite",
+        "precision": "int8",
+        "status": "ok",
+        "pipeline": {"fps": 900.0},
+        "accuracy": {"accuracy": 0.8, "accuracy7": 0.8},
+    }
+    peer = {
+        "model": "fer",
+        "variant": "fer-tflite",
+        "precision": "int8",
+        "status": "ok",
+        "peer": True,
+        "pipeline": {"fps": 100.0},
+        "accuracy": {"accuracy7": 0.67},
+    }
+    result = {
+        "rows": [row, peer],
+        "models": {},
+        "peak": None,
+        # the separate rows say 9x; passes seconds apart say 10.5x in the median round
+        "race": {"ratio": {"zoo:m tflite:int8": [9.8, 10.5, 11.0]}},
+    }
+    goal = derive(result)["goals"]["fps_vs_peer"][0]
+    assert goal["ratio_separate"] == pytest.approx(9.0)
+    assert goal["ratio"] == pytest.approx(10.5) and goal["ratio_race_range"] == [9.8, 11.0]
+    assert goal["met"]

@@ -130,8 +130,23 @@ def goals_text(result: dict) -> list[str]:
     )
     if not goals["fps_vs_peer"]:
         lines.append("   - not measured (no int8 pipeline row, or the peer was skipped)")
+    race = result.get("race") or {}
+    if race.get("ratio"):
+        lines.append(
+            f"   The ratio judged is the race's: each int8 build and {race['peer']} loaded in one "
+            f"process, {race['rounds']} rounds of one pass each over the {race['frames']} photos "
+            "in rotating order, the median of the per-round ratios (range in brackets); the "
+            "rows' own FPS, each from its own process minutes apart, give the 'separate' ratio."
+        )
+    elif race.get("error"):
+        lines.append(f"   (race failed: {race['error']}; ratios from the separate rows)")
     for g in goals["fps_vs_peer"]:
         ratio = f"{g['ratio']:.1f}x" if g["ratio"] else "n/a"
+        spread = g.get("ratio_race_range")
+        if spread:
+            ratio += f" [{spread[0]:.1f}-{spread[1]:.1f}]"
+            if g.get("ratio_separate"):
+                ratio += f" (separate: {g['ratio_separate']:.1f}x)"
         acc = (
             f"{g['accuracy7']:.2%} vs peer {g['peer_accuracy7']:.2%}"
             if g["accuracy7"] is not None and g["peer_accuracy7"] is not None

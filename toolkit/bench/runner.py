@@ -31,6 +31,7 @@ class Settings:
     latency_iterations: int = 300
     fps_passes: int = 5
     fps_warmup: int = 5
+    race_rounds: int = 7  # int8 builds against the peer, alternating in one process
     frames_limit: int | None = None
     peak_repeats: int = 5
 
@@ -42,6 +43,7 @@ class Settings:
             latency_iterations=60,
             fps_passes=1,
             fps_warmup=2,
+            race_rounds=2,
             frames_limit=8,
             peak_repeats=3,
         )
@@ -249,6 +251,32 @@ def _bench_peer(config: BenchConfig, frames: list[str], step) -> list[dict]:
     return rows
 
 
+def _race(config: BenchConfig, rows: list[dict], frames: list[str], step) -> dict | None:
+    """The int8 builds and the peer in one process, passes alternating (bench/race.py)."""
+    from emoedge.bench.race import PEER, race
+
+    peer_ok = any(r.get("peer") and r["variant"] == PEER and r["status"] == "ok" for r in rows)
+    builds = {
+        f"{r['model']} {r['variant']}": r["build"]
+        for r in rows
+        if r["status"] == "ok" and r.get("pipeline") and r["precision"] == "int8" and r.get("build")
+    }
+    if not (peer_ok and builds and frames and config.settings.race_rounds):
+        return None
+    step(f"race: {len(builds)} int8 builds against {PEER}, {config.settings.race_rounds} rounds")
+    job = {
+        "builds": builds,
+        "frames": frames,
+        "rounds": config.settings.race_rounds,
+        "warmup": config.settings.fps_warmup,
+    }
+    try:
+        return run_isolated(race, job)
+    except Exception as exc:
+        log.warning("race failed: %s", _error(exc))
+        return {"error": _error(exc)}
+
+
 def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None) -> dict:
     """Measure every (model, variant) and the peer; return the full result document."""
     from emoedge.bench.derive import derive
@@ -277,6 +305,7 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
         for variant in config.variants:
             rows.append(_bench_variant(config, model, variant, frames, step))
     rows.extend(_bench_peer(config, frames, step))
+    race = _race(config, rows, frames, step)
     result = {
         "schema": "emoedge.bench/1",
         "started": started.isoformat(timespec="seconds"),
@@ -291,5 +320,6 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
         "peak": peak,
         "models": models,
         "rows": rows,
+        "race": race,
     }
     return derive(result)
