@@ -171,3 +171,16 @@ def test_goal_judges_the_race_ratio_over_the_separate_rows():
     assert goal["ratio_separate"] == pytest.approx(9.0)
     assert goal["ratio"] == pytest.approx(10.5) and goal["ratio_race_range"] == [9.8, 11.0]
     assert goal["met"]
+
+
+def test_build_cache_key_follows_the_detector_file(tmp_path, monkeypatch):
+    """A new detector model must not be benched through a build cached with the old one."""
+    from emoedge.bench.formats import Variant, build_dir
+    from emoedge.targets.detectors.blazeface import BlazeFaceDetector
+
+    variant = Variant("tflite", "int8")
+    before = build_dir(tmp_path, "zoo:mini_xception", variant)
+    other = tmp_path / "other_detector.tflite"
+    other.write_bytes(b"another detector")
+    monkeypatch.setattr(BlazeFaceDetector, "default_model_file", classmethod(lambda cls: other))
+    assert build_dir(tmp_path, "zoo:mini_xception", variant) != before

@@ -103,6 +103,17 @@ def unavailable_reason(variant: Variant) -> str | None:
     return None
 
 
+def _detector_digest(variant: Variant) -> str | None:
+    from emoedge.build import sha256_file
+    from emoedge.targets.detectors import detector_class
+    from emoedge.targets.profiles import get_profile
+
+    if variant.target is None:
+        return None
+    path = detector_class(get_profile(variant.target).detector).default_model_file()
+    return sha256_file(path) if path and Path(path).is_file() else None
+
+
 def build_dir(
     cache: Path,
     model_ref: str,
@@ -110,9 +121,10 @@ def build_dir(
     data: Path | None = None,
     calibration_size: int = DEFAULT_CALIBRATION_SIZE,
 ) -> Path:
-    """Cache folder of a build: keyed by the model's checksum and by the data its
+    """Cache folder of a build: keyed by the model's checksum, by the data its
     int8 calibration came from (a fixture-calibrated build must never stand in
-    for one calibrated on full FER+)."""
+    for one calibrated on full FER+) and by the face detector file the build
+    would carry (a new detector must not be benched through an old build)."""
     import hashlib
 
     from emoedge.build import sha256_file
@@ -120,7 +132,9 @@ def build_dir(
     from emoedge.models.zoo import resolve_model_path
 
     digest = sha256_file(resolve_model_path(model_ref))[:12]
-    source = f"{Path(data).resolve() if data else None}|{calibration_size}"
+    source = (
+        f"{Path(data).resolve() if data else None}|{calibration_size}|{_detector_digest(variant)}"
+    )
     calibration = hashlib.sha256(source.encode()).hexdigest()[:8]
     return (
         cache
