@@ -128,7 +128,7 @@ def test_race_alternates_builds_and_the_peer_in_one_process(quick_bench):
     data = json.loads((folder / "bench.json").read_text())
     build = next(r["build"] for r in data["rows"] if r["variant"] == "tflite:int8")
     frames = [str(p) for p in sorted(FRAMES.glob("*.jpg"))[:3]]
-    result = race({"builds": {"mx int8": build}, "frames": frames, "rounds": 3, "warmup": 1})
+    result = race({"builds": {"mx int8": build}, "frames": frames, "rounds": 3})
     assert result["peer"] == PEER and result["frames"] == 3
     assert len(result["fps"]["mx int8"]) == len(result["fps"][PEER]) == 3
     assert all(v > 0 for v in result["fps"]["mx int8"] + result["fps"][PEER])

@@ -6,8 +6,9 @@ others (benchmarks/results/classifier_threads_2026-11-27.md). Two rows measured
 minutes apart, or a row and the peer, can then differ by that much for reasons
 of neither. Here every int8 build and the peer are loaded into one process and
 each round runs one pass over the photos for each of them in turn, the order
-rotating from round to round; a ratio is taken between passes seconds apart,
-per round, and the median over rounds is reported with its spread.
+rotating from round to round, after one unrecorded pass each; a ratio is taken
+between passes seconds apart, per round, and the median over rounds is reported
+with its spread.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from emoedge.bench.pipeline_fps import read_frame
 PEER = "fer-tflite"
 
 
+# Before each pass: lets the previous contender's runtime threads stop spinning, so
+# that one runtime's idle pool does not slow the next one's pass.
+SETTLE_S = 0.1
+
+
 def _one_pass(run: Callable, frames: list[Path]) -> float:
+    time.sleep(SETTLE_S)
     start = time.perf_counter()
     for path in frames:
         run(read_frame(path))
@@ -40,10 +47,9 @@ def race(job: dict) -> dict:
         pipeline = Pipeline.from_build(Path(build), smoothing="ema")
         runners[key] = pipeline
     runners[PEER] = _make(use_tflite=True).detect_emotions
-    for run in runners.values():
-        for path in frames[: job["warmup"]]:
-            run(read_frame(path))
     names = list(runners)
+    for name in names:  # one unrecorded pass each: the first pass after loading ran slow for all
+        _one_pass(runners[name], frames)
     fps: dict[str, list[float]] = {name: [] for name in names}
     for round_index in range(job["rounds"]):
         shift = round_index % len(names)

@@ -135,7 +135,8 @@ def goals_text(result: dict) -> list[str]:
         lines.append(
             f"   The ratio judged is the race's: each int8 build and {race['peer']} loaded in one "
             f"process, {race['rounds']} rounds of one pass each over the {race['frames']} photos "
-            "in rotating order, the median of the per-round ratios (range in brackets); the "
+            "in rotating order (after one unrecorded pass each, 0.1 s pause before each pass), "
+            "the median of the per-round ratios (range in brackets); the "
             "rows' own FPS, each from its own process minutes apart, give the 'separate' ratio."
         )
     elif race.get("error"):

@@ -31,7 +31,7 @@ class Settings:
     latency_iterations: int = 300
     fps_passes: int = 5
     fps_warmup: int = 5
-    race_rounds: int = 7  # int8 builds against the peer, alternating in one process
+    race_rounds: int = 11  # int8 builds against the peer, alternating in one process
     frames_limit: int | None = None
     peak_repeats: int = 5
 
@@ -268,7 +268,6 @@ def _race(config: BenchConfig, rows: list[dict], frames: list[str], step) -> dic
         "builds": builds,
         "frames": frames,
         "rounds": config.settings.race_rounds,
-        "warmup": config.settings.fps_warmup,
     }
     try:
         return run_isolated(race, job)
