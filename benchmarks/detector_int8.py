@@ -30,6 +30,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from detector_recall import crowd_frame, write_report  # same folder: run as a script
 
 from emoedge.targets.detectors.blazeface import BlazeFaceDetector, iou_matrix, locate_variant
 from emoedge.targets.pipeline import Pipeline
@@ -182,22 +183,13 @@ def main(argv: list[str] | None = None) -> int:
             f"| {threads} | {ms['float']:.3f} | {ms['int8']:.3f} | {ms['int8'] / ms['float']:.2f} |"
         )
 
-    tiles = [
-        cv2.resize(i if i.ndim == 2 else cv2.cvtColor(i, cv2.COLOR_BGR2GRAY), (200, 200))
-        for i in images[:30]
-    ]
-    crowd_frame = np.vstack([np.hstack(tiles[r * 6 : r * 6 + 6]) for r in range(5)])
+    crowd = crowd_frame(images)
     lines += [
         "",
         "Crowd frame (30 faces, 200 px each, in 1200x1000): float finds "
-        f"{len(float_det.detect(crowd_frame))}, int8 {len(int8_det.detect(crowd_frame))}.",
+        f"{len(float_det.detect(crowd))}, int8 {len(int8_det.detect(crowd))}.",
     ]
-    text = "\n".join(lines) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"detector_int8_{today}.md"
-    path.write_text(text)
-    print(text)
-    print(f"written to {path}", file=sys.stderr)
+    write_report(lines, args.out / f"detector_int8_{today}.md")
     return 0
 
 
