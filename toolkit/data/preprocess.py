@@ -104,15 +104,33 @@ def preprocess(image: np.ndarray, spec: PreprocessSpec, box: Box | None = None) 
     elif spec.channels == 3 and image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     if image.shape[0] != spec.height or image.shape[1] != spec.width:
-        shrinking = image.shape[0] > spec.height
-        image = cv2.resize(
-            image,
-            (spec.width, spec.height),
-            interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR,
-        )
+        image = _resize(image, spec.width, spec.height)
     out = image.astype(np.float32)
     out = out / 127.5 - 1.0 if spec.scale == "symmetric" else out / 255.0
     return out.reshape(spec.input_shape)
+
+
+def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Area averaging when shrinking (no aliasing), bilinear when growing.
+
+    OpenCV's area resize is fast only for whole-number factors: a 266 px face crop
+    to 64 px took 0.15 ms, as long as the classifier. So a crop at least twice the
+    target is first brought bilinearly to the nearest whole multiple of it (266 ->
+    256, a change of a few percent), then averaged down: 0.07 ms, and the face
+    differs from the direct area resize by 0.2 gray levels on average (wild-sample
+    crops, 2026-11-27).
+    """
+    factor = min(image.shape[0] // height, image.shape[1] // width)
+    if factor >= 2:
+        if image.shape[0] != height * factor or image.shape[1] != width * factor:
+            image = cv2.resize(
+                image, (width * factor, height * factor), interpolation=cv2.INTER_LINEAR
+            )
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    shrinking = image.shape[0] > height
+    return cv2.resize(
+        image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    )
 
 
 def preprocess_batch(
