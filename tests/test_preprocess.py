@@ -89,7 +89,6 @@ def test_bad_spec_values_are_rejected():
 
 def _photo_crop(side: int) -> np.ndarray:
     import cv2
-
     from conftest import FIXTURES
 
     photo = cv2.imread(str(sorted((FIXTURES / "wild" / "images").glob("*.jpg"))[0]), 0)
