@@ -133,11 +133,12 @@ def goals_text(result: dict) -> list[str]:
     race = result.get("race") or {}
     if race.get("ratio"):
         lines.append(
-            f"   The ratio judged is the race's: each int8 build and {race['peer']} loaded in one "
-            f"process, {race['rounds']} rounds of one pass each over the {race['frames']} photos "
-            "in rotating order (after one unrecorded pass each, 0.1 s pause before each pass), "
-            "the median of the per-round ratios (range in brackets); the "
-            "rows' own FPS, each from its own process minutes apart, give the 'separate' ratio."
+            f"   The ratio judged is the race's: each int8 build and {race['peer']} loaded in a "
+            f"process of their own, taking turns for {race['rounds']} rounds over the "
+            f"{race['frames']} photos, the order alternating; a turn lasts about one of the "
+            "peer's passes (ours runs as many whole passes as fit) after 5 unrecorded frames. "
+            "The median of the per-round ratios, range in brackets; the rows' own FPS, each "
+            "from its own process minutes apart, give the 'separate' ratio."
         )
     elif race.get("error"):
         lines.append(f"   (race failed: {race['error']}; ratios from the separate rows)")

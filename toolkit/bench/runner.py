@@ -31,7 +31,7 @@ class Settings:
     latency_iterations: int = 300
     fps_passes: int = 5
     fps_warmup: int = 5
-    race_rounds: int = 11  # int8 builds against the peer, alternating in one process
+    race_rounds: int = 7  # each int8 build against the peer, in alternating turns
     frames_limit: int | None = None
     peak_repeats: int = 5
 
@@ -252,7 +252,7 @@ def _bench_peer(config: BenchConfig, frames: list[str], step) -> list[dict]:
 
 
 def _race(config: BenchConfig, rows: list[dict], frames: list[str], step) -> dict | None:
-    """The int8 builds and the peer in one process, passes alternating (bench/race.py)."""
+    """Each int8 build against the peer in turns, a process per build (bench/race.py)."""
     from emoedge.bench.race import PEER, race
 
     peer_ok = any(r.get("peer") and r["variant"] == PEER and r["status"] == "ok" for r in rows)
@@ -263,17 +263,22 @@ def _race(config: BenchConfig, rows: list[dict], frames: list[str], step) -> dic
     }
     if not (peer_ok and builds and frames and config.settings.race_rounds):
         return None
-    step(f"race: {len(builds)} int8 builds against {PEER}, {config.settings.race_rounds} rounds")
-    job = {
-        "builds": builds,
-        "frames": frames,
+    races: dict[str, dict] = {}
+    for key, build in builds.items():
+        step(f"race: {key} against {PEER}, {config.settings.race_rounds} rounds")
+        job = {"key": key, "build": build, "frames": frames, "rounds": config.settings.race_rounds}
+        try:
+            races[key] = run_isolated(race, job)
+        except Exception as exc:
+            log.warning("race of %s failed: %s", key, _error(exc))
+            races[key] = {"error": _error(exc)}
+    return {
+        "peer": PEER,
         "rounds": config.settings.race_rounds,
+        "frames": len(frames),
+        "ratio": {key: r["ratio"] for key, r in races.items() if "ratio" in r},
+        "builds": races,
     }
-    try:
-        return run_isolated(race, job)
-    except Exception as exc:
-        log.warning("race failed: %s", _error(exc))
-        return {"error": _error(exc)}
 
 
 def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None) -> dict:
