@@ -48,9 +48,9 @@ checksum), then in a separate process per variant measures: FER+ test accuracy
 classifier latency p50/p95 at 1 thread and all cores, end-to-end FPS of the
 pipeline on photos read from disk (decode, detect, crop, classify, smooth; each
 stage's share), and peak resident memory. A failing variant is reported with its
-reason; the others still run. Last, every int8 build and the peer race in one
-process, one pass each per round in rotating order, so that their FPS ratio is
-taken between passes seconds apart (the goal is judged on it).
+reason; the others still run. Last, each int8 build races the peer: both in one
+process, taking turns of about a second, so that their FPS ratio is taken between
+turns a second apart, not minutes (the goal is judged on it; --quick skips it).
 
 Writes bench.json, bench.csv, bench.md, latency.png and accuracy_size.png into
 OUT/<device fingerprint>/.
