@@ -149,6 +149,8 @@ def goals_text(result: dict) -> list[str]:
             ratio += f" [{spread[0]:.1f}-{spread[1]:.1f}]"
             if g.get("ratio_separate"):
                 ratio += f" (separate: {g['ratio_separate']:.1f}x)"
+        elif race.get("ratio") and g["ratio"]:
+            ratio += " (separate rows: its race failed)"
         acc = (
             f"{g['accuracy7']:.2%} vs peer {g['peer_accuracy7']:.2%}"
             if g["accuracy7"] is not None and g["peer_accuracy7"] is not None
