@@ -95,7 +95,7 @@ def _photo_crop(side: int) -> np.ndarray:
     return cv2.resize(photo, (side, side), interpolation=cv2.INTER_LINEAR)
 
 
-@pytest.mark.parametrize("side", [266, 129, 350])
+@pytest.mark.parametrize("side", [266, 129, 191, 350])
 def test_shrinking_a_face_stays_an_area_average(side):
     """The fast path (bilinear to a whole multiple, then area) against OpenCV's
     direct area resize, on a real face: within a gray level on average."""

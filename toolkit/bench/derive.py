@@ -79,7 +79,7 @@ def _goals(result: dict, peer_fps: float | None, peer_acc7: float | None) -> dic
     for row in rows:
         if row.get("pipeline") and row["precision"] == "int8":
             acc7 = (row.get("accuracy") or {}).get("accuracy7")
-            # The race's ratio when there is one: taken between passes seconds apart in
+            # The race's ratio when there is one: taken between turns a second apart in
             # one process, where the separate rows can be minutes apart (bench/race.py).
             ratio = row.get("race_ratio_to_peer") or row.get("fps_ratio_to_peer")
             goals["fps_vs_peer"].append(
