@@ -56,7 +56,8 @@ def race(job: dict) -> dict:
     for round_index in range(job["rounds"]):
         order = names if round_index % 2 == 0 else names[::-1]
         for name in order:
-            pipeline.reset()
+            if runners[name] is pipeline:
+                pipeline.reset()  # each turn starts with no face tracks, as the first did
             for path in frames[:TURN_WARMUP_FRAMES]:
                 runners[name](read_frame(path))
             fps[name].append(_passes_fps(runners[name], frames, passes[name]))
