@@ -69,8 +69,12 @@ def tensor_quantization(model_path: Path) -> dict[str, Any]:
             "zero_point": int(zero_point) if quantized else None,
         }
 
+    model_input = describe(inp)
+    if model_input["scale"] is not None:
+        # For a runner of its own: how emoedge's LiteRT runtime rounds (see quantize_input).
+        model_input["rounding"] = "half up: code = floor(x / scale + 0.5) + zero_point"
     return {
-        "input": describe(inp),
+        "input": model_input,
         "output": describe(out),
         "per_channel_tensors": per_channel,
         "per_tensor_quantized_tensors": per_tensor,

@@ -108,3 +108,19 @@ def test_thread_count_is_capped_at_the_cores_we_may_use():
     cores = len(os.sched_getaffinity(0))
     assert runtime_class("litert")(threads=cores + 8).threads == cores
     assert runtime_class("litert")(threads=None).threads == cores
+
+
+def test_int8_input_keeps_every_gray_level_apart():
+    """The rpi build's int8 input: each of the 256 gray levels, preprocessed as the
+    device does, lands on a code of its own (pixel - 128), not on a neighbour's."""
+    from emoedge.data.preprocess import preprocess_batch
+    from emoedge.targets.runtimes.base import quantize_input
+
+    runtime = load_runtime(Build.load(build_for("rpi")), threads=1)
+    levels = np.arange(256, dtype=np.uint8)
+    faces = [np.full((64, 64), level, dtype=np.uint8) for level in levels]
+    inputs = preprocess_batch(faces, runtime.build.preprocess)
+    scale, zero_point = runtime._input["quantization"]
+    codes = quantize_input(inputs, scale, zero_point, np.int8)[:, 0, 0, 0]
+    assert runtime.build.manifest["input"]["rounding"].startswith("half up")
+    assert np.array_equal(codes.astype(int), levels.astype(int) - 128)
