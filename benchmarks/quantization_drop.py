@@ -35,7 +35,16 @@ def model_bytes(folder: Path, files: dict[str, str]) -> int:
     )
 
 
-def run(ref: str, data: Path, calibration_size: int, limit: int | None) -> list[dict]:
+def run(
+    ref: str,
+    data: Path,
+    calibration_size: int,
+    limit: int | None,
+    split: str = "test",
+    formats: tuple[str, ...] = FORMATS,
+    seeds: tuple[int, ...] = (0,),
+) -> list[dict]:
+    """One row per format and calibration seed; the fp32 build is made once per format."""
     from emoedge.data.ferplus import load_ferplus
     from emoedge.evaluation import keras_preprocess_spec
     from emoedge.models.zoo import load_keras_model
@@ -45,56 +54,78 @@ def run(ref: str, data: Path, calibration_size: int, limit: int | None) -> list[
 
     model = load_keras_model(ref)
     spec = keras_preprocess_spec(model)
-    faces = load_ferplus(data, "test", "majority").limit(limit)
+    faces = load_ferplus(data, split, "majority").limit(limit)
     inputs, labels = faces.to_inputs(spec), faces.labels
     keras_probs = np.concatenate(
         [model(inputs[i : i + 256], training=False).numpy() for i in range(0, len(inputs), 256)]
     )
     keras_acc = float((keras_probs.argmax(1) == labels).mean())
-    calibration = CalibrationSet.from_ferplus(data, spec, size=calibration_size)
-    rows = []
-    for fmt in FORMATS:
-        quantizer = get_quantizer(fmt)
-        result = {
-            "model": ref,
-            "format": fmt,
-            "runtime": quantizer.runtime,
-            "images": len(labels),
-            "keras_accuracy": keras_acc,
-        }
-        with tempfile.TemporaryDirectory() as tmp:
-            for precision in ("fp32", "int8"):
-                folder = Path(tmp) / precision
-                started = time.perf_counter()
-                artifact = quantizer.quantize(model, calibration, precision, folder)
-                seconds = time.perf_counter() - started
-                runtime = load_runtime(quantized_build(folder / artifact.files["model"]))
-                probs = np.concatenate(
-                    [runtime.predict(inputs[i : i + 256]) for i in range(0, len(inputs), 256)]
-                )
-                result[f"{precision}_accuracy"] = float((probs.argmax(1) == labels).mean())
-                result[f"{precision}_bytes"] = model_bytes(folder, artifact.files)
-                result[f"{precision}_seconds"] = seconds
-                result[f"{precision}_pred"] = probs.argmax(1)
-        result["drop_points"] = (result["fp32_accuracy"] - result["int8_accuracy"]) * 100
-        result["agreement"] = float((result.pop("fp32_pred") == result.pop("int8_pred")).mean())
-        result["ratio"] = result["int8_bytes"] / result["fp32_bytes"]
-        rows.append(result)
-        print(
-            f"{ref} {fmt}: fp32 {result['fp32_accuracy']:.2%} int8 {result['int8_accuracy']:.2%} "
-            f"drop {result['drop_points']:.2f} size {result['fp32_bytes']}->{result['int8_bytes']}",
-            file=sys.stderr,
+    calibrations = {
+        seed: CalibrationSet.from_ferplus(data, spec, size=calibration_size, seed=seed)
+        for seed in seeds
+    }
+
+    def build_and_score(quantizer, precision: str, calibration, folder: Path) -> dict:
+        started = time.perf_counter()
+        artifact = quantizer.quantize(model, calibration, precision, folder)
+        seconds = time.perf_counter() - started
+        runtime = load_runtime(quantized_build(folder / artifact.files["model"]))
+        probs = np.concatenate(
+            [runtime.predict(inputs[i : i + 256]) for i in range(0, len(inputs), 256)]
         )
+        return {
+            "accuracy": float((probs.argmax(1) == labels).mean()),
+            "bytes": model_bytes(folder, artifact.files),
+            "seconds": seconds,
+            "pred": probs.argmax(1),
+        }
+
+    rows = []
+    for fmt in formats:
+        quantizer = get_quantizer(fmt)
+        with tempfile.TemporaryDirectory() as tmp:
+            fp32 = build_and_score(quantizer, "fp32", calibrations[seeds[0]], Path(tmp) / "fp32")
+            for seed in seeds:
+                int8 = build_and_score(
+                    quantizer, "int8", calibrations[seed], Path(tmp) / f"int8-{seed}"
+                )
+                result = {
+                    "model": ref,
+                    "format": fmt,
+                    "runtime": quantizer.runtime,
+                    "split": split,
+                    "seed": seed,
+                    "images": len(labels),
+                    "keras_accuracy": keras_acc,
+                    "fp32_accuracy": fp32["accuracy"],
+                    "int8_accuracy": int8["accuracy"],
+                    "fp32_bytes": fp32["bytes"],
+                    "int8_bytes": int8["bytes"],
+                    "fp32_seconds": fp32["seconds"],
+                    "int8_seconds": int8["seconds"],
+                    "drop_points": (fp32["accuracy"] - int8["accuracy"]) * 100,
+                    "agreement": float((fp32["pred"] == int8["pred"]).mean()),
+                    "ratio": int8["bytes"] / fp32["bytes"],
+                }
+                rows.append(result)
+                print(
+                    f"{ref} {fmt} seed {seed}: fp32 {result['fp32_accuracy']:.2%} "
+                    f"int8 {result['int8_accuracy']:.2%} drop {result['drop_points']:.2f} "
+                    f"size {result['fp32_bytes']}->{result['int8_bytes']}",
+                    file=sys.stderr,
+                )
     return rows
 
 
 def table(rows: list[dict], command: str, calibration_size: int) -> str:
+    split = rows[0]["split"] if rows else "test"
     lines = [
         f"# int8 quantization drop per format ({date.today().isoformat()})",
         "",
-        "FER+ test, majority protocol (FERPlus code's rule). Float = the fp32 model in the",
+        f"FER+ {split}, majority protocol (FERPlus code's rule). Float = the fp32 model in the",
         "same runtime (Keras accuracy shown too); int8 = post-training quantization with a",
-        f"class-balanced sample of {calibration_size} FER+ train images. Sizes are the model",
+        f"class-balanced sample of {calibration_size} FER+ train images (the sample's seed",
+        "is given; `emoedge export` uses seed 0). Sizes are the model",
         "file(s) a device loads (OpenVINO: .xml + .bin).",
         f"Goals: drop <= {GOAL_DROP} point; int8 size <= 1/3.5 of float ({GOAL_RATIO:.3f}).",
         "",
@@ -103,14 +134,14 @@ def table(rows: list[dict], command: str, calibration_size: int) -> str:
         f"    {command}",
         "",
         (
-            "| model | format (runtime) | images | Keras | fp32 | int8 | drop (points) | agreement "
+            "| model | format (runtime) | seed | images | Keras | fp32 | int8 | drop (points) | agreement "
             "| fp32 bytes | int8 bytes | int8/fp32 | drop goal | size goal |"
         ),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['model']} | {r['format']} ({r['runtime']}) | {r['images']} "
+            f"| {r['model']} | {r['format']} ({r['runtime']}) | {r['seed']} | {r['images']} "
             f"| {r['keras_accuracy']:.2%} | {r['fp32_accuracy']:.2%} | {r['int8_accuracy']:.2%} "
             f"| {r['drop_points']:+.2f} | {r['agreement']:.2%} | {r['fp32_bytes']:,} "
             f"| {r['int8_bytes']:,} | {r['ratio']:.3f} "
@@ -128,11 +159,32 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="FER+ root")
     parser.add_argument("--out", type=Path, help="Markdown file to write (default: stdout only)")
     parser.add_argument("--calibration-size", type=int, default=DEFAULT_CALIBRATION_SIZE)
-    parser.add_argument("--limit", type=int, default=None, help="test images (default: all)")
+    parser.add_argument("--limit", type=int, default=None, help="images (default: all)")
+    parser.add_argument(
+        "--split", default="test", choices=("test", "valid"), help="FER+ split to score on"
+    )
+    parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="calibration sample seeds: how much the drop moves with the sample alone",
+    )
     args = parser.parse_args()
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     rows = [
-        row for ref in args.models for row in run(ref, args.data, args.calibration_size, args.limit)
+        row
+        for ref in args.models
+        for row in run(
+            ref,
+            args.data,
+            args.calibration_size,
+            args.limit,
+            args.split,
+            tuple(args.formats),
+            tuple(args.seeds),
+        )
     ]
     text = table(rows, command, args.calibration_size)
     if args.out:
