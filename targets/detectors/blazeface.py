@@ -30,6 +30,7 @@ import numpy as np
 from emoedge.data.preprocess import as_uint8_image
 from emoedge.errors import ModelFileError, UserInputError
 from emoedge.targets.detectors.base import Detection, Detector
+from emoedge.targets.runtimes.base import quantize_input
 
 log = logging.getLogger(__name__)
 
@@ -251,9 +252,8 @@ class BlazeFaceDetector(Detector):
         if abs(scale * 127.5 - 1.0) < 1e-6 and zero_point == 0:
             # The shipped int8 model's input step is one gray level: code = pixel - 128.
             return (pixels.astype(np.int16) - 128).astype(np.int8)[None]
-        codes = np.round((pixels.astype(np.float32) / 127.5 - 1.0) / scale) + zero_point
-        limits = np.iinfo(self._input_dtype)
-        return np.clip(codes, limits.min, limits.max).astype(self._input_dtype)[None]
+        floats = pixels.astype(np.float32) / 127.5 - 1.0
+        return quantize_input(floats, scale, zero_point, self._input_dtype)[None]
 
     def _output(self, index: int, quant: tuple[float, int] | None) -> np.ndarray:
         value = self._interpreter.get_tensor(index)[0]
