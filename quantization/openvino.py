@@ -11,6 +11,7 @@ weight compression unless the precision is fp16.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,10 @@ class OpenVINOQuantizer(Quantizer):
         import_tf()
         import openvino as ov
 
-        model = ov.convert_model(keras_model)
+        with warnings.catch_warnings():
+            # Keras notes that the converter calls the model with a tuple, not a dict.
+            warnings.filterwarnings("ignore", message="The structure of `inputs`")
+            model = ov.convert_model(keras_model)
         params: dict[str, Any] = {"converter": f"openvino {ov.__version__} convert_model"}
         if precision == "int8":
             import nncf

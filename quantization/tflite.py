@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from emoedge.quantization.base import (
     keras_input_shape,
     require_calibration,
 )
+from emoedge.tf_env import with_native_stderr_captured
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +129,12 @@ class TFLiteQuantizer(Quantizer):
             params.update(scheme="none", weights="float32", activations="float32")
         # Keras' SavedModel export inside the converter print()s its whole signature to
         # stdout, which is where CLI results go; keep it for --verbose logs instead.
+        # The converter's C++ side prints its settings to stderr, and it warns that the
+        # int8 input has no statistics: true, the calibration set gives them.
         chatter = io.StringIO()
-        with contextlib.redirect_stdout(chatter):
-            flatbuffer = converter.convert()
+        with contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+            flatbuffer = with_native_stderr_captured(converter.convert)
         log.debug("TFLite converter output:\n%s", chatter.getvalue())
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / MODEL_FILE

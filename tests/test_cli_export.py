@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from quant_builds import FIXTURE, build_for
@@ -42,6 +45,26 @@ def test_export_rpi_from_the_zoo(tmp_path):
     assert f"build: {out}" in result.stdout and "drop" in result.stdout
     assert "TensorSpec" not in result.stdout  # converter chatter stays off the results stream
     assert Build.load(out).manifest["format"] == "tflite"
+
+
+@pytest.mark.parametrize("target", ["rpi", "jetson"])
+def test_export_output_is_ours_alone(target, tmp_path):
+    """A real process, so the converters' C++ output to file descriptor 2 counts too:
+    TensorFlow's start-up notices, the TFLite converter's settings, tf2onnx's and ONNX
+    Runtime's INFO lines and print()s are kept for --verbose."""
+    out = tmp_path / target
+    command = [sys.executable, "-c", "from emoedge.cli import main; main()", "export"]
+    command += ["--target", target]
+    command += ["--model", "zoo:mini_xception", "--data", str(FIXTURE), "--out", str(out)]
+    command += ["--calibration-size", "24", "--validation-size", "24", "--max-drop", "100"]
+    env = {k: v for k, v in os.environ.items() if k != "EMOEDGE_TF_LOGS"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"build: {out}" in done.stdout
+    text = done.stdout + done.stderr
+    for chatter in ("I0000", "cuInit", "fully_quantize", "Assets written", "Using opset"):
+        assert chatter not in text, text
+    assert "Collecting tensor data" not in text, text
 
 
 @pytest.mark.parametrize("target", ["rpi", "x86", "jetson"])

@@ -4,27 +4,74 @@ oneDNN's kernels crash (SIGSEGV / malloc assertion) in the gradient of
 mini-Xception's 1x1 stride-2 shortcut convolution on TF 2.21, so
 TF_ENABLE_ONEDNN_OPTS=0 must be set before TensorFlow is first imported. Every
 host-side module that needs TensorFlow or Keras goes through `import_tf`.
+
+TensorFlow 2.21 also writes its C++ start-up notices (the CUDA stub, cuInit failing
+on a machine with no GPU, oneDNN) straight to the process's stderr before its
+logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says: half a dozen lines ahead of
+every host command's own output. They are captured and sent to the debug log
+(`--verbose`), or printed after all when the import fails; EMOEDGE_TF_LOGS=1
+leaves stderr alone.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import tempfile
+from collections.abc import Callable
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def with_native_stderr_captured(action: Callable[[], T]) -> T:
+    """Run `action` with file descriptor 2 pointing at a temporary file: for the
+    C++ side of TensorFlow and its converters, which print past Python's logging."""
+    if os.environ.get("EMOEDGE_TF_LOGS") == "1":
+        return action()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        failed = True
+        try:
+            result = action()
+            failed = False
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode(errors="replace").strip()
+            if text and failed:
+                sys.stderr.write(text + "\n")
+            elif text:
+                name = getattr(action, "__qualname__", repr(action))
+                log.debug("%s wrote to stderr:\n%s", name, text)
+    return result
+
+
+def _import_and_probe_devices():
+    import tensorflow as tf
+
+    tf.config.list_physical_devices()  # where cuInit runs and complains
+    return tf
 
 
 def import_tf(threads: int | None = None):
-    if "tensorflow" not in sys.modules:
+    first_import = "tensorflow" not in sys.modules
+    if first_import:
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     elif os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0":
-        import logging
-
-        logging.getLogger(__name__).warning(
-            "TensorFlow was imported before TF_ENABLE_ONEDNN_OPTS=0; training may crash"
-        )
+        log.warning("TensorFlow was imported before TF_ENABLE_ONEDNN_OPTS=0; training may crash")
     try:
-        import tensorflow as tf
+        if first_import:
+            tf = with_native_stderr_captured(_import_and_probe_devices)
+        else:
+            import tensorflow as tf
     except ImportError as exc:
         from emoedge.errors import EmoedgeError
 

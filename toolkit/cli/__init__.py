@@ -57,12 +57,22 @@ COMMAND_MODULES = (
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug detail."),
 ) -> None:
+    handler = RichHandler(console=console, show_path=False, show_time=False)
+    if not verbose:
+        handler.addFilter(_ours_or_a_warning)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+        handlers=[handler],
         force=True,
     )
+
+
+def _ours_or_a_warning(record: logging.LogRecord) -> bool:
+    """Without --verbose, other libraries' INFO stays out of the way: the converters
+    (TensorFlow, tf2onnx, ONNX Runtime's quantizer, some through the root logger) log
+    every step of every export at INFO."""
+    return record.levelno >= logging.WARNING or record.name.startswith("emoedge")
 
 
 for _module in COMMAND_MODULES:
