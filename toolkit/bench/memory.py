@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,7 +30,16 @@ def peak_rss_mb() -> float | None:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def quiet_library_notices() -> None:
+    """Silence notices the libraries print on every run, not about the measurement:
+    the peer builds a `tf.lite.Interpreter` (deprecated in favour of LiteRT's) and
+    Keras models are called with bare arrays rather than dicts of named inputs."""
+    warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+    warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+
+
 def _child(func: Callable[..., dict], args: tuple) -> dict:
+    quiet_library_notices()
     result = func(*args)
     result["peak_rss_mb"] = peak_rss_mb()
     return result

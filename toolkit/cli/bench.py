@@ -111,10 +111,13 @@ def bench_command(
 ) -> None:
     from emoedge.bench import BenchConfig, run_bench
     from emoedge.bench.formats import parse_variant, variants_for_target
+    from emoedge.bench.memory import quiet_library_notices
     from emoedge.bench.report import rich_table, write_outputs
     from emoedge.bench.runner import Settings
     from emoedge.errors import UserInputError
     from emoedge.models.zoo import zoo_entries
+
+    quiet_library_notices()
 
     extra = [parse_variant(v) for v in variants or []]
     chosen = variants_for_target(target) + extra if (target or not extra) else extra
