@@ -84,7 +84,7 @@ def run(
     for fmt in formats:
         quantizer = get_quantizer(fmt)
         with tempfile.TemporaryDirectory() as tmp:
-            fp32 = build_and_score(quantizer, "fp32", calibrations[seeds[0]], Path(tmp) / "fp32")
+            fp32 = build_and_score(quantizer, "fp32", None, Path(tmp) / "fp32")
             for seed in seeds:
                 int8 = build_and_score(
                     quantizer, "int8", calibrations[seed], Path(tmp) / f"int8-{seed}"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from emoedge.bench.derive import GOAL_FLOOR_RATIO, GOAL_FPS_RATIO, GOAL_PI4_FPS
+from emoedge.bench.race import TURN_WARMUP_FRAMES
 
 COLUMNS = (
     ("model", "model"),
@@ -136,7 +137,8 @@ def goals_text(result: dict) -> list[str]:
             f"   The ratio judged is the race's: each int8 build and {race['peer']} loaded in a "
             f"process of their own, taking turns for {race['rounds']} rounds over the "
             f"{race['frames']} photos, the order alternating; a turn lasts about one of the "
-            "peer's passes (ours runs as many whole passes as fit) after 5 unrecorded frames. "
+            "peer's passes (ours runs as many whole passes as fit) after "
+            f"{TURN_WARMUP_FRAMES} unrecorded frames. "
             "The median of the per-round ratios, range in brackets; the rows' own FPS, each "
             "from its own process minutes apart, give the 'separate' ratio."
         )
