@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WILD_IMAGES = FIXTURES / "wild" / "images"
@@ -45,3 +46,16 @@ def write_video(path: Path, hold: int = 3, fps: float = 10.0) -> Path:
             writer.write(image)
     writer.release()
     return path
+
+
+def distant_faces_frame() -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The fixture photos at 180 px on a 1280x720 gray frame (six people far from the
+    camera), and where each face's centre is."""
+    frame = np.full((720, 1280, 3), 110, np.uint8)
+    centres = []
+    for i, path in enumerate(sorted(WILD_IMAGES.glob("*.jpg"))):
+        photo = cv2.resize(cv2.imread(str(path), cv2.IMREAD_COLOR), (180, 180))
+        x, y = 60 + (i % 3) * 420, 110 + (i // 3) * 330
+        frame[y : y + 180, x : x + 180] = photo
+        centres.append((x + 90, y + 90))
+    return frame, centres

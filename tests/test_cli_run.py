@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
+from pipeline_fixtures import WILD_IMAGES, distant_faces_frame, export_builds, write_video
 from typer.testing import CliRunner
 
 from emoedge.build import Build
@@ -93,6 +93,23 @@ def test_image_folder_to_stdout_without_smoothing(builds):
     assert all(len(line["faces"]) == 1 for line in lines)
 
 
+def test_tiles_find_the_faces_of_a_distant_group(builds, tmp_path):
+    frame, centres = distant_faces_frame()
+    folder = tmp_path / "group"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "group.png"), frame)
+    faces = {}
+    for tiles in ("1", "3"):
+        result = run(builds["rpi"], "--source", folder, "--json", "-", "--tiles", tiles)
+        assert result.exit_code == 0, result.output
+        (line,) = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+        faces[tiles] = line["faces"]
+    assert "(3x3 tiles)" in result.output
+    assert faces["1"] == []
+    assert len(faces["3"]) == len(centres)
+    assert all(face["label"] in Build.load(builds["rpi"]).labels for face in faces["3"])
+
+
 def test_smoothing_and_max_frames(builds, video, tmp_path):
     jsonl = tmp_path / "out.jsonl"
     result = run(
@@ -118,6 +135,7 @@ def test_smoothing_and_max_frames(builds, video, tmp_path):
         (["--source", str(PHOTOS[0]), "--smoothing", "kalman"], "--smoothing"),
         (["--source", str(PHOTOS[0]), "--output", "out.txt"], "video file"),
         (["--source", str(PHOTOS[0]), "--show"], "--show"),
+        (["--source", str(PHOTOS[0]), "--detector", "haar", "--tiles", "3"], "no option tiles"),
     ],
 )
 def test_bad_input_is_one_clear_line(builds, args, message):

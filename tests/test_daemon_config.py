@@ -49,6 +49,7 @@ build = "build"
 threads = 2
 smoothing = "none"
 flip_tta = true
+detector_tiles = 3
 [source]
 spec = 0
 loop = true
@@ -74,6 +75,7 @@ mode = "aggregates"
     assert cfg.source.spec == 0 and cfg.source.loop
     assert cfg.pipeline.threads == 2 and cfg.pipeline.smoothing == "none"
     assert cfg.pipeline.flip_tta is True
+    assert cfg.pipeline.detector_tiles == 3
     assert (cfg.http.host, cfg.http.port, cfg.http.token) == (
         "0.0.0.0",
         9000,
@@ -93,6 +95,7 @@ def test_every_problem_is_listed_at_once(tmp_path):
 [pipeline]
 build = "nowhere"
 thread = 2
+detector_tiles = 9
 [source]
 retry_initial_s = -1
 [http]
@@ -113,6 +116,7 @@ mode = "secret"
         "pipeline.build",
         "nowhere",
         "pipeline.thread: unknown key",
+        "pipeline.detector_tiles must be 1..8, got 9",
         "source.spec is required",
         "source.retry_initial_s must be > 0",
         "beyond loopback",
@@ -149,6 +153,15 @@ def test_short_token_preview_with_aggregates_and_bad_bind_are_refused(tmp_path):
         load_config(_write(tmp_path, base + "[http]\nmax_requests_per_s = -5\n"))
     unlimited = load_config(_write(tmp_path, base + "[http]\nmax_requests_per_s = 0\n"))
     assert unlimited.http.max_requests_per_s == 0.0
+
+
+def test_tiles_with_a_detector_that_has_none_are_refused(tmp_path):
+    _fake_build(tmp_path)
+    text = (
+        '[pipeline]\nbuild = "build"\ndetector = "haar"\ndetector_tiles = 3\n[source]\nspec = 0\n'
+    )
+    with pytest.raises(ConfigError, match="detector_tiles is a blazeface option"):
+        load_config(_write(tmp_path, text))
 
 
 def test_loopback_detection():

@@ -7,10 +7,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from pipeline_fixtures import distant_faces_frame
 
 from emoedge.errors import ModelFileError, UserInputError
 from emoedge.targets.detectors import make_detector
-from emoedge.targets.detectors.blazeface import BlazeFaceDetector, make_anchors, weighted_nms
+from emoedge.targets.detectors.blazeface import (
+    BlazeFaceDetector,
+    make_anchors,
+    tile_regions,
+    weighted_nms,
+)
 
 WILD = Path(__file__).parent / "fixtures" / "wild" / "images"
 PHOTOS = sorted(WILD.glob("*.jpg"))
@@ -113,3 +119,42 @@ def test_weighted_nms_merges_overlaps_and_keeps_separate_faces():
     assert kept[0][1] == pytest.approx(0.9)
     assert 0 < kept[0][0][0] < 1  # blended towards the second box
     assert np.allclose(kept[1][0], [50, 50, 60, 60])
+
+
+def test_tiles_find_distant_faces_one_pass_cannot():
+    frame, centres = distant_faces_frame()
+    assert make_detector("blazeface").detect(frame) == []
+    faces = make_detector("blazeface", tiles=3).detect(frame)
+    assert len(faces) == len(centres)
+    for cx, cy in centres:  # one box on each face, in frame pixels
+        assert (
+            sum(x <= cx <= x + w and y <= cy <= y + h for x, y, w, h in (f.box for f in faces)) == 1
+        )
+
+
+@pytest.mark.parametrize("photo", PHOTOS[:3], ids=lambda p: p.stem)
+def test_tiles_keep_one_box_on_a_face_that_fills_the_frame(photo):
+    image = cv2.imread(str(photo), cv2.IMREAD_UNCHANGED)
+    one_pass = make_detector("blazeface").detect(image)
+    tiled = make_detector("blazeface", tiles=3).detect(image)
+    assert [f.box for f in tiled] == [f.box for f in one_pass]
+
+
+def test_tile_regions_cover_the_frame_with_overlap():
+    regions = tile_regions(1280, 720, 3, 0.5)
+    assert len(regions) == 9
+    assert regions[0][:2] == (0, 0) and regions[-1][2:] == (1280, 720)
+    covered = np.zeros((720, 1280), bool)
+    for x0, y0, x1, y1 in regions:
+        covered[y0:y1, x0:x1] = True
+    assert covered.all()
+    # neighbours share half a tile: a face up to that size lies whole in one of them
+    (ax0, _, ax1, _), (bx0, _, _, _) = regions[0], regions[1]
+    assert ax1 - bx0 == pytest.approx(0.5 * (ax1 - ax0), abs=1)
+
+
+def test_options_a_detector_does_not_take_are_refused():
+    with pytest.raises(UserInputError, match="haar detector has no option tiles"):
+        make_detector("haar", tiles=3)
+    with pytest.raises(UserInputError, match=r"tiles must be 1\.\.8"):
+        make_detector("blazeface", tiles=0)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emoedge.errors import UserInputError
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -17,8 +19,19 @@ class Detection:
 
 class Detector(ABC):
     name: str = "base"
+    #: the options this detector reads; any other is refused, so that an option
+    #: meant for another detector (or misspelt) is not silently ignored
+    OPTIONS: tuple[str, ...] = ()
+    #: options every detector accepts, whether it uses them or not (set by the pipeline)
+    COMMON_OPTIONS: tuple[str, ...] = ("threads",)
 
     def __init__(self, model_path: str | Path | None = None, **options) -> None:
+        unknown = sorted(set(options) - set(self.OPTIONS) - set(self.COMMON_OPTIONS))
+        if unknown:
+            raise UserInputError(
+                f"the {self.name} detector has no option {', '.join(unknown)}; "
+                f"it takes: {', '.join(self.OPTIONS) or 'none'}"
+            )
         self.model_path = Path(model_path) if model_path else None
         self.options = options
 

@@ -50,6 +50,11 @@ DEFAULT_VARIANT = "short_int8"
 # Measured on wild-sample (benchmarks/results/detector_recall_*.md): a 10% border lets
 # the short range model find faces that touch the frame edge.
 DEFAULT_PAD = 0.1
+# Share of a tile's side its neighbour overlaps when `tiles` > 1.
+TILE_OVERLAP = 0.5
+# A tiled box (or a tile) with more than this share of its area inside a bigger box
+# (a face the whole frame showed) is dropped (skipped).
+PART_OF_FACE = 0.5
 
 # Candidate anchor layouts: (stride, anchors per cell) per feature map.
 _ANCHOR_LAYOUTS: tuple[tuple[tuple[int, int], ...], ...] = (
@@ -139,6 +144,38 @@ def weighted_nms(
     return kept
 
 
+def tile_regions(
+    width: int, height: int, tiles: int, overlap: float
+) -> list[tuple[int, int, int, int]]:
+    """`tiles` x `tiles` regions (x0, y0, x1, y1) covering a frame, neighbours sharing
+    `overlap` of a tile's side: a face up to that size lies whole in some tile."""
+
+    def spans(length: int) -> list[tuple[int, int]]:
+        side = length / (tiles - (tiles - 1) * overlap)
+        step = side * (1.0 - overlap)
+        return [(round(i * step), min(length, round(i * step + side))) for i in range(tiles)]
+
+    return [(x0, y0, x1, y1) for y0, y1 in spans(height) for x0, x1 in spans(width)]
+
+
+def _covered_share(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """(N, M): the share of each box's area that each of `others` covers."""
+    x0 = np.maximum(boxes[:, None, 0], others[None, :, 0])
+    y0 = np.maximum(boxes[:, None, 1], others[None, :, 1])
+    x1 = np.minimum(boxes[:, None, 2], others[None, :, 2])
+    y1 = np.minimum(boxes[:, None, 3], others[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area[:, None], 1e-9)
+
+
+def _inside_bigger(boxes: np.ndarray, share: float) -> np.ndarray:
+    """Which boxes have more than `share` of their area inside a bigger box."""
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    bigger = area[None, :] > area[:, None]
+    return ((_covered_share(boxes, boxes) > share) & bigger).any(axis=1)
+
+
 def _quant_params(detail: dict) -> tuple[float, int] | None:
     """(scale, zero point) of an int8 input or output tensor; None for a float one."""
     if np.dtype(detail["dtype"]).kind == "f":
@@ -168,10 +205,22 @@ class BlazeFaceDetector(Detector):
     fraction of its longer side, 0.1: the short range model misses faces that
     fill the frame or touch its edge without it), `max_faces` (64), `threads`
     (2), `letterbox` (True: non-square frames are padded to a square so faces
-    keep their shape; False stretches).
+    keep their shape; False stretches), `tiles` (1: one pass over the whole
+    frame; N > 1 adds N x N overlapping tiles, for crowds and distant faces the
+    128 px input cannot resolve, at 1 + N^2 model calls per frame).
     """
 
     name = "blazeface"
+    OPTIONS = (
+        "variant",
+        "score_threshold",
+        "nms_threshold",
+        "pad",
+        "max_faces",
+        "threads",
+        "letterbox",
+        "tiles",
+    )
 
     def __init__(self, model_path: str | Path | None = None, **options) -> None:
         super().__init__(model_path, **options)
@@ -181,6 +230,9 @@ class BlazeFaceDetector(Detector):
         self.pad = float(options.get("pad", DEFAULT_PAD))
         self.max_faces = int(options.get("max_faces", 64))
         self.letterbox = bool(options.get("letterbox", True))
+        self.tiles = int(options.get("tiles", 1))
+        if not 1 <= self.tiles <= 8:
+            raise UserInputError(f"BlazeFace tiles must be 1..8, got {self.tiles}")
         threads = int(options.get("threads", 2))
         path = self.model_path or locate_variant(self.variant)
         if path is None:
@@ -222,12 +274,15 @@ class BlazeFaceDetector(Detector):
     def default_model_file(cls) -> Path | None:
         return locate_variant(DEFAULT_VARIANT)
 
-    def letterbox_pixels(self, frame: np.ndarray) -> tuple[np.ndarray, _Letterbox]:
-        """The model's square RGB input as uint8 pixels, and where the frame sits in it."""
+    def letterbox_pixels(
+        self, frame: np.ndarray, pad: float | None = None
+    ) -> tuple[np.ndarray, _Letterbox]:
+        """The model's square RGB input as uint8 pixels, and where the frame sits in it
+        (`pad`: the border, default the detector's)."""
         image = as_uint8_image(frame)
         height, width = image.shape[:2]
         size = self.input_size
-        grow = 1.0 + 2.0 * self.pad
+        grow = 1.0 + 2.0 * (self.pad if pad is None else pad)
         if self.letterbox:
             scale_x = scale_y = size / (max(height, width) * grow)
         else:  # stretch each axis to the square input
@@ -262,8 +317,12 @@ class BlazeFaceDetector(Detector):
         scale, zero_point = quant
         return (value.astype(np.float32) - zero_point) * scale
 
-    def detect(self, frame: np.ndarray) -> list[Detection]:
-        pixels, box = self.letterbox_pixels(frame)
+    def candidates(
+        self, frame: np.ndarray, pad: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One pass of the model over the whole frame: boxes (N, 4; x0, y0, x1, y1 in
+        frame pixels, unclipped) and scores, after this pass's weighted NMS."""
+        pixels, box = self.letterbox_pixels(frame, pad)
         self._interpreter.set_tensor(self._input_index, self.input_tensor(pixels))
         self._interpreter.invoke()
         raw = self._output(self._regressor_index, self._regressor_quant)
@@ -271,7 +330,7 @@ class BlazeFaceDetector(Detector):
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80.0, 80.0)))
         keep = scores >= self.score_threshold
         if not keep.any():
-            return []
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
         raw, scores, anchors = raw[keep], scores[keep], self.anchors[keep]
         size = float(self.input_size)
         # Offsets and sizes are in model pixels; anchors are unit-size at cell centres.
@@ -279,16 +338,69 @@ class BlazeFaceDetector(Detector):
         cy = raw[:, 1] / size + anchors[:, 1]
         w, h = raw[:, 2] / size, raw[:, 3] / size
         corners = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-        height, width = (frame.shape[0], frame.shape[1])
+        kept = weighted_nms(corners, scores, self.nms_threshold)[: self.max_faces]
+        model_px = np.array([corner for corner, _ in kept], np.float32) * size
+        scale = np.array([box.scale_x, box.scale_y] * 2, np.float32)
+        offset = np.array([box.offset_x, box.offset_y] * 2, np.float32)
+        return (model_px - offset) / scale, np.array([s for _, s in kept], np.float32)
+
+    def tiled_candidates(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The whole frame's candidates and those of `tiles` x `tiles` overlapping tiles.
+
+        A tile's box that touches one of its inner edges is a face the tile cuts; the
+        overlap puts that face whole into a neighbour tile (or the whole-frame pass
+        sees it), so the cut box is dropped rather than blended in. Tiles get no
+        border (the border is for faces that fill the frame, which the whole-frame
+        pass finds), so small faces keep more of the model's input. A tile mostly
+        covered by a face the whole-frame pass found is skipped, and a box lying
+        mostly inside a bigger one dropped: magnified, parts of a face (hair, an
+        eye) pass for faces.
+        """
+        boxes, scores = self.candidates(frame)
+        if self.tiles <= 1:
+            return boxes, scores
+        height, width = frame.shape[:2]
+        all_boxes, all_scores = [boxes], [scores]
+        for x0, y0, x1, y1 in tile_regions(width, height, self.tiles, TILE_OVERLAP):
+            region = np.array([[x0, y0, x1, y1]], np.float32)
+            if len(boxes) and _covered_share(region, boxes).max() > PART_OF_FACE:
+                continue  # mostly one face the whole frame showed: only its parts are left
+            tile_boxes, tile_scores = self.candidates(frame[y0:y1, x0:x1], pad=0.0)
+            if not len(tile_boxes):
+                continue
+            margin = 0.02 * max(x1 - x0, y1 - y0)
+            cut = np.zeros(len(tile_boxes), dtype=bool)
+            if x0 > 0:
+                cut |= tile_boxes[:, 0] <= margin
+            if y0 > 0:
+                cut |= tile_boxes[:, 1] <= margin
+            if x1 < width:
+                cut |= tile_boxes[:, 2] >= (x1 - x0) - margin
+            if y1 < height:
+                cut |= tile_boxes[:, 3] >= (y1 - y0) - margin
+            shift = np.array([x0, y0, x0, y0], np.float32)
+            all_boxes.append(tile_boxes[~cut] + shift)
+            all_scores.append(tile_scores[~cut])
+        boxes, scores = np.concatenate(all_boxes), np.concatenate(all_scores)
+        if not len(boxes):
+            return boxes, scores
+        # The same face seen by several passes: keep each pass's best box, not a blend
+        # of boxes the passes placed at different scales.
+        kept = weighted_nms(boxes, scores, self.nms_threshold, weighted=False)
+        boxes = np.array([b for b, _ in kept], np.float32)
+        scores = np.array([s for _, s in kept], np.float32)
+        inside = _inside_bigger(boxes, PART_OF_FACE)
+        return boxes[~inside], scores[~inside]
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        boxes, scores = self.tiled_candidates(frame)
+        height, width = frame.shape[:2]
         detections = []
-        for corner, score in weighted_nms(corners, scores, self.nms_threshold)[: self.max_faces]:
-            x0 = (corner[0] * size - box.offset_x) / box.scale_x
-            y0 = (corner[1] * size - box.offset_y) / box.scale_y
-            x1 = (corner[2] * size - box.offset_x) / box.scale_x
-            y1 = (corner[3] * size - box.offset_y) / box.scale_y
-            x0, y0 = max(0, round(x0)), max(0, round(y0))
-            x1, y1 = min(width, round(x1)), min(height, round(y1))
+        for corner, score in zip(boxes, scores, strict=True):
+            x0, y0 = max(0, round(float(corner[0]))), max(0, round(float(corner[1])))
+            x1 = min(width, round(float(corner[2])))
+            y1 = min(height, round(float(corner[3])))
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
-            detections.append(Detection((x0, y0, x1 - x0, y1 - y0), score))
-        return detections
+            detections.append(Detection((x0, y0, x1 - x0, y1 - y0), float(score)))
+        return detections[: self.max_faces]

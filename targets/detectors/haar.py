@@ -34,6 +34,7 @@ class HaarDetector(Detector):
     """
 
     name = "haar"
+    OPTIONS = ("scale_factor", "min_neighbors", "min_size", "max_side")
 
     def __init__(self, model_path: str | Path | None = None, **options) -> None:
         super().__init__(model_path, **options)

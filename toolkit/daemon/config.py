@@ -14,6 +14,7 @@ Example (every key optional except `pipeline.build` and `source.spec`)::
     runtime = ""                  # override the manifest's runtime ("" = manifest)
     threads = 0                   # 0 = the manifest's setting
     detector = ""                 # override the manifest's detector
+    detector_tiles = 1            # blazeface: N > 1 also searches N x N tiles (crowds)
     smoothing = "ema"             # ema | vote | none
     flip_tta = false              # also classify the mirrored face (+1 point, 2x classifier)
 
@@ -78,6 +79,7 @@ class PipelineConfig:
     runtime: str | None = None
     threads: int | None = None
     detector: str | None = None
+    detector_tiles: int = 1
     smoothing: str = "ema"
     flip_tta: bool = False
 
@@ -303,11 +305,16 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
         errors.append(
             f"pipeline.smoothing must be one of {', '.join(SMOOTHING)}, got {smoothing!r}"
         )
+    detector = p.string("detector") or None
+    tiles = p.integer("detector_tiles", 1, low=1, high=8)
+    if tiles > 1 and detector not in (None, "blazeface"):
+        errors.append(f"pipeline.detector_tiles is a blazeface option; detector is {detector!r}")
     pipeline = PipelineConfig(
         build=build,
         runtime=p.string("runtime") or None,
         threads=threads or None,
-        detector=p.string("detector") or None,
+        detector=detector,
+        detector_tiles=tiles,
         smoothing=smoothing,
         flip_tta=p.boolean("flip_tta", False),
     )

@@ -54,6 +54,7 @@ def _load_pipeline(config: DaemonConfig):
         detector=p.detector,
         smoothing=p.smoothing,
         flip_tta=p.flip_tta,
+        detector_options={"tiles": p.detector_tiles} if p.detector_tiles > 1 else None,
     )
 
 
