@@ -143,9 +143,16 @@ class Quantizer(ABC):
         calibration: CalibrationSet | None,
         precision: str,
         out_dir: Path,
+        per_channel: bool = True,
         **options: Any,
     ) -> Artifact:
-        """Write the model file(s) for `precision` into `out_dir` and describe them."""
+        """Write the model file(s) for `precision` into `out_dir` and describe them.
+
+        `per_channel` (int8 only): one weight scale per output channel, the default
+        (accuracy), or one per tensor: smaller files, since per-channel parameters
+        are a large part of models this small (benchmarks/results/
+        quantization_granularity_*.md), and less accuracy where channels differ.
+        """
 
 
 def require_calibration(calibration: CalibrationSet | None, fmt: str) -> CalibrationSet:
@@ -166,3 +173,8 @@ def keras_input_shape(keras_model) -> tuple[int, int, int]:
         shape = shape[0]
     _, height, width, channels = shape
     return int(height), int(width), int(channels)
+
+
+def weight_granularity(per_channel: bool) -> str:
+    """How a manifest names the int8 weight scheme."""
+    return "int8 symmetric, " + ("per-channel" if per_channel else "per-tensor")

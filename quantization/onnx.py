@@ -27,6 +27,7 @@ from emoedge.quantization.base import (
     Quantizer,
     keras_input_shape,
     require_calibration,
+    weight_granularity,
 )
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class ONNXQuantizer(Quantizer):
         calibration: CalibrationSet | None,
         precision: str,
         out_dir: Path,
+        per_channel: bool = True,
         symmetric_activations: bool = True,
         **options: Any,
     ) -> Artifact:
@@ -137,7 +139,7 @@ class ONNXQuantizer(Quantizer):
                         str(target),
                         _Reader(calibration, input_name),
                         quant_format=QuantFormat.QDQ,
-                        per_channel=True,
+                        per_channel=per_channel,
                         activation_type=QuantType.QInt8,
                         weight_type=QuantType.QInt8,
                         # Percentile, not MinMax: with symmetric activation ranges set
@@ -153,7 +155,7 @@ class ONNXQuantizer(Quantizer):
                 log.debug("ONNX Runtime calibrator output:\n%s", chatter.getvalue())
                 params.update(
                     scheme="ONNX Runtime static quantization, QDQ format",
-                    weights="int8 symmetric, per-channel",
+                    weights=weight_granularity(per_channel),
                     activations=f"int8 {'symmetric' if symmetric_activations else 'asymmetric'}, "
                     f"per-tensor, {CALIBRATION_PERCENTILE}th percentile calibration",
                     calibration=calibration.describe(),

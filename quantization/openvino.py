@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from emoedge.errors import UserInputError
-from emoedge.quantization.base import Artifact, CalibrationSet, Quantizer, require_calibration
+from emoedge.quantization.base import (
+    Artifact,
+    CalibrationSet,
+    Quantizer,
+    require_calibration,
+    weight_granularity,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,7 @@ class OpenVINOQuantizer(Quantizer):
         calibration: CalibrationSet | None,
         precision: str,
         out_dir: Path,
+        per_channel: bool = True,
         accuracy_control: bool = False,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         max_drop: float = 1.0,
@@ -78,6 +85,15 @@ class OpenVINOQuantizer(Quantizer):
                 # 0.2 point of float where the fast variant lost 0.7.
                 "fast_bias_correction": fast_bias_correction,
             }
+            if not per_channel:
+                from nncf.quantization.advanced_parameters import (
+                    AdvancedQuantizationParameters,
+                    QuantizationParameters,
+                )
+
+                common["advanced_parameters"] = AdvancedQuantizationParameters(
+                    weights_quantization_params=QuantizationParameters(per_channel=False)
+                )
             if accuracy_control:
                 if validation is None:
                     raise UserInputError(
@@ -105,7 +121,7 @@ class OpenVINOQuantizer(Quantizer):
                 tool=f"nncf {nncf.__version__}",
                 preset="performance",
                 bias_correction="fast" if fast_bias_correction else "full",
-                weights="int8 symmetric, per-channel",
+                weights=weight_granularity(per_channel),
                 activations="int8 symmetric, per-tensor",
                 calibration=calibration.describe(),
                 accuracy_control=(

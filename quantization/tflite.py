@@ -26,6 +26,7 @@ from emoedge.quantization.base import (
     Quantizer,
     keras_input_shape,
     require_calibration,
+    weight_granularity,
 )
 from emoedge.tf_env import with_native_stderr_captured
 
@@ -95,6 +96,7 @@ class TFLiteQuantizer(Quantizer):
         calibration: CalibrationSet | None,
         precision: str,
         out_dir: Path,
+        per_channel: bool = True,
         **options: Any,
     ) -> Artifact:
         from emoedge.tf_env import import_tf
@@ -115,9 +117,13 @@ class TFLiteQuantizer(Quantizer):
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
+            if not per_channel:
+                # The converter's only switch for it (private, stable since TF 2.7).
+                converter._experimental_disable_per_channel = True
             params.update(
                 scheme="full-integer post-training quantization",
-                weights="int8 symmetric, per-channel for conv/depthwise (converter default)",
+                weights=weight_granularity(per_channel)
+                + (" for conv/depthwise (converter default)" if per_channel else ""),
                 activations="int8 asymmetric, per-tensor",
                 calibration=calibration.describe(),
             )

@@ -99,3 +99,30 @@ def test_nested_backbone_converts_to_int8(fmt, nested_model, tmp_path):
     # An untrained-ish network is a hard case for int8 (tiny logit gaps); the
     # probabilities must still track the float model closely.
     assert np.abs(probs - reference).mean() < 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["tflite", "openvino", "onnx"])
+def test_per_tensor_weights_make_a_smaller_model_that_still_runs(fmt, tmp_path):
+    """The zoo model per channel (default) and per tensor: the per-channel parameters
+    are what the per-tensor file saves, and the manifest says which scheme it is."""
+    from emoedge.models.zoo import load_keras_model
+
+    model = load_keras_model("zoo:mini_xception")
+    calibration = CalibrationSet.from_ferplus(FIXTURE, SPEC, size=40)
+    quantizer = get_quantizer(fmt)
+    sizes, outputs = {}, {}
+    for per_channel in (True, False):
+        folder = tmp_path / ("channel" if per_channel else "tensor")
+        artifact = quantizer.quantize(model, calibration, "int8", folder, per_channel=per_channel)
+        assert artifact.params["weights"].startswith(
+            "int8 symmetric, " + ("per-channel" if per_channel else "per-tensor")
+        )
+        sizes[per_channel] = sum(path.stat().st_size for path in folder.iterdir())
+        runtime = load_runtime(quantized_build(folder / artifact.files["model"]), threads=2)
+        outputs[per_channel] = runtime.predict(calibration.inputs[:16])
+        if fmt == "tflite":
+            assert (artifact.params["per_channel_tensors"] > 0) is per_channel
+    assert sizes[False] < sizes[True]
+    reference = model(calibration.inputs[:16], training=False).numpy()
+    assert np.abs(outputs[False] - reference).mean() < 0.05

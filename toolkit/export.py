@@ -150,6 +150,7 @@ def export_build(
     max_drop: float = DEFAULT_MAX_DROP,
     detector: str | None = None,
     accuracy_control: bool = False,
+    per_channel: bool = True,
     force: bool = False,
     seed: int = 0,
     on_step: Callable[[str], None] | None = None,
@@ -159,7 +160,8 @@ def export_build(
     `data` is a FER+ root (calibration from train, parity from valid);
     `calibration` a folder of face crops instead. `max_drop` is the accuracy gate
     in points; `allow_drop` accepts a larger drop, up to that many points, and is
-    recorded in the manifest as an override.
+    recorded in the manifest as an override. `per_channel=False` quantizes int8
+    weights per tensor (smaller, see `Quantizer.quantize`).
     """
     from emoedge.evaluation import keras_preprocess_spec
     from emoedge.models.zoo import load_keras_model, resolve_model_path
@@ -177,6 +179,8 @@ def export_build(
             "--accuracy-control is NNCF's (OpenVINO int8, target x86); "
             f"target {profile.name} {precision} does not offer it"
         )
+    if not per_channel and precision != "int8":
+        raise UserInputError(f"--per-tensor is an int8 setting; precision is {precision}")
     if accuracy_control and data is None:
         raise UserInputError(
             "--accuracy-control needs a FER+ dataset (--data) to measure accuracy on"
@@ -229,6 +233,7 @@ def export_build(
             calibration_set,
             precision,
             tmp,
+            per_channel=per_channel,
             accuracy_control=accuracy_control,
             validation=validation,
             max_drop=max_drop,

@@ -80,6 +80,13 @@ def export_command(
         "--accuracy-control",
         help="x86: NNCF accuracy-controlled quantization within --max-drop.",
     ),
+    per_tensor: bool = typer.Option(
+        False,
+        "--per-tensor",
+        help="int8 weights with one scale per tensor, not per output channel: smaller "
+        "files (mobilenet_v2 TFLite 0.28 of fp32 instead of 0.36), less accuracy where "
+        "channels differ (benchmarks/results/quantization_granularity_*.md).",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing build folder."),
 ) -> None:
     from emoedge.export import export_build
@@ -98,6 +105,7 @@ def export_command(
             max_drop=max_drop,
             detector=detector,
             accuracy_control=accuracy_control,
+            per_channel=not per_tensor,
             force=force,
             on_step=lambda message: status.update(message),
         )
