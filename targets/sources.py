@@ -36,6 +36,9 @@ IMAGE_SUFFIXES = frozenset(
 URL_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 #: a live source that fails this many reads in a row has ended (camera unplugged, stream gone)
 MAX_FAILED_READS = 30
+#: seconds a network stream may take to open, or to deliver the next packet, before it
+#: counts as failed (FFmpeg's default in OpenCV is 30 s, a long hang for `emoedge run`)
+STREAM_TIMEOUT_S = 10.0
 
 
 class SourceError(UserInputError):
@@ -86,14 +89,20 @@ class CaptureReader(Reader):
         description: str,
         width: int | None = None,
         height: int | None = None,
+        timeout_s: float | None = None,
     ) -> None:
         self.description = description
         self.live = live
         self._target, self._api = target, api
-        self._capture = cv2.VideoCapture(target, api)
+        params = []
+        if timeout_s:
+            ms = int(timeout_s * 1000)
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        self._capture = cv2.VideoCapture(target, api, params)
         if not self._capture.isOpened():
             self._capture.release()
-            raise SourceError(f"cannot open {description}")
+            waited = f" (no answer within {timeout_s:g} s, or refused)" if timeout_s else ""
+            raise SourceError(f"cannot open {description}{waited}")
         if width:
             self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
         if height:
@@ -424,7 +433,13 @@ def open_source(
             text, cv2.CAP_GSTREAMER, live=True, description=f"GStreamer pipeline {text!r}"
         )
     elif text.lower().startswith(URL_PREFIXES):
-        reader = CaptureReader(text, cv2.CAP_FFMPEG, live=True, description=f"stream {text}")
+        reader = CaptureReader(
+            text,
+            cv2.CAP_FFMPEG,
+            live=True,
+            description=f"stream {text}",
+            timeout_s=STREAM_TIMEOUT_S,
+        )
     else:
         path = Path(text).expanduser()
         if path.is_dir():

@@ -110,6 +110,18 @@ def test_tiles_find_the_faces_of_a_distant_group(builds, tmp_path):
     assert all(face["label"] in Build.load(builds["rpi"]).labels for face in faces["3"])
 
 
+def test_rtsp_stream_of_photos_gives_a_face_per_frame(builds):
+    from rtsp_support import RtspServer
+
+    frames = [cv2.resize(cv2.imread(str(p), cv2.IMREAD_COLOR), (320, 320)) for p in PHOTOS]
+    with RtspServer(frames, fps=15) as server:
+        result = run(builds["x86"], "--source", server.url, "--max-frames", "8", "--json", "-")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    assert len(lines) == 8
+    assert all(len(line["faces"]) == 1 for line in lines)
+
+
 def test_smoothing_and_max_frames(builds, video, tmp_path):
     jsonl = tmp_path / "out.jsonl"
     result = run(
@@ -132,6 +144,7 @@ def test_smoothing_and_max_frames(builds, video, tmp_path):
     [
         (["--source", "57"], "no camera at index 57"),
         (["--source", "missing.mp4"], "no such file"),
+        (["--source", "rtsp://127.0.0.1:9/live"], "cannot open stream rtsp://127.0.0.1:9/live"),
         (["--source", str(PHOTOS[0]), "--smoothing", "kalman"], "--smoothing"),
         (["--source", str(PHOTOS[0]), "--output", "out.txt"], "video file"),
         (["--source", str(PHOTOS[0]), "--show"], "--show"),

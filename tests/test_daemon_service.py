@@ -335,6 +335,44 @@ def test_source_that_disappears_is_recovered_and_sighup_reloads(tmp_path, daemon
         daemon.close()
 
 
+def test_an_rtsp_camera_that_restarts_is_reconnected(tmp_path, daemon_build, photos):
+    import cv2
+    from rtsp_support import RtspServer
+
+    frames = [cv2.resize(cv2.imread(str(p), cv2.IMREAD_COLOR), (320, 320)) for p in photos]
+    camera = RtspServer(frames, fps=15).__enter__()
+    port = free_port()
+    config = _config(tmp_path, daemon_build, camera.url, port, source_extra="")
+    daemon = DaemonProcess(config, port)
+    try:
+        daemon.wait_ready()
+        seen = daemon.wait_for(
+            lambda: (s := daemon.json("/v1/status"))["frames"] >= 5 and s, what="frames"
+        )
+        assert seen["source"]["spec"] == camera.url
+        camera.stop()  # the camera reboots
+        lost = daemon.wait_for(
+            lambda: (s := daemon.json("/v1/status"))["state"] == "reconnecting" and s,
+            what="reconnecting",
+        )
+        camera = RtspServer(frames, fps=15, port=camera.port).__enter__()
+        back = daemon.wait_for(
+            lambda: (
+                (s := daemon.json("/v1/status"))["state"] == "running"
+                and s["frames"] > lost["frames"] + 5
+                and s
+            ),
+            what="running again",
+        )
+        assert back["source"]["reconnects"] >= 1
+        assert daemon.json("/v1/latest")["faces"][0]["label"]
+    finally:
+        camera.stop()
+        daemon.proc.send_signal(signal.SIGTERM)
+        daemon.proc.wait(10)
+        daemon.close()
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "from emoedge.cli import main; main()", *args],

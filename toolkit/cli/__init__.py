@@ -60,6 +60,7 @@ def _root(
     handler = RichHandler(console=console, show_path=False, show_time=False)
     if not verbose:
         handler.addFilter(_ours_or_a_warning)
+        _quiet_opencv()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
@@ -73,6 +74,14 @@ def _ours_or_a_warning(record: logging.LogRecord) -> bool:
     (TensorFlow, tf2onnx, ONNX Runtime's quantizer, some through the root logger) log
     every step of every export at INFO."""
     return record.levelno >= logging.WARNING or record.name.startswith("emoedge")
+
+
+def _quiet_opencv() -> None:
+    """OpenCV's native warnings (e.g. FFmpeg's "Stream timeout triggered" before a
+    stream fails to open) go straight to stderr; our own message names the problem."""
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 for _module in COMMAND_MODULES:
