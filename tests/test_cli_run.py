@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -156,6 +159,19 @@ def test_bad_input_is_one_clear_line(builds, args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_stream_that_fails_is_our_one_line_alone(builds):
+    """A real process, so OpenCV's native warnings on file descriptor 2 count too."""
+    command = [sys.executable, "-c", "from emoedge.cli import main; main()", "run"]
+    command += [str(builds["rpi"]), "--source", "rtsp://127.0.0.1:9/live"]
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("OPENCV_FFMPEG_LOGLEVEL", None)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr  # not OpenCV's "[ WARN", not FFmpeg's "[tcp @"
+    assert "cannot open stream rtsp://127.0.0.1:9/live" in lines[0]
 
 
 def test_unopenable_video_and_tampered_build(builds, tmp_path):

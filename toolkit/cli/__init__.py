@@ -77,11 +77,17 @@ def _ours_or_a_warning(record: logging.LogRecord) -> bool:
 
 
 def _quiet_opencv() -> None:
-    """OpenCV's native warnings (e.g. FFmpeg's "Stream timeout triggered" before a
-    stream fails to open) go straight to stderr; our own message names the problem."""
+    """OpenCV's native warnings ("Stream timeout triggered" before a stream fails to
+    open) and FFmpeg's own log lines ("[tcp @ 0x...] Connection refused") go straight
+    to stderr; our own message names the problem. FFmpeg reads its level when OpenCV
+    first opens a capture, so setting it here, before any, is in time;
+    OPENCV_FFMPEG_LOGLEVEL set by the user wins."""
+    import os
+
     import cv2
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 for _module in COMMAND_MODULES:
