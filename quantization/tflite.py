@@ -118,7 +118,7 @@ class TFLiteQuantizer(Quantizer):
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
             if not per_channel:
-                # The converter's only switch for it (private, stable since TF 2.7).
+                # The converter's only switch for it: a private attribute (there in TF 2.21).
                 converter._experimental_disable_per_channel = True
             params.update(
                 scheme="full-integer post-training quantization",

@@ -130,12 +130,17 @@ class RtspServer:
                 if not data:
                     return
                 buffer += data
-                while b"\r\n\r\n" in buffer:
+                while True:
+                    # The client's RTCP reports come interleaved: '$', channel, length.
+                    while buffer[:1] == b"$" and len(buffer) >= 4:
+                        size = 4 + struct.unpack(">H", buffer[2:4])[0]
+                        if len(buffer) < size:
+                            break
+                        buffer = buffer[size:]
+                    if buffer[:1] == b"$" or b"\r\n\r\n" not in buffer:
+                        break  # wait for the rest
                     head, buffer = buffer.split(b"\r\n\r\n", 1)
-                    request = self._parse(head.decode("latin-1"))
-                    if request is None:  # interleaved RTCP from the client: skip
-                        continue
-                    method, headers = request
+                    method, headers = self._parse(head.decode("latin-1"))
                     if method == "PLAY" and streaming is None:
                         self._reply(client, headers, 200, ["Session: 1"])
                         streaming = threading.Thread(
@@ -153,16 +158,14 @@ class RtspServer:
             client.close()
 
     @staticmethod
-    def _parse(head: str) -> tuple[str, dict[str, str]] | None:
-        lines = head.lstrip("\x00$").split("\r\n")
-        start = next((i for i, line in enumerate(lines) if " RTSP/1.0" in line), None)
-        if start is None:
-            return None
+    def _parse(head: str) -> tuple[str, dict[str, str]]:
+        """The method and headers (names lower-cased) of one request."""
+        request_line, *lines = head.split("\r\n")
         headers = {}
-        for line in lines[start + 1 :]:
+        for line in lines:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        return lines[start].split(" ")[0], headers
+        return request_line.split(" ")[0], headers
 
     def _answer(self, client: socket.socket, method: str, headers: dict[str, str]) -> None:
         if method == "OPTIONS":
