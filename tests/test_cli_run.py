@@ -114,7 +114,7 @@ def test_tiles_find_the_faces_of_a_distant_group(builds, tmp_path):
 
 
 def test_rtsp_stream_of_photos_gives_a_face_per_frame(builds):
-    from rtsp_support import RtspServer
+    from stream_support import RtspServer
 
     frames = [cv2.resize(cv2.imread(str(p), cv2.IMREAD_COLOR), (320, 320)) for p in PHOTOS]
     with RtspServer(frames, fps=15) as server:

@@ -337,7 +337,7 @@ def test_source_that_disappears_is_recovered_and_sighup_reloads(tmp_path, daemon
 
 def test_an_rtsp_camera_that_restarts_is_reconnected(tmp_path, daemon_build, photos):
     import cv2
-    from rtsp_support import RtspServer
+    from stream_support import RtspServer
 
     frames = [cv2.resize(cv2.imread(str(p), cv2.IMREAD_COLOR), (320, 320)) for p in photos]
     camera = RtspServer(frames, fps=15).__enter__()

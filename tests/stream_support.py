@@ -1,4 +1,6 @@
-"""A small RTSP server on loopback for the stream tests: real RTSP, real RTP.
+"""Stream servers on loopback for the source tests: an RTSP camera and an HTTP MJPEG one.
+
+RtspServer: real RTSP, real RTP.
 
 It serves one stream of JPEG frames as RTP/JPEG (RFC 2435) over RTSP's TCP
 interleaving, which is what an IP camera's MJPEG profile sends. FFmpeg (inside
@@ -9,11 +11,15 @@ are needed.
 
 Only what a client needs for playback is implemented: OPTIONS, DESCRIBE, SETUP,
 PLAY, GET_PARAMETER (keep-alive) and TEARDOWN.
+
+MjpegHttpServer: multipart/x-mixed-replace JPEG over HTTP, what many IP cameras and
+our daemon's /v1/preview.mjpeg serve.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.server
 import socket
 import struct
 import threading
@@ -220,3 +226,51 @@ class RtspServer:
             delay = start + index / self.fps - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+
+
+class MjpegHttpServer:
+    """Serves `frames` as an endless multipart JPEG stream at `fps` on `url`."""
+
+    BOUNDARY = "emoedgeframe"
+
+    def __init__(self, frames: list[np.ndarray], fps: float = 15.0) -> None:
+        jpegs = [cv2.imencode(".jpg", frame)[1].tobytes() for frame in frames]
+        boundary, stopping = self.BOUNDARY, threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={boundary}")
+                self.end_headers()
+                index = 0
+                try:
+                    while not stopping.is_set():
+                        jpeg = jpegs[index % len(jpegs)]
+                        self.wfile.write(
+                            f"--{boundary}\r\nContent-Type: image/jpeg\r\n"
+                            f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
+                            + jpeg
+                            + b"\r\n"
+                        )
+                        index += 1
+                        time.sleep(1.0 / fps)
+                except OSError:
+                    return
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._stopping = stopping
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/stream.mjpeg"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> MjpegHttpServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,5 +1,5 @@
-"""RTSP streams from a real RTSP server on loopback (tests/rtsp_support.py), read by
-OpenCV's FFmpeg as `emoedge run rtsp://...` reads an IP camera."""
+"""Network streams from real servers on loopback (tests/stream_support.py: RTSP and
+HTTP MJPEG), read by OpenCV's FFmpeg as `emoedge run rtsp://...` reads an IP camera."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from rtsp_support import RtspServer
+from stream_support import MjpegHttpServer, RtspServer
 
 from emoedge.targets import sources
 from emoedge.targets.sources import SourceError, open_source
@@ -70,3 +70,11 @@ def test_a_server_that_never_answers_fails_to_open_within_the_timeout(monkeypatc
         open_source(f"rtsp://127.0.0.1:{silent.getsockname()[1]}/live")
     assert time.monotonic() - started < 10
     silent.close()
+
+
+def test_an_http_mjpeg_stream_is_read_like_a_camera():
+    with MjpegHttpServer(_gray_frames(), fps=30) as server, open_source(server.url) as source:
+        assert source.reader.live
+        frames = [next(source) for _ in range(6)]
+    assert all(frame.image.shape == (240, 320, 3) for frame in frames)
+    assert {_level(frame.image) for frame in frames} == {0, 1, 2}
