@@ -341,10 +341,10 @@ class BlazeFaceDetector(Detector):
         w, h = raw[:, 2] / size, raw[:, 3] / size
         corners = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
         kept = weighted_nms(corners, scores, self.nms_threshold)[: self.max_faces]
-        model_px = np.array([corner for corner, _ in kept], np.float32) * size
-        scale = np.array([box.scale_x, box.scale_y] * 2, np.float32)
-        offset = np.array([box.offset_x, box.offset_y] * 2, np.float32)
-        return (model_px - offset) / scale, np.array([s for _, s in kept], np.float32)
+        frame_px = np.array([corner for corner, _ in kept], np.float32) * size
+        frame_px[:, 0::2] = (frame_px[:, 0::2] - box.offset_x) / box.scale_x
+        frame_px[:, 1::2] = (frame_px[:, 1::2] - box.offset_y) / box.scale_y
+        return frame_px, np.array([score for _, score in kept], np.float32)
 
     def tiled_candidates(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The whole frame's candidates and those of `tiles` x `tiles` overlapping tiles.
@@ -398,11 +398,10 @@ class BlazeFaceDetector(Detector):
         boxes, scores = self.tiled_candidates(frame)
         height, width = frame.shape[:2]
         detections = []
-        for corner, score in zip(boxes, scores, strict=True):
-            x0, y0 = max(0, round(float(corner[0]))), max(0, round(float(corner[1])))
-            x1 = min(width, round(float(corner[2])))
-            y1 = min(height, round(float(corner[3])))
+        for (x0, y0, x1, y1), score in zip(boxes.tolist(), scores.tolist(), strict=True):
+            x0, y0 = max(0, round(x0)), max(0, round(y0))
+            x1, y1 = min(width, round(x1)), min(height, round(y1))
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
-            detections.append(Detection((x0, y0, x1 - x0, y1 - y0), float(score)))
+            detections.append(Detection((x0, y0, x1 - x0, y1 - y0), score))
         return detections[: self.max_faces]
