@@ -67,6 +67,7 @@ def _config(
     *,
     extra: str = "",
     source_extra: str = "realtime = true\nloop = true",
+    pipeline_extra: str = "",
     bind: str = "127.0.0.1",
     events: str = "",
 ) -> Path:
@@ -75,6 +76,7 @@ def _config(
 [pipeline]
 build = "{build}"
 smoothing = "none"
+{pipeline_extra}
 
 [source]
 spec = "{source}"
@@ -342,7 +344,14 @@ def test_an_rtsp_camera_that_restarts_is_reconnected(tmp_path, daemon_build, pho
     frames = [cv2.resize(cv2.imread(str(p), cv2.IMREAD_COLOR), (320, 320)) for p in photos]
     camera = RtspServer(frames, fps=15).__enter__()
     port = free_port()
-    config = _config(tmp_path, daemon_build, camera.url, port, source_extra="")
+    config = _config(
+        tmp_path,
+        daemon_build,
+        camera.url,
+        port,
+        source_extra="",
+        pipeline_extra="detector_tiles = 2",
+    )
     daemon = DaemonProcess(config, port)
     try:
         daemon.wait_ready()
@@ -350,6 +359,7 @@ def test_an_rtsp_camera_that_restarts_is_reconnected(tmp_path, daemon_build, pho
             lambda: (s := daemon.json("/v1/status"))["frames"] >= 5 and s, what="frames"
         )
         assert seen["source"]["spec"] == camera.url
+        assert seen["build"]["detector"] == "blazeface (2x2 tiles)"
         camera.stop()  # the camera reboots
         lost = daemon.wait_for(
             lambda: (s := daemon.json("/v1/status"))["state"] == "reconnecting" and s,
