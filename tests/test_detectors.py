@@ -140,6 +140,11 @@ def test_tiles_keep_one_box_on_a_face_that_fills_the_frame(photo):
     assert [f.box for f in tiled] == [f.box for f in one_pass]
 
 
+@pytest.mark.parametrize("shape", [(30, 40, 3), (3, 3, 3), (1, 1)])
+def test_tiles_on_a_tiny_frame_find_nothing_without_error(shape):
+    assert make_detector("blazeface", tiles=8).detect(np.full(shape, 100, np.uint8)) == []
+
+
 def test_tile_regions_cover_the_frame_with_overlap():
     regions = tile_regions(1280, 720, 3, 0.5)
     assert len(regions) == 9

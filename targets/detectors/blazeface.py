@@ -52,6 +52,8 @@ DEFAULT_VARIANT = "short_int8"
 DEFAULT_PAD = 0.1
 # Share of a tile's side its neighbour overlaps when `tiles` > 1.
 TILE_OVERLAP = 0.5
+# Tiles narrower than this many pixels are not searched (no face fits in them).
+MIN_TILE = 16
 # A tiled box (or a tile) with more than this share of its area inside a bigger box
 # (a face the whole frame showed) is dropped (skipped).
 PART_OF_FACE = 0.5
@@ -364,6 +366,8 @@ class BlazeFaceDetector(Detector):
         height, width = frame.shape[:2]
         all_boxes, all_scores = [boxes], [scores]
         for x0, y0, x1, y1 in tile_regions(width, height, self.tiles, TILE_OVERLAP):
+            if min(x1 - x0, y1 - y0) < MIN_TILE:
+                continue  # a frame too small to tile: the whole-frame pass is all there is
             region = np.array([[x0, y0, x1, y1]], np.float32)
             if len(boxes) and _covered_share(region, boxes).max() > PART_OF_FACE:
                 continue  # mostly one face the whole frame showed: only its parts are left
