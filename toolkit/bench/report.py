@@ -26,7 +26,8 @@ COLUMNS = (
     ("floor_ratio", "x floor 1t"),
     ("fps", "FPS e2e"),
     ("faces", "faces found"),
-    ("fps_ratio", "x peer"),
+    ("race_ratio", "x peer race"),
+    ("fps_ratio", "x peer sep"),
     ("stages", "stage shares"),
     ("rss_mb", "peak RSS MB"),
     ("reason", "reason"),
@@ -60,6 +61,7 @@ def flat_row(row: dict) -> dict:
         "floor_ratio": _f(row.get("floor_ratio_1t"), ".1f"),
         "fps": _f(pipe.get("fps"), ".1f"),
         "faces": f"{pipe['faces']}/{pipe['frames']}" if pipe else "",
+        "race_ratio": _f(row.get("race_ratio_to_peer"), ".1f"),
         "fps_ratio": _f(row.get("fps_ratio_to_peer"), ".1f"),
         "stages": " ".join(f"{k} {v:.0%}" for k, v in shares.items()),
         "rss_mb": _f(row.get("peak_rss_mb"), ".0f"),
@@ -238,7 +240,9 @@ def write_markdown(result: dict, folder: Path, command: str | None) -> Path:
             f"call, p50/p95 of {s['latency_iterations']} after {s['latency_warmup']} warm-up. FPS: "
             f"{result['frames']['count']} photos from `{result['frames']['folder']}` read from disk each "
             f"frame, {s['fps_passes']} pass(es), FPS the median pass, decode + detect + crop/classify + "
-            "smooth; stage shares over all passes. Peak RSS: "
+            "smooth; stage shares over all passes. x peer race: the median ratio of the race "
+            "(int8 builds and the peer taking turns in the same minutes, see Goals); x peer sep: "
+            "this row's FPS over the peer's row, measured minutes apart. Peak RSS: "
             "each variant measured in its own process. Drop: against Keras float32 of the same model "
             "(or the format's fp32 when Keras is not benched)."
         ),
