@@ -174,6 +174,32 @@ def test_a_stream_that_fails_is_our_one_line_alone(builds):
     assert "cannot open stream rtsp://127.0.0.1:9/live" in lines[0]
 
 
+def test_sigterm_finishes_the_video_and_the_json_lines(builds, tmp_path):
+    """`timeout` or a service manager stops a run with SIGTERM: what was written stays usable."""
+    import signal
+    import time
+
+    video, jsonl = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    command = [sys.executable, "-c", "from emoedge.cli import main; main()", "run"]
+    command += [str(builds["rpi"]), "--source", str(WILD_IMAGES), "--loop"]
+    command += ["--output", str(video), "--json", str(jsonl)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not jsonl.exists() or jsonl.stat().st_size < 20_000):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "interrupted" in stderr
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    capture = cv2.VideoCapture(str(video))
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    capture.release()
+    assert len(lines) > 10 and frames == len(lines)
+
+
 def test_unopenable_video_and_tampered_build(builds, tmp_path):
     bad = tmp_path / "clip.mp4"
     bad.write_bytes(b"not a video at all" * 20)

@@ -131,6 +131,7 @@ def run_command(
         _check_gui()
     source = _device_camera(source, build)
     frames_source = open_source(source, realtime=realtime, loop=loop)
+    _stop_on_sigterm()
     with frames_source:
         if smoothing == "auto":
             smoothing = "none" if isinstance(frames_source.reader, FolderReader) else "ema"
@@ -165,6 +166,18 @@ def run_command(
         )
     # results go to stdout, unless stdout already carries the JSON lines
     _print_summary(summary, frames_source.dropped, console if json_path == "-" else out)
+
+
+def _stop_on_sigterm() -> None:
+    """`timeout`, systemd and `docker stop` end a run with SIGTERM, whose default
+    kills the process where it stands: the --output video without its index (no
+    player opens it) and the JSON lines without their tail. Finish as on Ctrl-C."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _device_camera(source: str, build: Path) -> str:
