@@ -197,7 +197,9 @@ def test_sigterm_finishes_the_video_and_the_json_lines(builds, tmp_path):
     while capture.read()[0]:
         frames += 1
     capture.release()
-    assert len(lines) > 10 and frames == len(lines)
+    # every line's frame is in the video, but for the one the signal may have caught
+    # between its JSON line and its video frame
+    assert len(lines) > 10 and len(lines) - 1 <= frames <= len(lines)
 
 
 def test_unopenable_video_and_tampered_build(builds, tmp_path):
