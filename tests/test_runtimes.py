@@ -64,6 +64,20 @@ def test_onnxruntime_pool_threads_do_not_spin():
     assert options.intra_op_num_threads == 2
 
 
+def test_tensorrt_keeps_its_engine_per_model_in_the_cache(tmp_path, monkeypatch):
+    """No TensorRT here (CPU wheel): what a Jetson's session is given for it, and that
+    the other providers go as they are."""
+    from emoedge.targets.runtimes.onnxruntime import provider_entry
+
+    monkeypatch.setenv("EMOEDGE_CACHE", str(tmp_path))
+    build = Build.load(build_for("jetson"))
+    name, options = provider_entry("TensorrtExecutionProvider", build)
+    folder = tmp_path / "tensorrt" / build.files["model"]["sha256"][:16]
+    assert name == "TensorrtExecutionProvider" and folder.is_dir()
+    assert options == {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(folder)}
+    assert provider_entry("CUDAExecutionProvider", build) == "CUDAExecutionProvider"
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_tampered_build_is_refused(target, tmp_path):
     copy = shutil.copytree(build_for(target), tmp_path / "build")

@@ -12,12 +12,32 @@ import logging
 import numpy as np
 
 from emoedge.build import Build
+from emoedge.cache import cache_dir
 from emoedge.errors import ModelFileError, UserInputError
 from emoedge.targets.runtimes.base import Runtime
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
+
+
+def provider_entry(provider: str, build: Build) -> str | tuple[str, dict[str, str]]:
+    """A provider with the options it needs here. TensorRT builds an engine for the
+    model on first load, which takes long on a Jetson; cached per model file under
+    the emoedge cache (the build folder is checksummed, so nothing is written there),
+    a restart loads it instead. fp16 builds let TensorRT use fp16 kernels."""
+    if provider != "TensorrtExecutionProvider":
+        return provider
+    options: dict[str, str] = {}
+    folder = cache_dir("tensorrt", build.files["model"]["sha256"][:16])
+    try:
+        folder.mkdir(parents=True, exist_ok=True)  # TensorRT makes one level, not the parents
+        options.update(trt_engine_cache_enable="True", trt_engine_cache_path=str(folder))
+    except OSError as exc:
+        log.warning("no TensorRT engine cache (%s): each start builds the engine again", exc)
+    if build.manifest.get("precision") == "fp16":
+        options["trt_fp16_enable"] = "True"
+    return provider, options
 
 
 class OnnxRuntime(Runtime):
@@ -47,7 +67,9 @@ class OnnxRuntime(Runtime):
         session_options.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(
-                str(path), sess_options=session_options, providers=self.providers
+                str(path),
+                sess_options=session_options,
+                providers=[provider_entry(p, build) for p in self.providers],
             )
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
             raise ModelFileError(f"{path}: ONNX Runtime cannot load this model ({exc})") from exc

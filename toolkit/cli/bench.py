@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from emoedge.cache import cache_dir
 from emoedge.cli import app
 from emoedge.cli.common import console, out, user_errors
 
@@ -31,8 +32,7 @@ def _default_frames(quick: bool) -> Path | None:
 
 
 def _cache() -> Path:
-    root = os.environ.get("EMOEDGE_CACHE") or Path.home() / ".cache" / "emoedge"
-    return Path(root) / "bench"
+    return cache_dir("bench")
 
 
 @app.command(

@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from emoedge.cache import cache_dir as cache_root
 from emoedge.data.faceset import FaceSet
 from emoedge.errors import UserInputError
 from emoedge.labels import NUM_CLASSES
@@ -28,10 +28,6 @@ SPLITS = {"train": "FER2013Train", "valid": "FER2013Valid", "test": "FER2013Test
 VOTE_COLUMNS = 10  # 8 emotions, unknown, not-a-face
 PROTOCOLS = ("majority", "all_faces")
 CACHE_VERSION = 1
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("EMOEDGE_CACHE", Path.home() / ".cache" / "emoedge"))
 
 
 def split_dir(root: str | Path, split: str) -> Path:
@@ -139,7 +135,7 @@ def load_raw_split(
     label_csv = folder / "label.csv"
     names, votes = read_label_csv(label_csv)
     fingerprint = _fingerprint(label_csv)
-    cache = (cache_dir or default_cache_dir()) / "ferplus" / f"{split}-{fingerprint}.npz"
+    cache = (cache_dir or cache_root()) / "ferplus" / f"{split}-{fingerprint}.npz"
     if cache.is_file():
         try:
             with np.load(cache) as data:
