@@ -31,7 +31,7 @@ def provider_entry(provider: str, build: Build) -> str | tuple[str, dict[str, st
     options: dict[str, str] = {}
     folder = cache_dir("tensorrt", build.files["model"]["sha256"][:16])
     try:
-        folder.mkdir(parents=True, exist_ok=True)  # TensorRT makes one level, not the parents
+        folder.mkdir(parents=True, exist_ok=True)  # made here: the provider may not make parents
         options.update(trt_engine_cache_enable="True", trt_engine_cache_path=str(folder))
     except OSError as exc:
         log.warning("no TensorRT engine cache (%s): each start builds the engine again", exc)
