@@ -31,10 +31,6 @@ def _default_frames(quick: bool) -> Path | None:
     return next((p for p in order if p.is_dir()), None)
 
 
-def _cache() -> Path:
-    return cache_dir("bench")
-
-
 @app.command(
     "bench",
     help="""Accuracy, size, latency, end-to-end FPS and memory of every format, side by side
@@ -142,7 +138,7 @@ def bench_command(
         variants=chosen,
         data=data,
         frames=frames,
-        cache=_cache(),
+        cache=cache_dir("bench"),
         settings=Settings.quick() if quick else Settings(),
         peer=not no_peer,
         floor=not no_floor,
