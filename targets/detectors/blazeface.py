@@ -175,9 +175,9 @@ def _covered_share(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 def _inside_bigger(boxes: np.ndarray, share: float) -> np.ndarray:
     """Which boxes have more than `share` of their area inside a bigger box."""
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    inter, area, _ = _overlaps(boxes, boxes)
     bigger = area[None, :] > area[:, None]
-    return ((_covered_share(boxes, boxes) > share) & bigger).any(axis=1)
+    return ((inter > share * np.maximum(area[:, None], 1e-9)) & bigger).any(axis=1)
 
 
 def _quant_params(detail: dict) -> tuple[float, int] | None:
