@@ -78,6 +78,29 @@ def test_tensorrt_keeps_its_engine_per_model_in_the_cache(tmp_path, monkeypatch)
     assert provider_entry("CUDAExecutionProvider", build) == "CUDAExecutionProvider"
 
 
+def test_gpu_sessions_pad_every_call_to_one_batch_size():
+    """A GPU session takes this path on load (CUDA re-searched cuDNN's algorithms at
+    every new batch size, seconds each on an H100); no GPU here, so it is switched on
+    for the CPU session to check that padding and slicing leave every answer as is."""
+    from emoedge.targets.runtimes.onnxruntime import GPU_BATCH
+
+    build = Build.load(build_for("jetson"))
+    plain = load_runtime(build, threads=1)
+    padded = load_runtime(build, threads=1)
+    padded._use_one_gpu_batch()
+    seen = []
+    real_run = padded._session.run
+    padded._session.run = lambda names, feed: (
+        seen.append(len(feed[padded._input.name])) or (real_run(names, feed))
+    )
+    faces = np.random.default_rng(0).random((2 * GPU_BATCH + 3, 64, 64, 1), dtype=np.float32)
+    for count in (1, 5, GPU_BATCH, len(faces)):
+        np.testing.assert_allclose(
+            padded.predict(faces[:count]), plain.predict(faces[:count]), atol=1e-5
+        )
+    assert set(seen) == {GPU_BATCH}
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_tampered_build_is_refused(target, tmp_path):
     copy = shutil.copytree(build_for(target), tmp_path / "build")

@@ -8,6 +8,7 @@ laptop's CPU. QDQ int8 models keep float inputs and outputs.
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
@@ -19,6 +20,10 @@ from emoedge.targets.runtimes.base import Runtime
 log = logging.getLogger(__name__)
 
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+# Faces per GPU call: every call is padded to this batch (see OnnxRuntime.load).
+# The pipeline classifies at most 16 faces a frame by default (--max-faces).
+GPU_BATCH = 16
 
 
 def provider_entry(provider: str, build: Build) -> str | tuple[str, dict[str, str]]:
@@ -40,6 +45,10 @@ def provider_entry(provider: str, build: Build) -> str | tuple[str, dict[str, st
     return provider, options
 
 
+def _provider_name(entry: str | tuple[str, dict[str, str]]) -> str:
+    return entry if isinstance(entry, str) else entry[0]
+
+
 class OnnxRuntime(Runtime):
     name = "onnxruntime"
 
@@ -54,7 +63,6 @@ class OnnxRuntime(Runtime):
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - depends on the device install
             raise UserInputError("ONNX Runtime is not installed: pip install onnxruntime") from exc
-        path = build.path("model")
         options = build.runtime.get("options", {}) if build.manifest.get("runtime") else {}
         wanted = self.requested_providers or options.get("providers") or list(DEFAULT_PROVIDERS)
         available = set(ort.get_available_providers())
@@ -65,19 +73,87 @@ class OnnxRuntime(Runtime):
         # face detector needs next (its detect time tripled on 2 cores).
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session_options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(
-                str(path),
-                sess_options=session_options,
-                providers=[provider_entry(p, build) for p in self.providers],
-            )
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
-            raise ModelFileError(f"{path}: ONNX Runtime cannot load this model ({exc})") from exc
+        self._session_options = session_options
+        self.build = build
+        self._session = self._open([provider_entry(p, build) for p in self.providers])
         self._input = self._session.get_inputs()[0]
         self._fixed_batch = self._input.shape[0] if isinstance(self._input.shape[0], int) else None
-        self.build = build
+        if self._fixed_batch is None and self._session.get_providers()[0] in GPU_PROVIDERS:
+            self._use_one_gpu_batch()
         log.debug("onnxruntime providers: %s", self._session.get_providers())
         return self
+
+    def _use_one_gpu_batch(self) -> None:
+        """On a GPU every call runs at one batch size, padded, and that size runs once
+        here. The CUDA provider searches cuDNN's convolution algorithms again each
+        time the batch size differs from the last call's, revisits included: 0.4-3.7 s
+        per change on an H100, while 16 faces cost what one does (0.50 vs 0.43 ms,
+        mini_xception fp32). The pipeline's face count changes from frame to frame,
+        so without this a video stalls for seconds whenever someone enters or leaves
+        (benchmarks/results/onnxruntime_providers_2026-11-27.md). TensorRT likewise
+        builds one engine for one shape instead of one per new batch size."""
+        self._fixed_batch = GPU_BATCH
+        shape = [GPU_BATCH, *(d if isinstance(d, int) else 1 for d in self._input.shape[1:])]
+        started = time.perf_counter()
+        self._run(np.zeros(shape, np.float32))
+        log.info(
+            "%s ready for batches of %d faces (warm-up %.1f s)",
+            self._session.get_providers()[0],
+            GPU_BATCH,
+            time.perf_counter() - started,
+        )
+
+    def _open(self, entries: list):
+        """A session on the first provider that starts. ONNX Runtime's own fallback
+        prints a banner to stdout, which carries `emoedge run --json -`, and says
+        nothing in the log; here each provider that cannot start (TensorRT without
+        its libraries, CUDA without cuDNN) is logged and the next one tried."""
+        import onnxruntime as ort
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+        path = self.build.path("model")
+        model_errors = tuple(
+            getattr(ort_errors, name)
+            for name in ("InvalidProtobuf", "NoSuchFile", "NoModel", "InvalidGraph")
+            if hasattr(ort_errors, name)
+        )
+        while True:
+            try:
+                return ort.InferenceSession(
+                    str(path),
+                    sess_options=self._session_options,
+                    providers=entries,
+                    enable_fallback=0,
+                )
+            except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
+                if isinstance(exc, model_errors) or len(entries) == 1:
+                    raise ModelFileError(
+                        f"{path}: ONNX Runtime cannot load this model ({exc})"
+                    ) from exc
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                log.warning(
+                    "%s could not start, trying %s: %s",
+                    _provider_name(entries[0]),
+                    _provider_name(entries[1]),
+                    reason,
+                )
+                entries = entries[1:]
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """One call; a provider that fails mid-run (EPFail) hands over to the next,
+        once per provider, as on loading."""
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+        try:
+            return self._session.run(None, {self._input.name: batch})[0]
+        except ort_errors.EPFail as exc:
+            active = self._session.get_providers()
+            if len(active) == 1:
+                raise
+            log.warning("%s failed while running, going on with %s: %s", active[0], active[1], exc)
+            entries = [provider_entry(p, self.build) for p in active[1:]]
+            self._session = self._open(entries)
+            return self._session.run(None, {self._input.name: batch})[0]
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         if self._session is None:
@@ -86,18 +162,19 @@ class OnnxRuntime(Runtime):
         if batch.ndim == 3:
             batch = batch[None]
         if self._fixed_batch and len(batch) != self._fixed_batch:
-            # A model exported with a fixed batch: run it slice by slice, padding the last.
+            # A model exported with a fixed batch, or a GPU session: run it slice by
+            # slice, padding the last.
             step = self._fixed_batch
             parts = []
             for start in range(0, len(batch), step):
                 chunk = batch[start : start + step]
                 padded = np.zeros((step, *batch.shape[1:]), np.float32)
                 padded[: len(chunk)] = chunk
-                parts.append(self._session.run(None, {self._input.name: padded})[0][: len(chunk)])
+                parts.append(self._run(padded)[: len(chunk)])
             if not parts:
                 return np.zeros((0, 8), np.float32)
             return np.concatenate(parts).astype(np.float32).reshape(len(batch), -1)
-        result = self._session.run(None, {self._input.name: batch})[0]
+        result = self._run(batch)
         return np.asarray(result, dtype=np.float32).reshape(len(batch), -1)
 
     def describe(self) -> dict:
