@@ -192,3 +192,26 @@ def test_build_cache_key_follows_the_detector_file(tmp_path, monkeypatch):
     other.write_bytes(b"another detector")
     monkeypatch.setattr(BlazeFaceDetector, "default_model_file", classmethod(lambda cls: other))
     assert build_dir(tmp_path, "zoo:mini_xception", variant) != before
+
+
+def test_fingerprint_names_a_single_board_computer():
+    """A Pi's or a Jetson's 64-bit /proc/cpuinfo names no CPU: the device tree's board
+    name keeps their results apart (they would all be "aarch64")."""
+    from emoedge.bench.fingerprint import describe_device, fingerprint_slug
+
+    pi = {
+        "cpu": "aarch64",
+        "machine": "aarch64",
+        "cores": 4,
+        "logical_cpus": 4,
+        "python": "3.11.2",
+        "versions": {"ai-edge-litert": "2.3.0"},
+        "board": "Raspberry Pi 4 Model B Rev 1.4",
+    }
+    assert fingerprint_slug(pi).startswith("raspberry-pi-4-model-b-rev-1-4-4c-")
+    assert describe_device(pi) == "Raspberry Pi 4 Model B Rev 1.4, aarch64, 4 cores usable"
+    no_board = {key: value for key, value in pi.items() if key != "board"}
+    assert fingerprint_slug(no_board).startswith("aarch64-4c-")
+    assert describe_device({**no_board, "gpu": "NVIDIA H100 80GB HBM3"}) == (
+        "aarch64, GPU NVIDIA H100 80GB HBM3, 4 cores usable"
+    )

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from emoedge.bench.derive import GOAL_FLOOR_RATIO, GOAL_FPS_RATIO, GOAL_PI4_FPS
+from emoedge.bench.fingerprint import describe_device
 from emoedge.bench.race import TURN_WARMUP_FRAMES
 
 COLUMNS = (
@@ -81,8 +82,7 @@ def rich_table(result: dict):
 
     fp = result["fingerprint"]
     table = Table(
-        title=f"emoedge bench on {fp['cpu']} ({fp['cores']} cores)"
-        f"{' --quick' if result['quick'] else ''}"
+        title=f"emoedge bench on {describe_device(fp)}{' --quick' if result['quick'] else ''}"
     )
     columns = [(k, t) for k, t in COLUMNS if k not in TERMINAL_SKIP]
     for key, title in columns:
@@ -225,7 +225,7 @@ def write_markdown(result: dict, folder: Path, command: str | None) -> Path:
         f"# emoedge bench: {result['started']}{' (--quick)' if result['quick'] else ''}",
         "",
         (
-            f"Device: {fp['cpu']}, {fp['cores']} cores usable ({fp['machine']}, Python {fp['python']}); "
+            f"Device: {describe_device(fp)} ({fp['machine']}, Python {fp['python']}); "
             f"{versions}. Fingerprint `{result['fingerprint_slug']}`."
         ),
         "",
