@@ -89,7 +89,7 @@ class OnnxRuntime(Runtime):
         time the batch size differs from the last call's, revisits included: 0.4-3.7 s
         per change on an H100, while 16 faces cost what one does (0.50 vs 0.43 ms,
         mini_xception fp32). The pipeline's face count changes from frame to frame,
-        so without this a video stalls for seconds whenever someone enters or leaves
+        so without this a video would stall for seconds whenever someone enters or leaves
         (benchmarks/results/onnxruntime_providers_2026-11-27.md). TensorRT likewise
         builds one engine for one shape instead of one per new batch size."""
         self._fixed_batch = GPU_BATCH
