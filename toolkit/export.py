@@ -122,8 +122,10 @@ Install (no TensorFlow needed):
 
     {profile.install}
 
-Copy this folder over, then run it on the camera:
+Copy this folder over, check that it runs there (checksums, runtime and which
+provider started, one inference, the face detector), then run it on the camera:
 
+    emoedge doctor {out_name}
     emoedge run {out_name} --source camera
 
 or from Python:

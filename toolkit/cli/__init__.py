@@ -50,6 +50,7 @@ COMMAND_MODULES = (
     "emoedge.cli.run",
     "emoedge.cli.bench",
     "emoedge.cli.daemon",
+    "emoedge.cli.doctor",
 )
 
 
