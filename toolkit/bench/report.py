@@ -237,7 +237,8 @@ def write_markdown(result: dict, folder: Path, command: str | None) -> Path:
         (
             f"FER+ test majority protocol ({s['accuracy_limit'] or 'all'} images) from `{result['data']}`; "
             f"acc7 = the 7 classes shared with the peer (contempt images dropped). Latency: one face per "
-            f"call, p50/p95 of {s['latency_iterations']} after {s['latency_warmup']} warm-up. FPS: "
+            f"call, p50/p95 of {s['latency_iterations']} after {s['latency_warmup']} warm-up"
+            f"{'' if s.get('keras_single_thread', True) else ' (Keras: all cores only)'}. FPS: "
             f"{result['frames']['count']} photos from `{result['frames']['folder']}` read from disk each "
             f"frame, {s['fps_passes']} pass(es), FPS the median pass, decode + detect + crop/classify + "
             "smooth; stage shares over all passes. x peer race: the median ratio of the race "

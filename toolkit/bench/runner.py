@@ -6,6 +6,7 @@ becomes the row's `reason` and the next variant runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +35,9 @@ class Settings:
     race_rounds: int = 7  # each int8 build against the peer, in alternating turns
     frames_limit: int | None = None
     peak_repeats: int = 5
+    # Keras float's one-thread latency needs a TensorFlow process of its own (TF fixes
+    # its threads once per process): 5-8 s a model for a row no device runs.
+    keras_single_thread: bool = True
 
     @classmethod
     def quick(cls) -> Settings:
@@ -46,6 +50,7 @@ class Settings:
             race_rounds=0,  # a process per build to race the peer: too slow for a quick look
             frames_limit=8,
             peak_repeats=3,
+            keras_single_thread=False,
         )
 
 
@@ -168,6 +173,34 @@ def _peak(config: BenchConfig, fingerprint_slug: str, step) -> dict | None:
     return peak
 
 
+def _macs(config: BenchConfig, model: str, step) -> dict:
+    """Operation counts of a model and of the face detector, kept in the bench cache
+    by both files' sha256: counting imports TensorFlow in a process of its own (4-5 s
+    a model)."""
+    from emoedge.build import sha256_file
+    from emoedge.models.zoo import resolve_model_path
+    from emoedge.targets.detectors import detector_class
+
+    try:
+        files = [resolve_model_path(model), detector_class("blazeface").default_model_file()]
+    except Exception as exc:  # an unknown zoo name or a missing file: the row says why
+        return {"error": _error(exc)}
+    key = hashlib.sha256(
+        "".join(sha256_file(Path(f)) if f else "-" for f in files).encode()
+    ).hexdigest()[:16]
+    cached = config.cache / f"macs-{key}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    try:
+        step(f"{model}: counting operations")
+        macs = run_isolated(measure_macs, model)
+    except Exception as exc:
+        return {"error": _error(exc)}
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(macs, indent=2))
+    return macs
+
+
 def _bench_variant(
     config: BenchConfig, model: str, variant: Variant, frames: list[str], step
 ) -> dict:
@@ -204,8 +237,9 @@ def _bench_variant(
         step(f"{model} {variant.key}: accuracy, latency, pipeline")
         if variant.format == "keras":  # TF fixes its thread count once per process
             row.update(run_isolated(measure_variant, {**job, "threads": [None]}))
-            single = run_isolated(measure_variant, {**job, "threads": [1], "data": None})
-            row["latency_1t"] = single["latency_1t"]
+            if config.settings.keras_single_thread:
+                single = run_isolated(measure_variant, {**job, "threads": [1], "data": None})
+                row["latency_1t"] = single["latency_1t"]
         else:
             row.update(run_isolated(measure_variant, {**job, "threads": [None, 1]}))
     except Exception as exc:
@@ -301,11 +335,7 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
     rows: list[dict] = []
     models: dict[str, dict] = {}
     for model in config.models:
-        try:
-            step(f"{model}: counting operations")
-            models[model] = run_isolated(measure_macs, model)
-        except Exception as exc:
-            models[model] = {"error": _error(exc)}
+        models[model] = _macs(config, model, step)
         for variant in config.variants:
             rows.append(_bench_variant(config, model, variant, frames, step))
     rows.extend(_bench_peer(config, frames, step))

@@ -81,7 +81,7 @@ def bench_command(
     quick: bool = typer.Option(
         False,
         "--quick",
-        help="Small sample (300 test images, 8 photos, short latency runs): under a minute once builds are cached.",
+        help="Small sample (300 test images, 8 photos, short latency runs, no race, Keras timed at all cores only): under a minute once builds are cached.",
     ),
     out_dir: Path = typer.Option(
         None,
