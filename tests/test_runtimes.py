@@ -126,6 +126,20 @@ def test_truncated_model_is_a_clear_error(target, tmp_path):
         load_runtime(Build.load(copy, verify=False))
 
 
+def test_a_broken_onnx_model_is_not_blamed_on_a_provider(tmp_path, caplog):
+    """ONNX Runtime's own fallback is off (it printed to stdout); ours tries the next
+    provider only when a provider fails, not when the model file does."""
+    from emoedge.targets.runtimes.onnxruntime import OnnxRuntime
+
+    copy = shutil.copytree(build_for("jetson"), tmp_path / "build")
+    model = Build.load(copy).path("model")
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 3])
+    runtime = OnnxRuntime(threads=1, providers=["AzureExecutionProvider", "CPUExecutionProvider"])
+    with pytest.raises(ModelFileError, match="cannot load"):
+        runtime.load(Build.load(copy, verify=False))
+    assert "could not start" not in caplog.text
+
+
 def test_runtimes_do_not_import_tensorflow():
     code = (
         "import sys\n"
