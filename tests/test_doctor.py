@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import pytest
@@ -83,3 +84,27 @@ def test_doctor_imports_no_host_tools():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_doctor_fails_on_a_model_its_runtime_cannot_load(tmp_path):
+    """Checksums that match a broken file (re-signed by hand): the build check passes,
+    the runtime's does not, and nothing after it runs."""
+    from emoedge.build import file_entry, write_manifest
+
+    copy = Path(shutil.copytree(build_for("jetson"), tmp_path / "build"))
+    build = Build.load(copy)
+    model = build.path("model")
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 3])
+    manifest = dict(build.manifest)
+    manifest["files"] = {
+        **manifest["files"],
+        "model": file_entry(copy, manifest["files"]["model"]["path"]),
+    }
+    write_manifest(copy, manifest)
+    result = runner.invoke(app, ["doctor", str(copy), "--json"])
+    assert result.exit_code == 1
+    checks = checks_of(result.output)
+    assert checks["build"]["status"] == "ok"
+    assert checks["runtime"]["status"] == "fail" and "cannot load" in checks["runtime"]["detail"]
+    assert "inference" not in checks and "detector" not in checks

@@ -184,8 +184,6 @@ class _Collect(logging.Handler):
 def build_checks(path: str | os.PathLike) -> list[Check]:
     """Load the build as `emoedge run` does and run its classifier and detector once."""
     from emoedge.build import Build
-    from emoedge.targets.pipeline import load_detector
-    from emoedge.targets.runtimes import load_runtime
 
     try:
         build = Build.load(path)
@@ -203,48 +201,52 @@ def build_checks(path: str | os.PathLike) -> list[Check]:
     emoedge_log = logging.getLogger("emoedge")
     emoedge_log.addHandler(collect)
     try:
-        try:
-            threads = int(build.runtime.get("threads") or 0)
-            runtime = load_runtime(build, None, threads or None)
-        except EmoedgeError as exc:
-            return [*checks, Check("runtime", FAIL, str(exc))]
-        described = runtime.describe()
-        providers = described.get("providers")
-        checks.append(
-            Check(
-                "runtime",
-                OK,
-                f"{runtime.name}, {_threads(described.get('threads'))}"
-                + (f"; running on {' > '.join(providers)}" if providers else ""),
-            )
-        )
-        spec = build.preprocess
-        face = np.zeros((1, spec.height, spec.width, spec.channels), np.float32)
-        started = time.perf_counter()
-        try:
-            probabilities = runtime.predict(face)
-        except Exception as exc:  # a runtime's own error types
-            return [*checks, Check("inference", FAIL, f"{type(exc).__name__}: {exc}")]
-        elapsed = (time.perf_counter() - started) * 1000
-        sane = probabilities.shape == (1, len(build.labels)) and np.isfinite(probabilities).all()
-        checks.append(
-            Check(
-                "inference",
-                OK if sane else FAIL,
-                f"one face in {elapsed:.1f} ms (first call)"
-                if sane
-                else f"unexpected output {probabilities.shape}: expected (1, {len(build.labels)})",
-            )
-        )
-        try:
-            detector = load_detector(build)
-            started = time.perf_counter()
-            detector.detect(np.full((480, 640, 3), 127, np.uint8))
-            elapsed = (time.perf_counter() - started) * 1000
-            checks.append(Check("detector", OK, f"{detector.name}, one frame in {elapsed:.1f} ms"))
-        except EmoedgeError as exc:
-            checks.append(Check("detector", FAIL, str(exc)))
+        checks += _load_and_run(build)
     finally:
         emoedge_log.removeHandler(collect)
-    checks += [Check("warning", WARN, message) for message in collect.messages]
-    return checks
+    return checks + [Check("warning", WARN, message) for message in collect.messages]
+
+
+def _load_and_run(build) -> list[Check]:
+    """Runtime, one inference, the detector: each check only if the one before passed."""
+    from emoedge.targets.pipeline import load_detector
+    from emoedge.targets.runtimes import load_runtime
+
+    try:
+        threads = int(build.runtime.get("threads") or 0)
+        runtime = load_runtime(build, None, threads or None)
+    except EmoedgeError as exc:
+        return [Check("runtime", FAIL, str(exc))]
+    described = runtime.describe()
+    providers = described.get("providers")
+    checks = [
+        Check(
+            "runtime",
+            OK,
+            f"{runtime.name}, {_threads(described.get('threads'))}"
+            + (f"; running on {' > '.join(providers)}" if providers else ""),
+        )
+    ]
+    spec = build.preprocess
+    face = np.zeros((1, spec.height, spec.width, spec.channels), np.float32)
+    started = time.perf_counter()
+    try:
+        probabilities = runtime.predict(face)
+    except Exception as exc:  # a runtime's own error types
+        return [*checks, Check("inference", FAIL, f"{type(exc).__name__}: {exc}")]
+    elapsed = (time.perf_counter() - started) * 1000
+    expected = (1, len(build.labels))
+    if probabilities.shape != expected or not np.isfinite(probabilities).all():
+        return [
+            *checks,
+            Check("inference", FAIL, f"output {probabilities.shape}, expected {expected} finite"),
+        ]
+    checks.append(Check("inference", OK, f"one face in {elapsed:.1f} ms (first call)"))
+    try:
+        detector = load_detector(build)
+        started = time.perf_counter()
+        detector.detect(np.full((480, 640, 3), 127, np.uint8))
+    except EmoedgeError as exc:
+        return [*checks, Check("detector", FAIL, str(exc))]
+    elapsed = (time.perf_counter() - started) * 1000
+    return [*checks, Check("detector", OK, f"{detector.name}, one frame in {elapsed:.1f} ms")]

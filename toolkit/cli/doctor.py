@@ -11,7 +11,12 @@ from rich.table import Table
 from emoedge.cli import app
 from emoedge.cli.common import out, user_errors
 
-MARKS = {"ok": "[green]ok[/green]", "info": "info", "warn": "[yellow]warn[/yellow]"}
+MARKS = {
+    "ok": "[green]ok[/green]",
+    "info": "info",
+    "warn": "[yellow]warn[/yellow]",
+    "fail": "[red]FAIL[/red]",
+}
 
 
 @app.command()
@@ -44,7 +49,7 @@ def doctor(
         for column in ("check", "status", "detail"):
             table.add_column(column, overflow="fold")
         for check in checks:
-            table.add_row(check.area, MARKS.get(check.status, "[red]FAIL[/red]"), check.detail)
+            table.add_row(check.area, MARKS[check.status], check.detail)
         out.print(table)
     if any(check.status == FAIL for check in checks):
         raise typer.Exit(1)
