@@ -28,6 +28,8 @@ The flow, one command per step:
   7. emoedge bench                 size, accuracy, latency and FPS per format
   8. emoedge daemon run CONFIG     the long-lived device service (HTTP, MQTT, event log)
 
+On a device, `emoedge doctor BUILD` first: does this install run that build?
+
 Models are a .keras file or zoo:<name> (see `emoedge models list`).
 """
 
