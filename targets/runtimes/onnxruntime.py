@@ -80,8 +80,26 @@ class OnnxRuntime(Runtime):
         self._fixed_batch = self._input.shape[0] if isinstance(self._input.shape[0], int) else None
         if self._fixed_batch is None and self._session.get_providers()[0] in GPU_PROVIDERS:
             self._use_one_gpu_batch()
+        self._hint_when_int8_lost_tensorrt()
         log.debug("onnxruntime providers: %s", self._session.get_providers())
         return self
+
+    def _hint_when_int8_lost_tensorrt(self) -> None:
+        """An int8 (QDQ) build is for TensorRT, which turns it into int8 kernels. The
+        CUDA provider runs it as float convolutions between quantize and dequantize
+        steps: on an H100 the slowest jetson build there, 1.7-2.7 ms a call against
+        0.5-1.1 for fp16 and fp32 (benchmarks/results/onnxruntime_providers_2026-11-27.md)."""
+        wanted_tensorrt = "TensorrtExecutionProvider" in self.providers
+        running = self._session.get_providers()[0]
+        if (
+            self.build.manifest.get("precision") == "int8"
+            and wanted_tensorrt
+            and running == "CUDAExecutionProvider"
+        ):
+            log.warning(
+                "int8 build running without TensorRT: on the CUDA provider an fp16 build "
+                "is faster (emoedge export --target jetson --precision fp16)"
+            )
 
     def _use_one_gpu_batch(self) -> None:
         """On a GPU every call runs at one batch size, padded, and that size runs once
