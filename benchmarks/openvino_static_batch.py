@@ -1,0 +1,63 @@
+"""One face through OpenVINO's CPU plugin, 1 thread: the IR as exported (batch left
+dynamic), a copy reshaped to batch 1, that copy with shared input/output memory, and
+emoedge's `predict()`, which uses the last for single faces. Median microseconds of
+3,000 calls after 300.
+
+    python benchmarks/openvino_static_batch.py BUILD [BUILD ...]
+
+BUILD is an `emoedge export --target x86` folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+
+from emoedge.build import Build
+from emoedge.targets.runtimes import load_runtime
+
+CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1}
+
+
+def median_us(call, repeats: int = 3000, warmup: int = 300) -> float:
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e6
+
+
+def main() -> None:
+    print("| build | dynamic batch us | batch 1 us | batch 1, shared memory us | predict() us |")
+    print("|---|---:|---:|---:|---:|")
+    face = np.random.default_rng(0).random((1, 64, 64, 1), dtype=np.float32)
+    for folder in sys.argv[1:]:
+        xml = str(Path(folder) / "model.xml")
+        core = ov.Core()
+        dynamic = core.compile_model(core.read_model(xml), "CPU", CONFIG).create_infer_request()
+        single_model = core.read_model(xml)
+        single_model.reshape([1, 64, 64, 1])
+        single = core.compile_model(single_model, "CPU", CONFIG).create_infer_request()
+        runtime = load_runtime(Build.load(folder), threads=1)
+        row = [
+            median_us(functools.partial(dynamic.infer, {0: face})),
+            median_us(functools.partial(single.infer, {0: face})),
+            median_us(
+                functools.partial(single.infer, {0: face}, share_inputs=True, share_outputs=True)
+            ),
+            median_us(functools.partial(runtime.predict, face)),
+        ]
+        print(f"| `{folder}` | " + " | ".join(f"{value:.1f}" for value in row) + " |")
+
+
+if __name__ == "__main__":
+    main()
