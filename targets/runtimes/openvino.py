@@ -52,18 +52,23 @@ class OpenVINORuntime(Runtime):
         return self
 
     def _compile_for_one_face(self, core, model, config):
-        """A second copy compiled for batch 1, for the most common frame (one face):
-        with the batch left dynamic the CPU plugin infers shapes on every call, and a
-        face took 179 / 188 us (mini_xception / mobilenet_v2 int8, 1 thread), 151 / 134
-        with the static copy and shared input memory (benchmarks/results/
-        openvino_static_batch_2026-11-27.md). None when the batch is already fixed."""
+        """A second copy compiled for batch 1, for the most common frame (one face),
+        with its input bound once to a buffer the face is copied into: with the batch
+        left dynamic the CPU plugin infers shapes on every call, and a face took
+        180 / 191 us (mini_xception / mobilenet_v2 int8, 1 thread), and `predict` takes
+        143 / 126 through this copy (benchmarks/results/openvino_static_batch_2026-11-27.md).
+        None when the model's batch is already fixed."""
+        import openvino as ov
+
         if not model.input(0).get_partial_shape()[0].is_dynamic:
             return None
         single = model.clone()
-        shape = model.input(0).get_partial_shape()
-        single.reshape([1, *(dim.get_length() for dim in list(shape)[1:])])
-        compiled = core.compile_model(single, self.device, config)
-        return compiled.create_infer_request(), compiled.output(0)
+        shape = [1, *(dim.get_length() for dim in list(model.input(0).get_partial_shape())[1:])]
+        single.reshape(shape)
+        request = core.compile_model(single, self.device, config).create_infer_request()
+        face = np.zeros(shape, np.float32)
+        request.set_input_tensor(ov.Tensor(face, shared_memory=True))
+        return request, face, request.get_output_tensor()
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         if self._request is None:
@@ -74,11 +79,11 @@ class OpenVINORuntime(Runtime):
         if len(batch) == 0:
             return np.zeros((0, int(self._output.get_partial_shape()[-1].get_length())), np.float32)
         if len(batch) == 1 and self._single is not None:
-            request, output = self._single
-            # Shared memory both ways: no copy of the face in, and the 8 scores are
-            # copied out here before the next call reuses the buffer.
-            result = request.infer({0: batch}, share_inputs=True, share_outputs=True)[output]
-            return np.array(result, dtype=np.float32).reshape(1, -1)
+            request, face, output = self._single
+            np.copyto(face, batch.reshape(face.shape))
+            request.infer()
+            # Copied out: the next call writes the same output buffer.
+            return np.array(output.data, dtype=np.float32).reshape(1, -1)
         result = self._request.infer({0: batch})[self._output]
         return np.asarray(result, dtype=np.float32).reshape(len(batch), -1)
 
