@@ -52,18 +52,19 @@ class OpenVINORuntime(Runtime):
         return self
 
     def _compile_for_one_face(self, core, model, config):
-        """A second copy compiled for batch 1, for the most common frame (one face),
-        with its input bound once to a buffer the face is copied into: with the batch
-        left dynamic the CPU plugin infers shapes on every call, and a face took
-        180 / 191 us (mini_xception / mobilenet_v2 int8, 1 thread), and `predict` takes
+        """A second copy compiled for batch 1, with its input bound once to a buffer
+        the face is copied into, for the most common frame (one face). With the batch
+        left dynamic the CPU plugin infers shapes on every call: `predict` took
+        180 / 191 us for one face (mini_xception / mobilenet_v2 int8, 1 thread), and
         143 / 126 through this copy (benchmarks/results/openvino_static_batch_2026-11-27.md).
-        None when the model's batch is already fixed."""
+        None when the batch is already fixed or another dimension is not."""
         import openvino as ov
 
-        if not model.input(0).get_partial_shape()[0].is_dynamic:
+        dims = list(model.input(0).get_partial_shape())
+        if not dims[0].is_dynamic or any(dim.is_dynamic for dim in dims[1:]):
             return None
+        shape = [1, *(dim.get_length() for dim in dims[1:])]
         single = model.clone()
-        shape = [1, *(dim.get_length() for dim in list(model.input(0).get_partial_shape())[1:])]
         single.reshape(shape)
         request = core.compile_model(single, self.device, config).create_infer_request()
         face = np.zeros(shape, np.float32)
