@@ -15,25 +15,16 @@ from __future__ import annotations
 import functools
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import openvino as ov
+from litert_invoke import median_us  # same folder: run as a script
 
 from emoedge.build import Build
 from emoedge.targets.runtimes import load_runtime
 
 CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1}
-
-
-def median_us(call, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e6
 
 
 def in_turns(calls: list, rounds: int = 5, repeats: int = 600, warmup: int = 300) -> list[float]:
