@@ -307,6 +307,7 @@ class Pipeline:
             "precision": self.build.manifest.get("precision"),
             "runtime": self.runtime.describe(),
             "detector": self.detector.name,
+            "detector_label": self.detector.label,
             "detector_options": dict(self.detector.options),
             "smoothing": self.config.tracker.smoothing if self.config.tracking else "off",
             "flip_tta": self.config.flip_tta,

@@ -35,6 +35,12 @@ class Detector(ABC):
         self.model_path = Path(model_path) if model_path else None
         self.options = options
 
+    @property
+    def label(self) -> str:
+        """The detector as logs and status pages name it, with the settings that
+        change what it finds."""
+        return self.name
+
     @abstractmethod
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """Faces in a uint8 frame (gray, BGR or BGRA), best first."""

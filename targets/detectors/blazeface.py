@@ -278,6 +278,10 @@ class BlazeFaceDetector(Detector):
     def default_model_file(cls) -> Path | None:
         return locate_variant(DEFAULT_VARIANT)
 
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.tiles}x{self.tiles} tiles)" if self.tiles > 1 else self.name
+
     def letterbox_pixels(
         self, frame: np.ndarray, pad: float | None = None
     ) -> tuple[np.ndarray, _Letterbox]:

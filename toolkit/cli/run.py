@@ -149,7 +149,7 @@ def run_command(
         console.print(
             f"[dim]{frames_source.description} -> {info['target']} build, {info['format']} "
             f"{info['precision']} on {info['runtime']['runtime']}, detector "
-            f"{info['detector']}{f' ({tiles}x{tiles} tiles)' if tiles > 1 else ''}, "
+            f"{info['detector_label']}, "
             f"smoothing {info['smoothing']}[/dim]",
             highlight=False,
         )

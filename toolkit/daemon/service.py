@@ -143,15 +143,11 @@ class DaemonService:
         describe = pipeline.describe() if hasattr(pipeline, "describe") else {}
         runtime = describe.get("runtime")
         runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
-        detector = describe.get("detector")
-        tiles = (describe.get("detector_options") or {}).get("tiles", 1)
-        if detector and tiles > 1:
-            detector = f"{detector} ({tiles}x{tiles} tiles)"
         info = BuildInfo.from_manifest(
             str(pipeline.build.root),
             pipeline.build.manifest,
             runtime=runtime_name,
-            detector=detector,
+            detector=describe.get("detector_label", describe.get("detector")),
         )
         if not info.model:
             info.model = pipeline.build.root.name
