@@ -88,7 +88,7 @@ class CalibrationSet:
         cls, folder: str | Path, spec: PreprocessSpec, size: int | None = None, seed: int = 0
     ) -> CalibrationSet:
         """Every image under `folder` (recursively), each treated as a face crop."""
-        from emoedge.data.folders import IMAGE_SUFFIXES, read_image
+        from emoedge.data.images import IMAGE_SUFFIXES, read_image
 
         folder = Path(folder)
         if not folder.is_dir():

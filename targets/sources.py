@@ -26,13 +26,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emoedge.data.images import IMAGE_SUFFIXES, is_image_file, read_image
 from emoedge.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
-)
 URL_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 #: a live source that fails this many reads in a row has ended (camera unplugged, stream gone)
 MAX_FAILED_READS = 30
@@ -155,9 +153,10 @@ class FolderReader(Reader):
         while self._next < len(self._paths):
             path = self._paths[self._next]
             self._next += 1
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if image is None or image.size == 0:
-                log.warning("%s: not a readable image, skipped", path)
+            try:
+                image = read_image(path)
+            except UserInputError as exc:
+                log.warning("%s, skipped", exc)
                 continue
             return image, time.time()
         return None
@@ -443,17 +442,17 @@ def open_source(
     else:
         path = Path(text).expanduser()
         if path.is_dir():
-            files = sorted(
-                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            )
+            files = sorted(p for p in path.iterdir() if is_image_file(p))
             if not files:
                 raise SourceError(
                     f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
                 )
             reader = FolderReader(files, f"image folder {path}")
-        elif path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-            if cv2.imread(str(path), cv2.IMREAD_UNCHANGED) is None:
-                raise SourceError(f"{path}: not a readable image")
+        elif is_image_file(path):
+            try:
+                read_image(path)
+            except UserInputError as exc:
+                raise SourceError(str(exc)) from exc
             reader = FolderReader([path], f"image {path}")
         elif path.is_file():
             reader = CaptureReader(str(path), cv2.CAP_ANY, live=False, description=f"video {path}")

@@ -14,26 +14,25 @@ from pathlib import Path
 
 from emoedge.errors import UserInputError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-
 
 def frame_paths(folder: Path, limit: int | None = None) -> list[Path]:
+    from emoedge.data.images import IMAGE_SUFFIXES, is_image_file
+
     folder = Path(folder)
     if not folder.is_dir():
         raise UserInputError(f"{folder}: frames folder not found")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = sorted(p for p in folder.iterdir() if is_image_file(p))
     if not paths:
-        raise UserInputError(f"{folder}: no photos ({', '.join(IMAGE_SUFFIXES)})")
+        raise UserInputError(f"{folder}: no photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return paths[:limit] if limit else paths
 
 
 def read_frame(path: Path):
     import cv2
 
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise UserInputError(f"{path}: not a readable image")
-    return image
+    from emoedge.data.images import read_image
+
+    return read_image(path, cv2.IMREAD_COLOR)
 
 
 def summarise(

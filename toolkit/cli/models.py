@@ -121,7 +121,7 @@ def quantize_detector(
     says what it costs against the float model.
     """
     from emoedge.bench.pipeline_fps import frame_paths
-    from emoedge.data.folders import read_image
+    from emoedge.data.images import read_image
     from emoedge.errors import UserInputError
     from emoedge.quantization.blazeface import quantize_blazeface
     from emoedge.targets.detectors.blazeface import (

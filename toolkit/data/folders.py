@@ -8,23 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from emoedge.data.faceset import FaceSet, stratified_sample
+from emoedge.data.images import IMAGE_SUFFIXES, read_image
 from emoedge.errors import UserInputError
 from emoedge.labels import EMOTIONS, NUM_CLASSES, label_index
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-
-
-def read_image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
-    """Decode an image or raise an error naming the file (cv2 returns None silently)."""
-    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
-    image = cv2.imdecode(data, flags) if data is not None and data.size else None
-    if image is None:
-        raise UserInputError(f"{path}: missing, empty or not a decodable image")
-    return image
 
 
 def load_folders(root: str | Path) -> FaceSet:
@@ -67,4 +56,4 @@ def load_folder_split(root: str | Path, valid_share: float = 0.15, seed: int = 0
     return full.subset(train_index), full.subset(valid_index)
 
 
-__all__ = ["EMOTIONS", "load_folder_split", "load_folders", "read_image"]
+__all__ = ["EMOTIONS", "load_folder_split", "load_folders"]

@@ -60,7 +60,7 @@ def inspect_ferplus(root: str | Path) -> dict:
 
 def inspect_folders(root: str | Path) -> dict:
     """Class counts and image sizes of a folder-per-class dataset, without loading it whole."""
-    from emoedge.data.folders import IMAGE_SUFFIXES
+    from emoedge.data.images import IMAGE_SUFFIXES
     from emoedge.labels import label_index
 
     root = Path(root)
