@@ -13,7 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from emoedge.errors import EmoedgeError, UserInputError
 
-console = Console(stderr=True)
+# soft wrap: a status line piped to a log file stays one line, not cut at 80 columns
+console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)  # results go to stdout, logs and errors to stderr
 log = logging.getLogger("emoedge.cli")
 
