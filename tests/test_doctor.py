@@ -52,7 +52,7 @@ def test_video_io_is_read_from_opencvs_build_information():
 def test_doctor_loads_and_runs_a_build(target):
     result = runner.invoke(app, ["doctor", str(build_for(target)), "--json"])
     assert result.exit_code == 0, result.output
-    checks = checks_of(result.output)
+    checks = checks_of(result.stdout)  # the JSON alone; logs go to stderr
     for area in ("build", "runtime", "inference", "detector"):
         assert checks[area]["status"] == "ok", checks[area]
     assert checks["build"]["detail"].startswith(f"{target}:")

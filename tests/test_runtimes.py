@@ -101,6 +101,19 @@ def test_gpu_sessions_pad_every_call_to_one_batch_size():
     assert set(seen) == {GPU_BATCH}
 
 
+def test_int8_onnx_build_on_an_x86_cpu_says_it_is_not_the_jetsons_speed(caplog, monkeypatch):
+    from emoedge.targets.runtimes import onnxruntime as module
+
+    build = Build.load(build_for("jetson"))
+    hint = "int8 ONNX build on an x86 CPU"
+    for machine, expected in (("x86_64", True), ("aarch64", False)):
+        monkeypatch.setattr(module.platform, "machine", lambda machine=machine: machine)
+        caplog.clear()
+        with caplog.at_level("INFO", logger=module.__name__):
+            load_runtime(build, threads=1)
+        assert (hint in caplog.text) is expected, machine
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_tampered_build_is_refused(target, tmp_path):
     copy = shutil.copytree(build_for(target), tmp_path / "build")

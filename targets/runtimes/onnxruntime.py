@@ -8,6 +8,7 @@ laptop's CPU. QDQ int8 models keep float inputs and outputs.
 from __future__ import annotations
 
 import logging
+import platform
 import time
 
 import numpy as np
@@ -24,6 +25,7 @@ GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 # Faces per GPU call: every call is padded to this batch (see OnnxRuntime.load).
 # The pipeline classifies at most 16 faces a frame by default (--max-faces).
 GPU_BATCH = 16
+X86_MACHINES = ("x86_64", "amd64", "i686", "x86")
 
 
 def provider_entry(provider: str, build: Build) -> str | tuple[str, dict[str, str]]:
@@ -85,20 +87,28 @@ class OnnxRuntime(Runtime):
         return self
 
     def _hint_when_int8_lost_tensorrt(self) -> None:
-        """An int8 (QDQ) build is for TensorRT, which turns it into int8 kernels. The
-        CUDA provider runs it as float convolutions between quantize and dequantize
-        steps: on an H100 the slowest jetson build there, 1.7-2.7 ms a call against
-        0.5-1.1 for fp16 and fp32 (benchmarks/results/onnxruntime_providers_2026-11-27.md)."""
-        wanted_tensorrt = "TensorrtExecutionProvider" in self.providers
+        """An int8 (QDQ) build is for TensorRT, which turns it into int8 kernels.
+        Elsewhere much of it runs in float between quantize and dequantize steps:
+        - the CUDA provider: on an H100 the slowest jetson build there, 1.7-2.7 ms a
+          call against 0.5-1.1 for fp16 and fp32
+          (benchmarks/results/onnxruntime_providers_2026-11-27.md);
+        - the CPU provider on x86, whose kernels convert int8 activations to uint8
+          except where a tensor feeds two branches: 2.2x / 2.1x the fp32 build's time
+          (benchmarks/results/int8_per_face_2026-11-27.md). Said at INFO: running a
+          jetson build on an x86 host to try it is fine, its speed there is not the
+          Jetson's."""
+        if self.build.manifest.get("precision") != "int8":
+            return
         running = self._session.get_providers()[0]
-        if (
-            self.build.manifest.get("precision") == "int8"
-            and wanted_tensorrt
-            and running == "CUDAExecutionProvider"
-        ):
+        if "TensorrtExecutionProvider" in self.providers and running == "CUDAExecutionProvider":
             log.warning(
                 "int8 build running without TensorRT: on the CUDA provider an fp16 build "
                 "is faster (emoedge export --target jetson --precision fp16)"
+            )
+        elif running == "CPUExecutionProvider" and platform.machine().lower() in X86_MACHINES:
+            log.info(
+                "int8 ONNX build on an x86 CPU: ONNX Runtime runs part of it in float here, "
+                "slower than the fp32 build; for x86 machines export --target x86 (OpenVINO)"
             )
 
     def _use_one_gpu_batch(self) -> None:
