@@ -215,3 +215,38 @@ def test_fingerprint_names_a_single_board_computer():
     assert describe_device({**no_board, "gpu": "NVIDIA H100 80GB HBM3"}) == (
         "aarch64, GPU NVIDIA H100 80GB HBM3, 4 cores usable"
     )
+
+
+def test_ctrl_c_keeps_the_rows_already_measured(quick_bench, ferplus_fixture, tmp_path):
+    """Ctrl-C while the second variant is about to be measured (raised where the user's
+    would land, between steps): the first row, measured for real, is kept and written,
+    and the report says where the run stopped. `emoedge bench` then exits 130."""
+    from emoedge.bench import BenchConfig, run_bench
+    from emoedge.bench.formats import parse_variant
+    from emoedge.bench.report import write_outputs
+    from emoedge.bench.runner import Settings
+    from emoedge.cache import cache_dir
+
+    def ctrl_c_at_the_int8_measurement(message: str) -> None:
+        if message.endswith("tflite:int8: accuracy, latency, pipeline"):
+            raise KeyboardInterrupt
+
+    config = BenchConfig(
+        models=["zoo:mini_xception"],
+        variants=[parse_variant("tflite:fp32"), parse_variant("tflite:int8")],
+        data=Path(ferplus_fixture),
+        frames=FRAMES,
+        cache=cache_dir("bench"),
+        settings=Settings.quick(),
+        peer=False,
+        floor=False,
+        quick=True,
+    )
+    result = run_bench(config, on_step=ctrl_c_at_the_int8_measurement)
+    assert result["interrupted"] == "zoo:mini_xception tflite:int8: accuracy, latency, pipeline"
+    assert [(r["variant"], r["status"]) for r in result["rows"]] == [("tflite:fp32", "ok")]
+    assert result["rows"][0]["pipeline"]["fps"] > 0
+    written = write_outputs(result, tmp_path, "emoedge bench --quick")
+    markdown = written["markdown"].read_text()
+    assert "**Interrupted** (Ctrl-C) during: zoo:mini_xception tflite:int8" in markdown
+    assert json.loads(written["json"].read_text())["interrupted"] == result["interrupted"]

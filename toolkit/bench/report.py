@@ -230,6 +230,12 @@ def write_markdown(result: dict, folder: Path, command: str | None) -> Path:
         ),
         "",
     ]
+    if result.get("interrupted"):
+        lines += [
+            f"**Interrupted** (Ctrl-C) during: {result['interrupted']}. The rows are those "
+            "measured before it; the rest were not run, and the goals are judged on these alone.",
+            "",
+        ]
     if command:
         lines += ["Command:", "", f"    {command}", ""]
     s = result["settings"]

