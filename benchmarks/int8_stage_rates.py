@@ -1,0 +1,126 @@
+"""Where an int8 classifier call spends its time, stage by stage, and how many MACs per
+second each stage reaches against the machine's peak (issue 6, goal 2).
+
+The model is cut after each stage (stem convolutions, each residual block, the head);
+each prefix is quantized like `emoedge export --target rpi` quantizes the whole model
+(TFLite full int8, per-channel weights, the same calibration faces), and timed with
+LiteRT's `invoke()` at 1 thread, all prefixes in turns. A stage's time is its prefix's
+time minus the previous one's; its MACs are counted from the layer shapes.
+
+    python benchmarks/int8_stage_rates.py --data ../shared/datasets/ferplus [--model zoo:mini_xception]
+
+Prints a Markdown table. The peak is read from the bench cache (`emoedge bench` measures
+it: a 3x3 convolution, 256 -> 256 channels on 28x28, LiteRT/XNNPACK int8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from litert_invoke import median_us  # same folder: run as a script
+
+#: mini-Xception's stages: the last layer of each
+MINI_XCEPTION_STAGES = (
+    ("stem conv 1 (3x3, 1 -> 8, 62x62)", "stem_relu1"),
+    ("stem conv 2 (3x3, 8 -> 8, 60x60)", "stem_relu2"),
+    ("block 1 (16 ch, 60x60 -> 30x30)", "b1_add"),
+    ("block 2 (32 ch, 30x30 -> 15x15)", "b2_add"),
+    ("block 3 (64 ch, 15x15 -> 8x8)", "b3_add"),
+    ("block 4 (128 ch, 8x8 -> 4x4)", "b4_add"),
+    ("head (1x1 conv to 8, mean, softmax)", "probabilities"),
+)
+ROUNDS = 7
+
+
+def layer_macs(layer) -> int:
+    """Multiply-accumulates of one Keras layer, from its shapes (convolutions only:
+    pooling, adds and batch norms, folded or not, count none)."""
+    kind = type(layer).__name__
+    if kind not in ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Dense"):
+        return 0
+    out = layer.output.shape
+    cin = layer.input.shape[-1]
+    if kind == "Dense":
+        return int(cin * out[-1])
+    positions = int(out[1] * out[2])
+    kh, kw = layer.kernel_size
+    if kind == "Conv2D":
+        return positions * kh * kw * cin * out[-1]
+    depthwise = positions * kh * kw * cin
+    return depthwise if kind == "DepthwiseConv2D" else depthwise + positions * cin * out[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="FER+ root (calibration faces)")
+    parser.add_argument("--model", default="zoo:mini_xception", help="a mini_xception model")
+    args = parser.parse_args()
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from emoedge.cache import cache_dir
+    from emoedge.evaluation import keras_preprocess_spec
+    from emoedge.models.zoo import load_keras_model
+    from emoedge.quantization.base import CalibrationSet
+    from emoedge.quantization.tflite import TFLiteQuantizer
+    from emoedge.tf_env import import_tf
+
+    keras = import_tf().keras
+    model = load_keras_model(args.model)
+    calibration = CalibrationSet.from_ferplus(args.data, keras_preprocess_spec(model))
+    names = [layer.name for layer in model.layers]
+    missing = [last for _, last in MINI_XCEPTION_STAGES if last not in names]
+    if missing:
+        parser.error(f"{args.model}: not a mini_xception (no layer {', '.join(missing)})")
+    interpreters = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, (_, last) in enumerate(MINI_XCEPTION_STAGES):
+            prefix = keras.Model(model.input, model.get_layer(last).output)
+            out = Path(tmp) / str(index)
+            TFLiteQuantizer().quantize(prefix, calibration, "int8", out)
+            interpreter = Interpreter(model_path=str(out / "model.tflite"), num_threads=1)
+            interpreter.allocate_tensors()
+            detail = interpreter.get_input_details()[0]
+            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+            interpreters.append(interpreter)
+    samples: list[list[float]] = [[] for _ in interpreters]
+    for _ in range(ROUNDS):
+        for index, interpreter in enumerate(interpreters):
+            for _ in range(100):
+                interpreter.invoke()
+            samples[index].append(median_us(interpreter.invoke, repeats=1000))
+    prefix_us = [statistics.median(s) for s in samples]
+
+    peaks = sorted(cache_dir("bench").glob("peak-*.json"))
+    peak = json.loads(peaks[-1].read_text()) if peaks else {}
+    peak_gmacs = peak.get("int8_1t_gmacs")
+    print(
+        f"{args.model}, TFLite int8 on LiteRT/XNNPACK, 1 thread, invoke() medians of {ROUNDS} "
+        f"rounds; peak int8 {peak_gmacs or float('nan'):.0f} GMAC/s at 1 thread\n"
+    )
+    print("| stage | MACs | us | share of the call | GMAC/s | of peak |")
+    print("|---|---:|---:|---:|---:|---:|")
+    start, before = 0, 0.0
+    for (label, last), total in zip(MINI_XCEPTION_STAGES, prefix_us, strict=True):
+        end = names.index(last) + 1
+        macs = sum(layer_macs(layer) for layer in model.layers[start:end])
+        us = total - before
+        rate = macs / us / 1e3 if us > 0 else float("nan")
+        of_peak = f"{100 * rate / peak_gmacs:.0f}%" if peak_gmacs else ""
+        print(
+            f"| {label} | {macs:,} | {us:.1f} | {100 * us / prefix_us[-1]:.0f}% | {rate:.1f} | {of_peak} |"
+        )
+        start, before = end, total
+    macs_all = sum(layer_macs(layer) for layer in model.layers)
+    print(
+        f"| whole model | {macs_all:,} | {prefix_us[-1]:.1f} | 100% | {macs_all / prefix_us[-1] / 1e3:.1f} | |"
+    )
+
+
+if __name__ == "__main__":
+    main()
