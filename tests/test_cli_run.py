@@ -161,6 +161,23 @@ def test_bad_input_is_one_clear_line(builds, args, message):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("option", "name"),
+    [("--json", "faces.jsonl"), ("--output", "out.mp4"), ("--save-crops", "crops")],
+)
+def test_an_output_that_cannot_be_written_stops_before_any_frame(builds, tmp_path, option, name):
+    """Under a regular file no folder can be made, root or not: one line naming the
+    option, exit 2, nothing read (it was an OSError traceback for --json)."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = run(builds["rpi"], "--source", str(PHOTOS[0]), option, str(blocker / name))
+    assert result.exit_code == 2, result.output
+    assert f"cannot write {option} there" in result.output
+    assert "Traceback" not in result.output and "frames:" not in result.output
+    folder_as_file = run(builds["rpi"], "--source", str(PHOTOS[0]), "--json", str(tmp_path))
+    assert folder_as_file.exit_code == 2 and "names a folder" in folder_as_file.output
+
+
 def test_a_stream_that_fails_is_our_one_line_alone(builds):
     """A real process, so OpenCV's native warnings on file descriptor 2 count too."""
     command = [sys.executable, "-c", "from emoedge.cli import main; main()", "run"]
