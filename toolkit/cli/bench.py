@@ -11,7 +11,7 @@ import typer
 
 from emoedge.cache import cache_dir
 from emoedge.cli import app
-from emoedge.cli.common import console, out, user_errors
+from emoedge.cli.common import console, out, print_table, user_errors
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("EMOEDGE_DATASETS", REPO.parent / "shared" / "datasets"))
@@ -154,13 +154,7 @@ def bench_command(
         else "emoedge bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     )
     written = write_outputs(result, out_dir, command)
-    # piped or captured output gets the full width instead of an 80-column squeeze
-    if out.is_terminal:
-        out.print(rich_table(result))
-    else:
-        from rich.console import Console
-
-        Console(width=170).print(rich_table(result))
+    print_table(rich_table(result))
     for goal in result["goals"]["fps_vs_peer"]:
         if goal["ratio"]:
             out.print(f"{goal['model']} {goal['variant']}: {goal['ratio']:.1f}x the peer's FPS")

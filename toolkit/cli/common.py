@@ -17,6 +17,8 @@ from emoedge.errors import EmoedgeError, UserInputError
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)  # results go to stdout, logs and errors to stderr
 log = logging.getLogger("emoedge.cli")
+#: columns for a table on stdout when it is a file or a pipe
+PIPED_TABLE_WIDTH = 170
 
 F = TypeVar("F", bound=Callable)
 
@@ -52,3 +54,12 @@ def progress_bar() -> Progress:
         console=console,
         transient=True,
     )
+
+
+def print_table(table) -> None:
+    """A table on stdout: the terminal's width there, else wide enough for whole cells
+    (piped to a file, rich assumes 80 columns and cuts names to "zoo:mi…")."""
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(width=PIPED_TABLE_WIDTH).print(table)

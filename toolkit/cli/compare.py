@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from emoedge.cli import app
-from emoedge.cli.common import console, out, user_errors
+from emoedge.cli.common import console, out, print_table, user_errors
 
 
 @app.command(
@@ -74,7 +74,7 @@ def compare_command(
             f"{row['quantized_recall']:.2%}",
             f"[{colour}]{delta:+.2f}[/{colour}]" if colour else f"{delta:+.2f}",
         )
-    out.print(table)
+    print_table(table)
     out.print(f"float accuracy:     {f['accuracy']:.2%} (macro-F1 {f['macro_f1']:.3f})")
     out.print(
         f"{label} accuracy: {q['accuracy']:.2%} (macro-F1 {q['macro_f1']:.3f}) on {q['runtime']['runtime']}"

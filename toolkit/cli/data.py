@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from emoedge.cli import app
-from emoedge.cli.common import out, user_errors
+from emoedge.cli.common import out, print_table, user_errors
 from emoedge.labels import EMOTIONS
 
 data_app = typer.Typer(help="Look at datasets.", no_args_is_help=True)
@@ -40,7 +40,7 @@ def inspect(
         table.add_column("images", justify="right")
         for name, count in summary["class_counts"].items():
             table.add_row(name, str(count))
-        out.print(table)
+        print_table(table)
         out.print(f"image sizes (sample): {summary['image_sizes_sampled']}")
         return
     splits = summary["splits"]
@@ -68,4 +68,4 @@ def inspect(
     table.add_row(
         "image sizes (sample)", *(", ".join(s["image_sizes_sampled"]) for s in splits.values())
     )
-    out.print(table)
+    print_table(table)

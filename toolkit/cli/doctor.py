@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from emoedge.cli import app
-from emoedge.cli.common import out, user_errors
+from emoedge.cli.common import out, print_table, user_errors
 
 MARKS = {
     "ok": "[green]ok[/green]",
@@ -50,6 +50,6 @@ def doctor(
             table.add_column(column, overflow="fold")
         for check in checks:
             table.add_row(check.area, MARKS[check.status], check.detail)
-        out.print(table)
+        print_table(table)
     if any(check.status == FAIL for check in checks):
         raise typer.Exit(1)

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from emoedge.cli import app
-from emoedge.cli.common import console, out, progress_bar, user_errors
+from emoedge.cli.common import console, out, print_table, progress_bar, user_errors
 
 
 @app.command()
@@ -86,7 +86,7 @@ def evaluate(
             f"{row['f1']:.3f}",
             str(row["support"]),
         )
-    out.print(table)
+    print_table(table)
     out.print(
         f"accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}  "
         f"images {report['images']}"

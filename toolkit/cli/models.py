@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from emoedge.cli import app
-from emoedge.cli.common import out, user_errors
+from emoedge.cli.common import out, print_table, user_errors
 
 models_app = typer.Typer(help="Architectures and the model zoo.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -41,7 +41,7 @@ def list_zoo() -> None:
             f"{card['test_macro_f1']:.3f}" if "test_macro_f1" in card else "-",
             entry.card_path.name if entry.card_path.is_file() else "-",
         )
-    out.print(table)
+    print_table(table)
 
 
 @models_app.command("architectures")
@@ -66,7 +66,7 @@ def architectures(
             model = build_model(spec.name)
             row += [f"{model.count_params():,}", f"{count_macs(model):,}"]
         table.add_row(*row)
-    out.print(table)
+    print_table(table)
 
 
 @models_app.command("publish")
