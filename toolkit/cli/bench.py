@@ -11,7 +11,7 @@ import typer
 
 from emoedge.cache import cache_dir
 from emoedge.cli import app
-from emoedge.cli.common import console, out, print_table, user_errors
+from emoedge.cli.common import check_output, console, out, print_table, user_errors
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("EMOEDGE_DATASETS", REPO.parent / "shared" / "datasets"))
@@ -132,6 +132,7 @@ def bench_command(
             Path("benchmarks/results")
             / f"bench-{date.today().isoformat()}{'-quick' if quick else ''}"
         )
+    check_output(out_dir, "--out")  # before minutes of measuring, not after
     data = data or _default_data(quick)
     frames = frames or _default_frames(quick)
     config = BenchConfig(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -63,3 +65,19 @@ def print_table(table) -> None:
         out.print(table)
     else:
         Console(width=PIPED_TABLE_WIDTH).print(table)
+
+
+def check_output(path: Path, option: str, folder: bool = True) -> None:
+    """Stop before any work, with one line naming the option, when an output cannot be
+    written: a path under a file, a read-only disk. It ended commands in an OSError
+    traceback, `emoedge bench` after all its measurements. Nothing is created here."""
+    target = path if folder else path.parent
+    chain = (target, *target.parents)
+    blocker = next((p for p in chain if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise UserInputError(f"{path}: cannot write {option} there: {blocker} is a file")
+    existing = next(p for p in chain if p.exists())
+    if not os.access(existing, os.W_OK):
+        raise UserInputError(f"{path}: cannot write {option} there: {existing} is not writable")
+    if not folder and path.is_dir():
+        raise UserInputError(f"{path}: {option} names a folder; give a file name")

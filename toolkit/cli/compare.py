@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from emoedge.cli import app
-from emoedge.cli.common import console, out, print_table, user_errors
+from emoedge.cli.common import check_output, console, out, print_table, user_errors
 
 
 @app.command(
@@ -45,6 +45,7 @@ def compare_command(
     from emoedge.quantization.compare import compare_models, default_report_dir
 
     out_dir = out_dir or default_report_dir(quantized, split)
+    check_output(out_dir, "--out")
     with console.status(f"running both models on FER+ {split}"):
         report = compare_models(
             float_model,

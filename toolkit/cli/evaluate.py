@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from emoedge.cli import app
-from emoedge.cli.common import console, out, print_table, progress_bar, user_errors
+from emoedge.cli.common import check_output, console, out, print_table, progress_bar, user_errors
 
 
 @app.command()
@@ -39,6 +39,9 @@ def evaluate(
         write_json,
     )
 
+    name = model.replace("zoo:", "zoo-").replace("/", "_").strip("._") or "model"
+    target = out_dir or Path("evaluations") / f"{Path(name).stem}-{split}"
+    check_output(target, "--out")
     predictor, spec, info = load_predictor(model)  # a bad model fails before data loads
     if data_format == "ferplus":
         from emoedge.data.ferplus import load_ferplus
@@ -70,8 +73,6 @@ def evaluate(
         }
     )
 
-    name = model.replace("zoo:", "zoo-").replace("/", "_").strip("._") or "model"
-    target = out_dir or Path("evaluations") / f"{Path(name).stem}-{split}"
     write_json(target / "report.json", report)
     save_confusion_png([(f"{model} on {faces.source}", report)], target / "confusion.png")
 

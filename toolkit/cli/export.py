@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from emoedge.cli import app
-from emoedge.cli.common import console, out, user_errors
+from emoedge.cli.common import check_output, console, out, user_errors
 from emoedge.export import DEFAULT_VALIDATION_SIZE
 from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
 
@@ -91,6 +91,8 @@ def export_command(
 ) -> None:
     from emoedge.export import export_build
 
+    if out_dir is not None:
+        check_output(out_dir.parent, "--out")  # the build is made there, then renamed
     with console.status("exporting") as status:
         path = export_build(
             model,

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from emoedge.cli import app
-from emoedge.cli.common import console, out, progress_bar, user_errors
+from emoedge.cli.common import check_output, console, out, progress_bar, user_errors
 from emoedge.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def run_command(
         (save_crops, "--save-crops", True),
     ):
         if path is not None:
-            _prepare_output(path, option, folder=folder)
+            check_output(path, option, folder=folder)
     source = _device_camera(source, build)
     frames_source = open_source(source, realtime=realtime, loop=loop)
     _stop_on_sigterm()
@@ -229,6 +229,7 @@ class _VideoOut:
         import cv2
 
         if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.size = (image.shape[1], image.shape[0])
             self.writer = cv2.VideoWriter(
                 str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size
@@ -258,18 +259,6 @@ def _face_line(result) -> str:
     return f"frame {result.frame_index}: {faces}"
 
 
-def _prepare_output(path: Path, option: str, folder: bool = False) -> None:
-    """Make the folder an output goes into before any frame is read, or stop with the
-    option's name: a path under a file, or on a read-only disk, would otherwise end
-    the run in an OSError traceback after the build and the source had loaded."""
-    try:
-        (path if folder else path.parent).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserInputError(f"{path}: cannot write {option} there ({exc.strerror})") from exc
-    if not folder and path.is_dir():
-        raise UserInputError(f"{path}: {option} names a folder; give a file name")
-
-
 def _loop(
     pipeline,
     frames_source,
@@ -292,12 +281,15 @@ def _loop(
         sink = sys.stdout
     elif json_path:
         try:
+            Path(json_path).parent.mkdir(parents=True, exist_ok=True)
             sink = open(json_path, "w")  # noqa: SIM115 - closed in finally
         except OSError as exc:
             raise UserInputError(
                 f"{json_path}: cannot write --json there ({exc.strerror})"
             ) from exc
     video = _VideoOut(output, fps or frames_source.reader.fps or 10.0) if output else None
+    if save_crops:
+        save_crops.mkdir(parents=True, exist_ok=True)
     stats: dict = {
         "frames": 0,
         "faces": 0,

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from emoedge.cli import app
-from emoedge.cli.common import console, out, progress_bar, user_errors
+from emoedge.cli.common import check_output, console, out, progress_bar, user_errors
 
 
 def _progress_callback():
@@ -128,6 +128,8 @@ def train(
     """Train a model; the best checkpoint on FER2013Valid is kept as OUT/model.keras."""
     from emoedge.training.config import TrainConfig
     from emoedge.training.fit import fit
+
+    check_output(out_dir, "--out")
 
     config = TrainConfig(
         model=model,
