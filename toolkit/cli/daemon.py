@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from emoedge.cli import app
-from emoedge.cli.common import console, out, user_errors
+from emoedge.cli.common import check_output, console, out, user_errors
 from emoedge.errors import UserInputError
 
 daemon_app = typer.Typer(
@@ -176,6 +176,8 @@ def export(
     """Export the event log to CSV or JSON; safe while the daemon is writing it."""
     from emoedge.daemon.eventlog import export_events
 
+    if output is not None:
+        check_output(output, "--output", folder=False)
     rows = export_events(
         log,
         output,
