@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
-import io
+import logging
 import statistics
 import tempfile
 from pathlib import Path
@@ -101,13 +100,13 @@ def quantize_u8(fp32_build: Build, data: str, out: Path) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from emoedge.quantization.base import CalibrationSet
+    from emoedge.quantization.base import CalibrationSet, stdout_to_debug_log
     from emoedge.quantization.onnx import CALIBRATION_PERCENTILE, _Reader
 
     calibration = CalibrationSet.from_ferplus(data, fp32_build.preprocess)
     prepared = out.with_suffix(".prepared.onnx")
     quant_pre_process(str(fp32_build.path("model")), str(prepared), skip_symbolic_shape=False)
-    with contextlib.redirect_stdout(io.StringIO()):
+    with stdout_to_debug_log(logging.getLogger(__name__), "ONNX Runtime calibrator"):
         quantize_static(
             str(prepared),
             str(out),

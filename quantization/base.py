@@ -7,6 +7,8 @@ runs, so the int8 ranges are measured on exactly the inputs the device will see.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -153,6 +155,18 @@ class Quantizer(ABC):
         are a large part of models this small (benchmarks/results/
         quantization_granularity_*.md), and less accuracy where channels differ.
         """
+
+
+@contextlib.contextmanager
+def stdout_to_debug_log(logger: logging.Logger, what: str) -> Iterator[None]:
+    """Converters and calibrators print() their progress to stdout, where the CLI's
+    results (and `emoedge run --json -`) go; keep it for --verbose logs instead."""
+    chatter = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(chatter):
+            yield
+    finally:
+        logger.debug("%s output:\n%s", what, chatter.getvalue())
 
 
 def require_calibration(calibration: CalibrationSet | None, fmt: str) -> CalibrationSet:

@@ -13,8 +13,6 @@ outputs.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import tempfile
 from pathlib import Path
@@ -27,6 +25,7 @@ from emoedge.quantization.base import (
     Quantizer,
     keras_input_shape,
     require_calibration,
+    stdout_to_debug_log,
     weight_granularity,
 )
 
@@ -132,8 +131,7 @@ class ONNXQuantizer(Quantizer):
                 prepared = Path(tmp) / "prepared.onnx"
                 quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=False)
                 input_name = onnx.load(str(prepared)).graph.input[0].name
-                chatter = io.StringIO()  # the calibrator print()s its progress
-                with contextlib.redirect_stdout(chatter):
+                with stdout_to_debug_log(log, "ONNX Runtime calibrator"):
                     quantize_static(
                         str(prepared),
                         str(target),
@@ -152,7 +150,6 @@ class ONNXQuantizer(Quantizer):
                             "CalibPercentile": CALIBRATION_PERCENTILE,
                         },
                     )
-                log.debug("ONNX Runtime calibrator output:\n%s", chatter.getvalue())
                 params.update(
                     scheme="ONNX Runtime static quantization, QDQ format",
                     weights=weight_granularity(per_channel),

@@ -11,8 +11,6 @@ Conversion goes through `TFLiteConverter.from_keras_model`; should Keras 3 refus
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import warnings
 from pathlib import Path
@@ -26,6 +24,7 @@ from emoedge.quantization.base import (
     Quantizer,
     keras_input_shape,
     require_calibration,
+    stdout_to_debug_log,
     weight_granularity,
 )
 from emoedge.tf_env import with_native_stderr_captured
@@ -133,15 +132,12 @@ class TFLiteQuantizer(Quantizer):
             params.update(scheme="float16 weights", weights="float16", activations="float32")
         else:
             params.update(scheme="none", weights="float32", activations="float32")
-        # Keras' SavedModel export inside the converter print()s its whole signature to
-        # stdout, which is where CLI results go; keep it for --verbose logs instead.
+        # Keras' SavedModel export inside the converter print()s its whole signature.
         # The converter's C++ side prints its settings to stderr, and it warns that the
         # int8 input has no statistics: true, the calibration set gives them.
-        chatter = io.StringIO()
-        with contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+        with stdout_to_debug_log(log, "TFLite converter"), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
             flatbuffer = with_native_stderr_captured(converter.convert)
-        log.debug("TFLite converter output:\n%s", chatter.getvalue())
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / MODEL_FILE
         path.write_bytes(flatbuffer)
