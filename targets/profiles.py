@@ -75,7 +75,9 @@ PROFILES: dict[str, TargetProfile] = {
             threads=1,
             detector="blazeface",
             camera="gstreamer",
-            install="pip install 'emoedge[jetson]' (on JetPack: NVIDIA's onnxruntime-gpu wheel)",
+            # The extra's PyPI onnxruntime would overwrite NVIDIA's GPU wheel on a Jetson.
+            install="pip install 'emoedge[jetson]'; on JetPack instead NVIDIA's "
+            "onnxruntime-gpu wheel, then pip install emoedge ai-edge-litert",
             runtime_options={
                 "providers": [
                     "TensorrtExecutionProvider",

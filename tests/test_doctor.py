@@ -36,6 +36,26 @@ def test_doctor_names_the_runtimes_and_providers_here():
     assert not any(check["status"] == "fail" for check in checks.values())
 
 
+def test_two_onnxruntime_wheels_are_a_warning(tmp_path, monkeypatch):
+    """What pip leaves after `pip install onnxruntime-gpu` beside the CPU wheel: a second
+    dist-info for the same module. Here, only its metadata (no GPU wheel to install)."""
+    assert "onnxruntime wheels" not in checks_of(runner.invoke(app, ["doctor", "--json"]).stdout)
+    dist_info = tmp_path / "onnxruntime_gpu-1.31.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: onnxruntime-gpu\nVersion: 1.31.1\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = runner.invoke(app, ["doctor", "--json"])
+    assert result.exit_code == 0, result.output  # a warning, not a failure
+    clash = checks_of(result.stdout)["onnxruntime wheels"]
+    assert clash["status"] == "warn"
+    assert (
+        "onnxruntime-gpu 1.31.1" in clash["detail"]
+        and "install onnxruntime-gpu alone" in clash["detail"]
+    )
+
+
 def test_video_io_is_read_from_opencvs_build_information():
     here = video_io(cv2.getBuildInformation())
     assert here["FFmpeg"] and not here["GStreamer"]  # pip's opencv-python-headless

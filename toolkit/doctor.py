@@ -117,6 +117,33 @@ def environment_checks() -> list[Check]:
     return checks
 
 
+#: pip distributions that all install the one `onnxruntime` module
+ONNXRUNTIME_WHEELS = (
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "onnxruntime-directml",
+    "onnxruntime-openvino",
+    "onnxruntime-qnn",
+)
+
+
+def onnxruntime_wheel_clash(versions: dict[str, str]) -> Check | None:
+    """Two ONNX Runtime wheels write over each other's files: with PyPI's CPU
+    `onnxruntime` installed beside `onnxruntime-gpu` (what `emoedge[jetson]` did on
+    top of NVIDIA's wheel), the CUDA and TensorRT providers vanish without an error
+    (microsoft/onnxruntime#26996)."""
+    found = [f"{name} {versions[name]}" for name in ONNXRUNTIME_WHEELS if name in versions]
+    if len(found) < 2:
+        return None
+    keep = "onnxruntime-gpu" if "onnxruntime-gpu" in versions else "the one for this device"
+    return Check(
+        "onnxruntime wheels",
+        WARN,
+        f"{', '.join(found)} installed together; they share one module and overwrite each "
+        f"other's files: uninstall all of them, then install {keep} alone",
+    )
+
+
 def runtime_checks() -> list[Check]:
     checks = []
     if util.find_spec("ai_edge_litert"):
@@ -139,6 +166,9 @@ def runtime_checks() -> list[Check]:
         checks.append(
             Check("onnxruntime", OK, f"{ort.__version__}; providers: {', '.join(providers)}")
         )
+        clash = onnxruntime_wheel_clash(installed_versions(list(ONNXRUNTIME_WHEELS)))
+        if clash is not None:
+            checks.append(clash)
         if {"TensorrtExecutionProvider", "CUDAExecutionProvider"} & set(providers):
             checks.append(
                 Check(
