@@ -37,24 +37,6 @@ MINI_XCEPTION_STAGES = (
 ROUNDS = 7
 
 
-def layer_macs(layer) -> int:
-    """Multiply-accumulates of one Keras layer, from its shapes (convolutions only:
-    pooling, adds and batch norms, folded or not, count none)."""
-    kind = type(layer).__name__
-    if kind not in ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Dense"):
-        return 0
-    out = layer.output.shape
-    cin = layer.input.shape[-1]
-    if kind == "Dense":
-        return int(cin * out[-1])
-    positions = int(out[1] * out[2])
-    kh, kw = layer.kernel_size
-    if kind == "Conv2D":
-        return positions * kh * kw * cin * out[-1]
-    depthwise = positions * kh * kw * cin
-    return depthwise if kind == "DepthwiseConv2D" else depthwise + positions * cin * out[-1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="FER+ root (calibration faces)")
@@ -65,6 +47,7 @@ def main() -> None:
 
     from emoedge.cache import cache_dir
     from emoedge.evaluation import keras_preprocess_spec
+    from emoedge.models.registry import layer_macs
     from emoedge.models.zoo import load_keras_model
     from emoedge.quantization.base import CalibrationSet
     from emoedge.quantization.tflite import TFLiteQuantizer

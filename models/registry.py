@@ -88,26 +88,29 @@ def count_macs(model) -> int:
     Counts convolutions (plain, depthwise, separable) and dense layers, which hold
     all but a negligible share of the work in these architectures.
     """
+    return sum(layer_macs(layer) for layer in model.layers)
+
+
+def layer_macs(layer) -> int:
+    """One layer's share of `count_macs` (a nested backbone counts all of its own)."""
     import keras
 
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):  # a nested backbone, e.g. keras.applications
-            total += count_macs(layer)
-        elif isinstance(layer, keras.layers.SeparableConv2D):
-            out_h, out_w, out_c = layer.output.shape[1:]
-            kh, kw = layer.kernel_size
-            in_c = layer.input.shape[-1]
-            total += out_h * out_w * (kh * kw * in_c + in_c * out_c)
-        elif isinstance(layer, keras.layers.DepthwiseConv2D):
-            out_h, out_w, out_c = layer.output.shape[1:]
-            kh, kw = layer.kernel_size
-            total += out_h * out_w * kh * kw * out_c
-        elif isinstance(layer, keras.layers.Conv2D):
-            out_h, out_w, out_c = layer.output.shape[1:]
-            kh, kw = layer.kernel_size
-            in_c = layer.input.shape[-1]
-            total += out_h * out_w * kh * kw * in_c * out_c // layer.groups
-        elif isinstance(layer, keras.layers.Dense):
-            total += layer.input.shape[-1] * layer.units
-    return int(total)
+    if isinstance(layer, keras.Model):  # a nested backbone, e.g. keras.applications
+        return count_macs(layer)
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        out_h, out_w, out_c = layer.output.shape[1:]
+        kh, kw = layer.kernel_size
+        in_c = layer.input.shape[-1]
+        return int(out_h * out_w * (kh * kw * in_c + in_c * out_c))
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        out_h, out_w, out_c = layer.output.shape[1:]
+        kh, kw = layer.kernel_size
+        return int(out_h * out_w * kh * kw * out_c)
+    if isinstance(layer, keras.layers.Conv2D):
+        out_h, out_w, out_c = layer.output.shape[1:]
+        kh, kw = layer.kernel_size
+        in_c = layer.input.shape[-1]
+        return int(out_h * out_w * kh * kw * in_c * out_c // layer.groups)
+    if isinstance(layer, keras.layers.Dense):
+        return int(layer.input.shape[-1] * layer.units)
+    return 0
