@@ -1,0 +1,86 @@
+"""How far from the compute floor an int8 MobileNetV2 runs as it gets wider and its
+input larger (issue 6, goal 2: int8 latency within 2x of MACs over the measured peak).
+
+The zoo's classifiers are small (7.5-10 M MACs on 64x64 faces) and their narrow early
+layers run at 4-9% of the peak (`results/int8_stage_rates_2026-11-27.md`). This builds
+MobileNetV2 at other widths and input sizes, untrained (speed does not depend on
+the weights' values), quantizes each as `emoedge export --target rpi` does (full int8,
+per-channel, calibrated on FER+ train faces at that size) and times LiteRT's
+`invoke()` at 1 thread, every model in turns.
+
+    python benchmarks/floor_vs_width.py --data ../shared/datasets/ferplus
+
+Prints a Markdown table; the peak comes from the bench cache (`emoedge bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from litert_invoke import median_us  # same folder: run as a script
+
+#: (width multiplier, input side); the first is the zoo's mobilenet_v2
+CONFIGS = ((0.5, 64), (1.0, 64), (1.0, 96), (1.0, 128), (1.4, 128))
+ROUNDS = 5
+CALIBRATION_IMAGES = 300
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="FER+ root (calibration faces)")
+    args = parser.parse_args()
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from emoedge.cache import cache_dir
+    from emoedge.data.preprocess import PreprocessSpec
+    from emoedge.models import count_macs
+    from emoedge.models.mobilenet_v2 import build_mobilenet_v2
+    from emoedge.quantization.base import CalibrationSet
+    from emoedge.quantization.tflite import TFLiteQuantizer
+    from emoedge.tf_env import import_tf
+
+    import_tf()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for alpha, side in CONFIGS:
+            model = build_mobilenet_v2(input_shape=(side, side, 1), alpha=alpha)
+            spec = PreprocessSpec(height=side, width=side, channels=1, scale="symmetric")
+            calibration = CalibrationSet.from_ferplus(args.data, spec, size=CALIBRATION_IMAGES)
+            out = Path(tmp) / f"{alpha}-{side}"
+            TFLiteQuantizer().quantize(model, calibration, "int8", out)
+            interpreter = Interpreter(model_path=str(out / "model.tflite"), num_threads=1)
+            interpreter.allocate_tensors()
+            detail = interpreter.get_input_details()[0]
+            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+            rows.append((alpha, side, count_macs(model), interpreter))
+    samples: list[list[float]] = [[] for _ in rows]
+    for _ in range(ROUNDS):
+        for index, (*_, interpreter) in enumerate(rows):
+            for _ in range(50):
+                interpreter.invoke()
+            samples[index].append(median_us(interpreter.invoke, repeats=500))
+
+    peaks = sorted(cache_dir("bench").glob("peak-*.json"))
+    peak = json.loads(peaks[-1].read_text())["int8_1t_gmacs"] if peaks else float("nan")
+    print(
+        f"int8 on LiteRT/XNNPACK, 1 thread, invoke() medians of {ROUNDS} rounds; peak {peak:.0f} GMAC/s\n"
+    )
+    print("| MobileNetV2 | MACs | us | floor us | x floor | GMAC/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for (alpha, side, macs, _), times in zip(rows, samples, strict=True):
+        us = statistics.median(times)
+        floor = macs / peak / 1e3
+        print(
+            f"| width {alpha:g}, {side}x{side} | {macs / 1e6:.1f} M | {us:.1f} | {floor:.1f} "
+            f"| {us / floor:.1f}x | {macs / us / 1e3:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
