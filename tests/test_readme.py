@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,29 @@ def test_the_readme_python_example_runs_as_written(tmp_path):
     assert track_id == "1" and label in EMOTIONS
     assert 0.0 < float(score) <= 1.0
     assert re.fullmatch(r"\(\d+, \d+, \d+, \d+\)", box), box
+
+
+def readme_commands(text: str) -> list[list[str]]:
+    """Each `emoedge ...` the README shows, inline or indented, as arguments: the first
+    of `a|b` alternatives, optional `[parts]` kept, shell redirections dropped."""
+    found = re.findall(r"`(emoedge [^`]*)`", text) + re.findall(r"^ {4}(emoedge .*)$", text, re.M)
+    commands = []
+    for line in found:
+        line = re.sub(r"\[([^\]]*)\]", r"\1", line.replace("\\|", "|")).split(">")[0]
+        commands.append([token.split("|")[0] for token in shlex.split(line)[1:]])
+    return commands
+
+
+def test_every_command_the_readme_shows_exists_with_its_options():
+    """A renamed command or option leaves the README stale; `--help` after the shown
+    arguments fails on an unknown command or option without running anything."""
+    from typer.testing import CliRunner
+
+    from emoedge.cli import app
+
+    commands = readme_commands((REPO / "README.md").read_text())
+    assert len(commands) >= 20, commands
+    runner = CliRunner()
+    for arguments in commands:
+        result = runner.invoke(app, [*arguments, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, (arguments, result.output)
