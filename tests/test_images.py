@@ -29,8 +29,11 @@ def test_cut_jpeg_and_png_are_truncated(tmp_path):
 
 
 def test_read_image_names_the_file(tmp_path):
-    with pytest.raises(UserInputError, match=r"nothing\.jpg: missing or empty"):
+    with pytest.raises(UserInputError, match=r"nothing\.jpg: cannot read image file"):
         read_image(tmp_path / "nothing.jpg")
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(UserInputError, match=r"empty\.png: empty image file"):
+        read_image(tmp_path / "empty.png")
     cut = tmp_path / "cut.png"
     png = cv2.imencode(".png", cv2.imread(str(PHOTOS[0])))[1]
     cut.write_bytes(png.tobytes()[:-12])  # IEND gone

@@ -48,10 +48,13 @@ def is_truncated(data: bytes | np.ndarray) -> bool:
 def read_image(path: Path | str, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
     """Decode an image file, or raise UserInputError naming the file and, when its
     end marker is missing, saying it was cut short."""
-    path = Path(path)
-    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
-    if data is None or not data.size:
-        raise UserInputError(f"{path}: missing or empty image file")
+    try:
+        with open(path, "rb") as handle:
+            data = np.frombuffer(handle.read(), dtype=np.uint8)
+    except OSError as exc:  # missing, a folder, no permission
+        raise UserInputError(f"{path}: cannot read image file ({exc.strerror})") from exc
+    if not data.size:
+        raise UserInputError(f"{path}: empty image file")
     image = cv2.imdecode(data, flags)
     if image is None or image.size == 0:
         if is_truncated(data):
