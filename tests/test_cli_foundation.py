@@ -96,6 +96,17 @@ def test_resume_continues_from_the_backup(trained_run, ferplus_fixture):
     record = json.loads((out / "run.json").read_text())
     assert len(record["epochs"]) == 3  # epochs 1-2 from the first run, only 3 trained now
     assert "epoch   1 " not in result.output
+    assert "nothing to resume" not in result.output
+
+
+def test_resume_with_nothing_to_resume_says_so(tmp_path, ferplus_fixture):
+    """A mistyped --out would otherwise restart a long run from epoch 1 unnoticed."""
+    result = invoke(
+        "train", "--data", ferplus_fixture, "--epochs", 1, "--out", tmp_path / "typo", "--resume"
+    )
+    assert result.exit_code == 0, result.output
+    assert "no backup in" in result.output and "starting at epoch 1" in result.output
+    assert (tmp_path / "typo" / "model.keras").is_file()
 
 
 def test_train_mobilenet_v2_briefly(tmp_path, ferplus_fixture):

@@ -190,6 +190,9 @@ def fit(
         import shutil
 
         shutil.rmtree(backup_dir)
+    if config.resume and not backup_dir.exists():
+        # a mistyped --out would otherwise restart a long run from epoch 1 unnoticed
+        log.warning("--resume: no backup in %s (nothing to resume); starting at epoch 1", out)
     all_callbacks = [
         # kept after the run ends, so `--resume --epochs N` can also extend a finished run
         keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
