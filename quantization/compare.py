@@ -69,6 +69,24 @@ def _predict_all(predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray
     )
 
 
+def _check_same_model(float_ref: str | Path, build) -> None:
+    """The build must come from this float model: against another one, the "drop"
+    measures two different models (zoo:mobilenet_v2 against a mini_xception build
+    read as a 0.00-point drop)."""
+    from emoedge.build import sha256_file
+    from emoedge.models.zoo import resolve_model_path
+
+    made_from = build.manifest.get("model") or {}
+    if not made_from.get("sha256"):
+        return  # a build from before the manifest recorded its model
+    if sha256_file(resolve_model_path(float_ref)) != made_from["sha256"]:
+        raise UserInputError(
+            f"{build.root} was exported from {made_from.get('source', made_from.get('name'))} "
+            f"(sha256 {made_from['sha256'][:12]}), not from {float_ref}: compare it with "
+            "the model it was made from"
+        )
+
+
 def compare_models(
     float_ref: str | Path,
     quantized: str | Path,
@@ -96,6 +114,7 @@ def compare_models(
     from emoedge.targets.runtimes import load_runtime
 
     build = quantized_build(quantized)  # check the cheap things before loading TensorFlow
+    _check_same_model(float_ref, build)
     faces = load_ferplus(data, split, protocol).limit(limit)
     model = load_keras_model(float_ref)
     spec = keras_preprocess_spec(model)

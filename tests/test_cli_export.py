@@ -101,6 +101,14 @@ def test_compare_a_bare_model_file(tmp_path):
     assert json.loads((tmp_path / "r" / "report.json").read_text())["quantized"]["format"] == "onnx"
 
 
+def test_compare_refuses_a_build_of_another_model(tmp_path):
+    """zoo:mobilenet_v2 against a mini_xception build read as a 0.00-point drop."""
+    result = invoke("compare", "zoo:mobilenet_v2", build_for("rpi"), "--data", FIXTURE)
+    assert result.exit_code == 2, result.output
+    assert "was exported from zoo:mini_xception" in result.output
+    assert "not from zoo:mobilenet_v2" in result.output
+
+
 def test_compare_rejects_an_unknown_file(tmp_path):
     bogus = tmp_path / "model.pt"
     bogus.write_bytes(b"x")
