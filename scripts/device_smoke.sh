@@ -12,7 +12,9 @@ BUILD="builds/demo-$TARGET"
 [ -f "$BUILD/manifest.json" ] || { echo "no $BUILD: run bash scripts/demo.sh $TARGET first" >&2; exit 2; }
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
+[ -e build ] && KEEP_BUILD=1 || KEEP_BUILD=0
 python3 -m pip wheel -q --no-deps -w "$WORK/dist" .
+[ "$KEEP_BUILD" = 1 ] || rm -rf build  # setuptools' staging folder, not ours
 python3 -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install -q "$(ls "$WORK"/dist/emoedge-*.whl)[$TARGET]"
 echo "installed: $("$WORK/venv/bin/pip" list --format freeze | wc -l) packages"
