@@ -322,10 +322,11 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
     from emoedge.bench.pipeline_fps import frame_paths
 
     report_step = on_step or (lambda message: log.info("%s", message))
-    steps = ["starting"]
+    last_step = "starting"
 
     def step(message: str) -> None:
-        steps.append(message)
+        nonlocal last_step
+        last_step = message
         report_step(message)
 
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -352,7 +353,7 @@ def run_bench(config: BenchConfig, on_step: Callable[[str], None] | None = None)
         rows.extend(_bench_peer(config, frames, step))
         race = _race(config, rows, frames, step)
     except KeyboardInterrupt:
-        interrupted = steps[-1]
+        interrupted = last_step
         log.warning("interrupted during %s: keeping the %d rows measured", interrupted, len(rows))
     result = {
         "schema": "emoedge.bench/1",
