@@ -16,13 +16,14 @@ Prints a Markdown table; the peak comes from the bench cache (`emoedge bench`).
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import tempfile
 from pathlib import Path
 
-import numpy as np
-from litert_invoke import median_us  # same folder: run as a script
+from litert_invoke import (  # same folder: run as a script
+    cached_int8_peak,
+    invoke_us_in_turns,
+    one_thread_interpreter,
+)
 
 #: (width multiplier, input side); the first is the zoo's mobilenet_v2
 CONFIGS = ((0.5, 64), (1.0, 64), (1.0, 96), (1.0, 128), (1.4, 128))
@@ -35,9 +36,6 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="FER+ root (calibration faces)")
     args = parser.parse_args()
 
-    from ai_edge_litert.interpreter import Interpreter
-
-    from emoedge.cache import cache_dir
     from emoedge.data.preprocess import PreprocessSpec
     from emoedge.models import count_macs
     from emoedge.models.mobilenet_v2 import build_mobilenet_v2
@@ -54,27 +52,17 @@ def main() -> None:
             calibration = CalibrationSet.from_ferplus(args.data, spec, size=CALIBRATION_IMAGES)
             out = Path(tmp) / f"{alpha}-{side}"
             TFLiteQuantizer().quantize(model, calibration, "int8", out)
-            interpreter = Interpreter(model_path=str(out / "model.tflite"), num_threads=1)
-            interpreter.allocate_tensors()
-            detail = interpreter.get_input_details()[0]
-            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-            rows.append((alpha, side, count_macs(model), interpreter))
-    samples: list[list[float]] = [[] for _ in rows]
-    for _ in range(ROUNDS):
-        for index, (*_, interpreter) in enumerate(rows):
-            for _ in range(50):
-                interpreter.invoke()
-            samples[index].append(median_us(interpreter.invoke, repeats=500))
-
-    peaks = sorted(cache_dir("bench").glob("peak-*.json"))
-    peak = json.loads(peaks[-1].read_text())["int8_1t_gmacs"] if peaks else float("nan")
+            rows.append(
+                (alpha, side, count_macs(model), one_thread_interpreter(out / "model.tflite"))
+            )
+    times = invoke_us_in_turns([row[3] for row in rows], ROUNDS, warmup=50, repeats=500)
+    peak = cached_int8_peak() or float("nan")
     print(
         f"int8 on LiteRT/XNNPACK, 1 thread, invoke() medians of {ROUNDS} rounds; peak {peak:.0f} GMAC/s\n"
     )
     print("| MobileNetV2 | MACs | us | floor us | x floor | GMAC/s |")
     print("|---|---:|---:|---:|---:|---:|")
-    for (alpha, side, macs, _), times in zip(rows, samples, strict=True):
-        us = statistics.median(times)
+    for (alpha, side, macs, _), us in zip(rows, times, strict=True):
         floor = macs / peak / 1e3
         print(
             f"| width {alpha:g}, {side}x{side} | {macs / 1e6:.1f} M | {us:.1f} | {floor:.1f} "

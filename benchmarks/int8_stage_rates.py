@@ -16,13 +16,14 @@ it: a 3x3 convolution, 256 -> 256 channels on 28x28, LiteRT/XNNPACK int8).
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import tempfile
 from pathlib import Path
 
-import numpy as np
-from litert_invoke import median_us  # same folder: run as a script
+from litert_invoke import (  # same folder: run as a script
+    cached_int8_peak,
+    invoke_us_in_turns,
+    one_thread_interpreter,
+)
 
 #: mini-Xception's stages: the last layer of each
 MINI_XCEPTION_STAGES = (
@@ -43,9 +44,6 @@ def main() -> None:
     parser.add_argument("--model", default="zoo:mini_xception", help="a mini_xception model")
     args = parser.parse_args()
 
-    from ai_edge_litert.interpreter import Interpreter
-
-    from emoedge.cache import cache_dir
     from emoedge.evaluation import keras_preprocess_spec
     from emoedge.models.registry import layer_macs
     from emoedge.models.zoo import load_keras_model
@@ -66,22 +64,9 @@ def main() -> None:
             prefix = keras.Model(model.input, model.get_layer(last).output)
             out = Path(tmp) / str(index)
             TFLiteQuantizer().quantize(prefix, calibration, "int8", out)
-            interpreter = Interpreter(model_path=str(out / "model.tflite"), num_threads=1)
-            interpreter.allocate_tensors()
-            detail = interpreter.get_input_details()[0]
-            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-            interpreters.append(interpreter)
-    samples: list[list[float]] = [[] for _ in interpreters]
-    for _ in range(ROUNDS):
-        for index, interpreter in enumerate(interpreters):
-            for _ in range(100):
-                interpreter.invoke()
-            samples[index].append(median_us(interpreter.invoke, repeats=1000))
-    prefix_us = [statistics.median(s) for s in samples]
-
-    peaks = sorted(cache_dir("bench").glob("peak-*.json"))
-    peak = json.loads(peaks[-1].read_text()) if peaks else {}
-    peak_gmacs = peak.get("int8_1t_gmacs")
+            interpreters.append(one_thread_interpreter(out / "model.tflite"))
+    prefix_us = invoke_us_in_turns(interpreters, ROUNDS, warmup=100, repeats=1000)
+    peak_gmacs = cached_int8_peak()
     print(
         f"{args.model}, TFLite int8 on LiteRT/XNNPACK, 1 thread, invoke() medians of {ROUNDS} "
         f"rounds; peak int8 {peak_gmacs or float('nan'):.0f} GMAC/s at 1 thread\n"
