@@ -44,6 +44,7 @@ def config_to_command(config: dict) -> str:
         "epochs": "--epochs",
         "batch_size": "--batch-size",
         "learning_rate": "--lr",
+        "warmup_epochs": "--warmup-epochs",
         "weight_decay": "--weight-decay",
         "input_size": "--input-size",
         "loss": "--loss",
@@ -56,6 +57,7 @@ def config_to_command(config: dict) -> str:
         "valid_limit": "--valid-limit",
         "init_from": "--init-from",
         "threads": "--threads",
+        "precision": "--precision",
     }
     parts = ["emoedge train"]
     for key, flag in flags.items():
@@ -64,8 +66,14 @@ def config_to_command(config: dict) -> str:
             value != default.get(key) and value is not None
         ):
             parts.append(f"{flag} {value}")
-    if not config.get("augment", True):
-        parts.append("--no-augment")
+    augment = config.get("augment", True)
+    augment = {True: "mild", False: "none"}.get(augment, augment)  # records before 2026-12
+    if augment != default["augment"]:
+        parts.append(f"--augment {augment}")
+    if config.get("onednn") is False:  # records before 2026-12 trained with oneDNN off too
+        parts.append("--no-onednn")
+    if config.get("jit_compile"):
+        parts.append("--jit-compile")
     alpha = config.get("model_options", {}).get("alpha")
     if alpha is not None:
         parts.append(f"--alpha {alpha}")

@@ -37,9 +37,12 @@ def build_mini_xception(
     x = layers.Activation("relu", name="stem_relu2")(x)
 
     for block, filters in enumerate((16, 32, 64, 128), start=1):
-        shortcut = layers.Conv2D(
-            filters, 1, strides=2, padding="same", use_bias=False, name=f"b{block}_shortcut"
-        )(x)
+        # x[:, ::2, ::2] then a stride-1 1x1 conv: the same function as the reference
+        # code's strided 1x1 conv (same kernel shape, so the FER2013 weights still
+        # load), but TF 2.21's oneDNN gradient of the strided form crashes
+        # (SIGSEGV), and training with oneDNN on is 1.6-2x faster here.
+        shortcut = layers.MaxPooling2D(1, strides=2, padding="same", name=f"b{block}_subsample")(x)
+        shortcut = layers.Conv2D(filters, 1, use_bias=False, name=f"b{block}_shortcut")(shortcut)
         shortcut = layers.BatchNormalization(name=f"b{block}_shortcut_bn")(shortcut)
         x = layers.SeparableConv2D(
             filters,

@@ -35,6 +35,15 @@ def test_config_to_command_lists_every_non_default_choice():
     assert "--teacher" not in command
 
 
+def test_config_to_command_states_augmentation_and_kernels_of_old_and_new_records():
+    assert "--augment strong" in config_to_command(TrainConfig(augment="strong").to_dict())
+    assert "--augment" not in config_to_command(TrainConfig().to_dict())
+    old = TrainConfig().to_dict()
+    old["augment"] = False  # records before 2026-12 kept a bool
+    assert "--augment none" in config_to_command(old)
+    assert "--no-onednn" in config_to_command(TrainConfig(onednn=False).to_dict())
+
+
 def test_config_to_command_repeats_each_teacher():
     config = TrainConfig(teachers=["zoo:mini_xception", "zoo:mobilenet_v2"], teacher_weight=0.7)
     command = config_to_command(config.to_dict())

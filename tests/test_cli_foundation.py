@@ -71,6 +71,8 @@ def test_train_writes_model_and_run_record(trained_run):
     assert record["data"]["train_images"] == 48 and record["data"]["fingerprint"]
     assert len(record["epochs"]) == 2
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(record["epochs"][0])
+    # each epoch's cost is recorded with it (training and validation)
+    assert all(e["epoch_seconds"] > 0 and e["images_per_second"] > 0 for e in record["epochs"])
     assert record["model"]["parameters"] == 59_576
     assert record["versions"]["tensorflow"]
     assert "epoch   2" in result.output  # one summary line per epoch

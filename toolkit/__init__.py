@@ -7,13 +7,15 @@ functions that need them.
 
 import os as _os
 
-# TF 2.21's oneDNN kernels crash in the gradient of mini-Xception's strided 1x1
-# shortcut; the switch only works if set before TensorFlow's first import, which
-# may happen anywhere after `import emoedge` (see emoedge.tf_env).
+# TF 2.21's oneDNN kernels crash in the gradient of a strided 1x1 convolution; the
+# switch only works if set before TensorFlow's first import, which may happen
+# anywhere after `import emoedge`. Off by default; `emoedge.tf_env.import_tf`
+# turns it on for training unless the user chose (see emoedge.tf_env).
+ONEDNN_SET_BY_USER = "TF_ENABLE_ONEDNN_OPTS" in _os.environ
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from emoedge.errors import EmoedgeError, UserInputError
-from emoedge.labels import EMOTIONS
+from emoedge.errors import EmoedgeError, UserInputError  # noqa: E402
+from emoedge.labels import EMOTIONS  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["EMOTIONS", "EmoedgeError", "UserInputError", "__version__"]

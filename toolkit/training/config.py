@@ -8,6 +8,7 @@ from pathlib import Path
 from emoedge.errors import UserInputError
 
 LOSSES = ("soft_ce", "ce", "focal")
+PRECISIONS = ("float32", "mixed_bfloat16")
 CLASS_WEIGHTING = ("none", "balanced", "sqrt")
 
 
@@ -35,7 +36,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     class_weighting: str = "sqrt"
     mixup: float = 0.0
-    augment: bool = True
+    # a name in emoedge.training.augment.AUGMENT_POLICIES
+    augment: str = "mild"
     patience: int = 10
     seed: int = 42
     limit: int | None = None
@@ -45,6 +47,12 @@ class TrainConfig:
     init_from: str | None = None
     resume: bool = False
     threads: int | None = None
+    # oneDNN kernels (TF_ENABLE_ONEDNN_OPTS): 1.6-2.3x faster training here
+    onednn: bool = True
+    # a Keras dtype policy: "float32" or "mixed_bfloat16"
+    precision: str = "float32"
+    # XLA-compile the train step
+    jit_compile: bool = False
     # distillation (training/distill.py): teachers' flip-averaged probabilities
     # blended into the targets with this weight
     teachers: list[str] = field(default_factory=list)
@@ -60,6 +68,13 @@ class TrainConfig:
                 f"unknown class weighting {self.class_weighting!r}; "
                 f"expected one of: {', '.join(CLASS_WEIGHTING)}"
             )
+        if self.precision not in PRECISIONS:
+            raise UserInputError(
+                f"unknown precision {self.precision!r}; expected one of: {', '.join(PRECISIONS)}"
+            )
+        from emoedge.training.augment import augment_policy
+
+        augment_policy(self.augment)  # an unknown name fails before any data is read
         if self.epochs < 1 or self.batch_size < 1:
             raise UserInputError("epochs and batch size must be at least 1")
         if (

@@ -23,6 +23,7 @@ from emoedge.data.faceset import FaceSet
 from emoedge.data.preprocess import PreprocessSpec
 from emoedge.labels import EMOTIONS, NUM_CLASSES
 from emoedge.tf_env import import_tf
+from emoedge.training.augment import augment_policy
 from emoedge.training.config import TrainConfig
 from emoedge.training.losses import class_weights, make_loss
 from emoedge.versions import installed_versions
@@ -91,13 +92,14 @@ def _build_or_init(config: TrainConfig, spec: PreprocessSpec):
 def _dataset(tf, x, y, w, config: TrainConfig, training: bool, value_range):
     ds = tf.data.Dataset.from_tensor_slices((x, y, w))
     if training:
-        ds = ds.shuffle(min(len(x), 20000), seed=config.seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(min(len(x), 30000), seed=config.seed, reshuffle_each_iteration=True)
     ds = ds.batch(config.batch_size)
-    if training and config.augment:
+    policy = augment_policy(config.augment) if training else None
+    if policy is not None:
         from emoedge.training.augment import make_augmenter
 
-        augmenter = make_augmenter(config.seed, value_range)
-        ds = ds.map(lambda a, b, c: (augmenter(a, training=True), b, c), num_parallel_calls=1)
+        augmenter = make_augmenter(policy, config.seed, value_range)
+        ds = ds.map(lambda a, b, c: (augmenter(a), b, c), num_parallel_calls=tf.data.AUTOTUNE)
     if training and config.mixup > 0:
         alpha = config.mixup
 
@@ -114,8 +116,25 @@ def _dataset(tf, x, y, w, config: TrainConfig, training: bool, value_range):
                 c,
             )
 
-        ds = ds.map(mix)
-    return ds.prefetch(2)
+        ds = ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _epoch_timer(keras, train_images: int):
+    """Adds each epoch's wall time (training and validation) and training images per
+    second to the logs, so history.csv and run.json carry the throughput."""
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self._started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                seconds = time.perf_counter() - self._started
+                logs["epoch_seconds"] = round(seconds, 2)
+                logs["images_per_second"] = round(train_images / seconds, 1)
+
+    return EpochTimer()
 
 
 def fit(
@@ -127,8 +146,11 @@ def fit(
     """Train one model as `config` says; extra Keras callbacks (progress display) go in
     `callbacks`; `on_teacher_progress(done, total)` follows the teachers' scoring pass."""
     config.validate()
-    tf = import_tf(config.threads)
+    tf = import_tf(config.threads, onednn=config.onednn)
     import keras
+
+    if config.precision != "float32":
+        keras.mixed_precision.set_global_policy(config.precision)
 
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)
@@ -176,6 +198,7 @@ def fit(
         optimizer=optimizer,
         loss=make_loss(config.loss, config.label_smoothing),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        jit_compile=config.jit_compile,
     )
 
     def schedule(epoch: int, _lr: float) -> float:
@@ -194,6 +217,8 @@ def fit(
         # a mistyped --out would otherwise restart a long run from epoch 1 unnoticed
         log.warning("--resume: no backup in %s (nothing to resume); starting at epoch 1", out)
     all_callbacks = [
+        # first, so every later callback (CSVLogger) sees its figures in the logs
+        _epoch_timer(keras, len(x_train)),
         # kept after the run ends, so `--resume --epochs N` can also extend a finished run
         keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
         keras.callbacks.LearningRateScheduler(schedule),
