@@ -6,14 +6,19 @@ activations, per-channel int8 weights; full bias correction) on the calibration 
 accuracy on a labelled validation set and reverts the most sensitive layers to
 float until the drop is within `max_drop` points. IR is saved without fp16
 weight compression unless the precision is fp16.
+
+NNCF draws rich progress bars ("Statistics collection", "Applying Bias correction")
+on rich's global console, stdout, and logs INFO there through its own handler, past
+the CLI's logging: both are kept for `emoedge --verbose` (`_nncf_quietly`).
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +32,7 @@ from emoedge.quantization.base import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MODEL_FILE = "model.xml"
 WEIGHTS_FILE = "model.bin"
@@ -41,6 +47,28 @@ def _accuracy(compiled_model, items) -> float:
         correct += int((np.argmax(probs, axis=1) == labels).sum())
         total += len(labels)
     return correct / max(total, 1)
+
+
+def _nncf_quietly(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run an NNCF call without its progress bars or INFO lines unless our own debug
+    log is on (`emoedge --verbose`): NNCF has no switch for the bars, which draw on
+    rich's global console, so that console is made quiet for the call (the CLI's own
+    consoles are separate); NNCF's level goes to WARNING (its documented
+    `nncf.set_log_level`), so its warnings still show. Both are restored after."""
+    if log.isEnabledFor(logging.DEBUG):
+        return call(*args, **kwargs)
+    import nncf
+    import rich
+
+    console = rich.get_console()
+    was_quiet, level = console.quiet, logging.getLogger("nncf").level
+    console.quiet = True
+    nncf.set_log_level(logging.WARNING)
+    try:
+        return call(*args, **kwargs)
+    finally:
+        console.quiet = was_quiet
+        nncf.set_log_level(level)
 
 
 class OpenVINOQuantizer(Quantizer):
@@ -104,7 +132,8 @@ class OpenVINOQuantizer(Quantizer):
                     (inputs[i : i + 64], labels[i : i + 64]) for i in range(0, len(inputs), 64)
                 ]
                 validation_data = nncf.Dataset(items, lambda item: item[0])
-                model = nncf.quantize_with_accuracy_control(
+                model = _nncf_quietly(
+                    nncf.quantize_with_accuracy_control,
                     model,
                     calibration_dataset=calibration_data,
                     validation_dataset=validation_data,
@@ -114,7 +143,7 @@ class OpenVINOQuantizer(Quantizer):
                     **common,
                 )
             else:
-                model = nncf.quantize(model, calibration_data, **common)
+                model = _nncf_quietly(nncf.quantize, model, calibration_data, **common)
             params.update(
                 scheme="NNCF post-training quantization"
                 + (" with accuracy control" if accuracy_control else ""),

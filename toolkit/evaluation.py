@@ -185,10 +185,11 @@ def load_predictor(ref: str | Path) -> tuple[Predictor, PreprocessSpec, dict]:
         return runtime.predict, build.preprocess, info
     from emoedge.models.zoo import load_keras_model, resolve_model_path
 
+    model_path = resolve_model_path(ref)
     model = load_keras_model(ref)
     info = {
         "kind": "keras",
-        "path": str(resolve_model_path(ref)),
+        "path": str(model_path),
         "format": "keras",
         "precision": "fp32",
         "parameters": int(model.count_params()),

@@ -55,9 +55,11 @@ def resolve_model_path(ref: str | Path) -> Path:
 
 def load_keras_model(ref: str | Path):
     """Load a float Keras model from a path or zoo reference, with a clear error if corrupt."""
+    from emoedge.keras_files import check_keras_archive
     from emoedge.tf_env import import_tf
 
     path = resolve_model_path(ref)
+    check_keras_archive(path)  # Keras calls a corrupt .keras "File not found: ..."
     import_tf()
     import keras
 

@@ -248,14 +248,15 @@ class BlazeFaceDetector(Detector):
             raise ModelFileError(f"{path}: BlazeFace model file not found")
         self.model_path = Path(path)
         try:
-            from ai_edge_litert.interpreter import Interpreter
+            import ai_edge_litert.interpreter  # noqa: F401 - only to name a missing install
         except ImportError as exc:  # pragma: no cover - depends on the device install
             raise UserInputError(
                 "the blazeface detector needs LiteRT: pip install ai-edge-litert"
             ) from exc
+        from emoedge.targets.runtimes.litert import allocated_interpreter
+
         try:
-            self._interpreter = Interpreter(model_path=str(self.model_path), num_threads=threads)
-            self._interpreter.allocate_tensors()
+            self._interpreter = allocated_interpreter(self.model_path, threads)
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{self.model_path}: not a loadable TFLite model ({exc})") from exc
         inp = self._interpreter.get_input_details()[0]

@@ -3,11 +3,17 @@
 An int8 model takes int8 pixels: the float batch from `preprocess` is quantized
 with the input tensor's own scale and zero point, and the int8 output is
 dequantized with the output tensor's, so callers always see float probabilities.
+
+LiteRT announces its CPU delegate ("INFO: Created TensorFlow Lite XNNPACK delegate
+for CPU.") from C++ straight to file descriptor 2, past Python's logging, the first
+time a process applies it; `allocated_interpreter` sends that line to the debug log
+(`emoedge --verbose`), for the BlazeFace detector too.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
@@ -16,6 +22,35 @@ from emoedge.errors import ModelFileError, UserInputError
 from emoedge.targets.runtimes.base import Runtime, dequantize_output, quantize_input
 
 log = logging.getLogger(__name__)
+
+_delegate_announced = False  # set once an allocation in this process has succeeded
+
+
+def allocated_interpreter(model_path: Path, threads: int | None = None):
+    """A LiteRT interpreter for `model_path` with its tensors allocated.
+
+    XNNPACK is applied, and its one INFO line printed, in the process's first
+    successful `allocate_tensors`. Only that first load runs with stderr captured
+    (`with_native_stderr_captured`: to the debug log, or printed after all if the
+    load fails), so a later one, such as a daemon's reload while other threads run,
+    never hides anything else written to stderr. Raises what LiteRT raises
+    (ValueError, RuntimeError) for a file it cannot load; callers name the file.
+    """
+    global _delegate_announced
+    from ai_edge_litert.interpreter import Interpreter
+
+    def create_litert_interpreter():
+        interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
+        interpreter.allocate_tensors()
+        return interpreter
+
+    if _delegate_announced:
+        return create_litert_interpreter()
+    from emoedge.tf_env import with_native_stderr_captured  # stdlib only, no TensorFlow
+
+    interpreter = with_native_stderr_captured(create_litert_interpreter)
+    _delegate_announced = True
+    return interpreter
 
 
 class LiteRTRuntime(Runtime):
@@ -28,15 +63,14 @@ class LiteRTRuntime(Runtime):
 
     def load(self, build: Build) -> LiteRTRuntime:
         try:
-            from ai_edge_litert.interpreter import Interpreter
+            import ai_edge_litert.interpreter  # noqa: F401 - only to name a missing install
         except ImportError as exc:  # pragma: no cover - depends on the device install
             raise UserInputError(
                 "LiteRT is not installed: pip install ai-edge-litert (or emoedge[rpi])"
             ) from exc
         path = build.path("model")
         try:
-            self._interpreter = Interpreter(model_path=str(path), num_threads=self.threads)
-            self._interpreter.allocate_tensors()
+            self._interpreter = allocated_interpreter(path, self.threads)
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{path}: LiteRT cannot load this model ({exc})") from exc
         self.build = build
