@@ -67,7 +67,9 @@ class FrameResult:
     """Everything the pipeline found in one frame. `timings` are milliseconds per
     stage: detect, classify, track, total (and capture, when the caller gave it).
     `skipped_faces` counts faces over `max_faces` or too small to classify;
-    `error` says why a frame could not be processed (then `faces` is empty)."""
+    `error` says why a frame could not be processed (then `faces` is empty);
+    `file` names the photo the frame is (image folders and single images), so a
+    record is matched to its photo by name rather than by counting lines."""
 
     frame_index: int
     timestamp: float
@@ -75,10 +77,13 @@ class FrameResult:
     timings: dict[str, float]
     skipped_faces: int = 0
     error: str | None = None
+    file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "frame_index": self.frame_index,
+        data: dict[str, Any] = {"frame_index": self.frame_index}
+        if self.file is not None:
+            data["file"] = self.file
+        data |= {
             "timestamp": round(float(self.timestamp), 6),
             "faces": [face.to_dict() for face in self.faces],
             "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
@@ -246,6 +251,7 @@ class Pipeline:
         *,
         frame_index: int | None = None,
         capture_ms: float | None = None,
+        file: str | None = None,
     ) -> FrameResult:
         start = time.perf_counter()
         index = self._frame_index if frame_index is None else frame_index
@@ -261,7 +267,7 @@ class Pipeline:
                 detect=0.0, classify=0.0, track=0.0, total=(time.perf_counter() - start) * 1000.0
             )
             log.warning("frame %d: %s", index, exc)
-            return FrameResult(index, timestamp, [], timings, error=f"bad frame: {exc}")
+            return FrameResult(index, timestamp, [], timings, error=f"bad frame: {exc}", file=file)
 
         t0 = time.perf_counter()
         detections, skipped = self.select(self.detector.detect(frame))
@@ -297,7 +303,7 @@ class Pipeline:
             track=(t3 - t2) * 1000.0,
             total=(time.perf_counter() - start) * 1000.0,
         )
-        return FrameResult(index, timestamp, faces, timings, skipped_faces=skipped)
+        return FrameResult(index, timestamp, faces, timings, skipped_faces=skipped, file=file)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -326,6 +332,11 @@ _COLOURS = [
 ]
 
 
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+#: the smallest font scale a label shrinks to; below it the letters are no longer legible
+_MIN_FONT_SCALE = 0.2
+
+
 def annotate(image: np.ndarray, result: FrameResult) -> np.ndarray:
     """A BGR copy of the frame with each face's box, track id, label and score."""
     canvas = as_uint8_image(image)
@@ -336,21 +347,49 @@ def annotate(image: np.ndarray, result: FrameResult) -> np.ndarray:
         x, y, w, h = face.box
         colour = _COLOURS[face.track_id % len(_COLOURS)]
         cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, thickness)
-        text = f"#{face.track_id} {face.label} {face.score:.2f}"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-        top = max(0, y - th - base - 2)
-        cv2.rectangle(canvas, (x, top), (x + tw + 2, top + th + base + 2), colour, -1)
-        cv2.putText(
+        _draw_label(
             canvas,
-            text,
-            (x + 1, top + th + 1),
-            cv2.FONT_HERSHEY_SIMPLEX,
+            f"#{face.track_id} {face.label} {face.score:.2f}",
+            (x, y),
+            colour,
             font_scale,
-            (0, 0, 0),
             thickness,
-            cv2.LINE_AA,
         )
     return canvas
+
+
+def _draw_label(
+    canvas: np.ndarray,
+    text: str,
+    corner: tuple[int, int],
+    colour: tuple[int, int, int],
+    font_scale: float,
+    thickness: int,
+) -> None:
+    """`text` on a filled strip above the box's top-left `corner` (below it, inside
+    the box, when the box touches the frame's top), moved left and, in a frame
+    narrower than the text, shrunk until the whole strip lies in the frame: a box
+    that filled a small photo or touched its right edge had its label cut off
+    ("#2 happines")."""
+    height, width = canvas.shape[:2]
+    (text_w, text_h), base = cv2.getTextSize(text, _FONT, font_scale, thickness)
+    while (text_w + 3 > width or text_h + base + 3 > height) and font_scale > _MIN_FONT_SCALE:
+        font_scale = max(_MIN_FONT_SCALE, font_scale * 0.9)
+        (text_w, text_h), base = cv2.getTextSize(text, _FONT, font_scale, thickness)
+    strip_w, strip_h = text_w + 3, text_h + base + 3
+    left = max(0, min(corner[0], width - strip_w))
+    top = max(0, min(corner[1] - strip_h + 1, height - strip_h))
+    cv2.rectangle(canvas, (left, top), (left + strip_w - 1, top + strip_h - 1), colour, -1)
+    cv2.putText(
+        canvas,
+        text,
+        (left + 1, top + text_h + 1),
+        _FONT,
+        font_scale,
+        (0, 0, 0),
+        thickness,
+        cv2.LINE_AA,
+    )
 
 
 __all__ = ["FaceResult", "FrameResult", "Pipeline", "PipelineConfig", "annotate", "load_detector"]

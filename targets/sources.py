@@ -48,12 +48,15 @@ class Frame:
     """One captured frame. `index` counts captured frames, so frames the queue
     dropped show as gaps; `timestamp` is wall-clock seconds for live sources and
     folders, seconds into the video for video files; `capture_ms` is the time the
-    read itself took."""
+    read itself took; `file` is the name of the image it was read from (image
+    folders and single images, else None): a photo that does not decode is
+    skipped, so the index alone cannot say which photo a frame is."""
 
     index: int
     timestamp: float
     image: np.ndarray
     capture_ms: float
+    file: str | None = None
 
 
 class Reader(ABC):
@@ -62,6 +65,7 @@ class Reader(ABC):
     live: bool = False
     fps: float | None = None
     length: int | None = None  # frames, when known (files and folders)
+    current_file: str | None = None  # name of the image the last read() returned (FolderReader)
 
     @abstractmethod
     def read(self) -> tuple[np.ndarray, float] | None:
@@ -158,6 +162,7 @@ class FolderReader(Reader):
             except UserInputError as exc:
                 log.warning("%s, skipped", exc)
                 continue
+            self.current_file = path.name
             return image, time.time()
         return None
 
@@ -256,7 +261,8 @@ class Source:
         if got is None:
             return None
         image, timestamp = got
-        frame = Frame(self._index, timestamp, image, (time.perf_counter() - start) * 1000.0)
+        capture_ms = (time.perf_counter() - start) * 1000.0
+        frame = Frame(self._index, timestamp, image, capture_ms, self.reader.current_file)
         self._index += 1
         return frame
 

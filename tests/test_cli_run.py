@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from emoedge.data.preprocess import PreprocessSpec, preprocess
 from emoedge.targets.runtimes import load_runtime
 
 PHOTOS = sorted(WILD_IMAGES.glob("*.jpg"))
+PHOTOS_BGR = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in PHOTOS]
 HOLD = 2
 
 
@@ -29,9 +31,40 @@ def builds(tmp_path_factory) -> dict[str, Path]:
     return export_builds(tmp_path_factory.mktemp("builds"))
 
 
+@pytest.fixture(scope="session")
+def rpi_build(tmp_path_factory) -> Path:
+    """The rpi build alone, for tests no other runtime changes (export is host-side)."""
+    pytest.importorskip("tensorflow")
+    return export_builds(tmp_path_factory.mktemp("rpi-build"), ("rpi",))["rpi"]
+
+
 @pytest.fixture(scope="module")
 def video(tmp_path_factory) -> Path:
     return write_video(tmp_path_factory.mktemp("video") / "wild.mp4", hold=HOLD)
+
+
+@pytest.fixture(scope="module")
+def unrelated_photos(tmp_path_factory) -> Path:
+    """Three photos of other sizes, in name order: two people side by side (700x350),
+    a small face (76x82, as small as the wild sample's), and the right-hand person
+    of the first photo alone, at the same place."""
+    folder = tmp_path_factory.mktemp("unrelated")
+    left, right = (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in PHOTOS[:2])
+    cv2.imwrite(str(folder / "a_pair.png"), np.hstack([left, right]))
+    cv2.imwrite(str(folder / "b_small.png"), cv2.resize(PHOTOS_BGR[2], (76, 82)))
+    cv2.imwrite(str(folder / "c_right.png"), np.hstack([np.full_like(left, 128), right]))
+    return folder
+
+
+def json_lines(result) -> list[dict]:
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def content_size(frame: np.ndarray) -> tuple[int, int]:
+    """Width and height of what is not the black letterbox around it."""
+    rows = np.flatnonzero(frame.max(axis=2).mean(axis=1) > 12)
+    cols = np.flatnonzero(frame.max(axis=2).mean(axis=0) > 12)
+    return int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
 def run(*args: str):
@@ -94,6 +127,78 @@ def test_image_folder_to_stdout_without_smoothing(builds):
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == len(PHOTOS)
     assert all(len(line["faces"]) == 1 for line in lines)
+
+
+def test_each_json_line_names_its_photo(rpi_build, tmp_path):
+    """Matched by name, not by counting lines: a photo that does not decode is
+    skipped, and every later line would name the wrong photo."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for photo in PHOTOS[:3]:
+        shutil.copy(photo, folder / photo.name)
+    (folder / f"{PHOTOS[0].stem}_broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    lines = json_lines(run(rpi_build, "--source", folder, "--json", "-"))
+    assert [line["file"] for line in lines] == [p.name for p in PHOTOS[:3]]
+    assert all(set(line) >= {"frame_index", "timestamp", "faces", "timings"} for line in lines)
+    assert all(len(line["faces"]) == 1 for line in lines)
+    (one,) = json_lines(run(rpi_build, "--source", PHOTOS[3], "--json", "-"))
+    assert one["file"] == PHOTOS[3].name
+
+
+def test_track_ids_start_fresh_on_each_photo(rpi_build, unrelated_photos):
+    """Unrelated photos share no track: ids number each photo's faces, and the
+    person alone in the last photo is not taken for one of the first photo's pair."""
+    lines = json_lines(run(rpi_build, "--source", unrelated_photos, "--json", "-"))
+    assert [len(line["faces"]) for line in lines] == [2, 1, 1]
+    for line in lines:
+        assert sorted(face["track_id"] for face in line["faces"]) == [1, 2][: len(line["faces"])]
+
+    # asking for smoothing says the folder is a sequence of frames: tracked like a video
+    lines = json_lines(
+        run(rpi_build, "--source", unrelated_photos, "--json", "-", "--smoothing", "ema")
+    )
+    pair_right = max(lines[0]["faces"], key=lambda face: face["box"][0])
+    assert lines[2]["faces"][0]["track_id"] == pair_right["track_id"]
+
+
+def test_output_letterboxes_photos_of_another_size(rpi_build, unrelated_photos, tmp_path):
+    """The video takes the first photo's size; a smaller photo of another shape is
+    scaled into it with its own aspect ratio, not stretched to fill it."""
+    mp4 = tmp_path / "annotated.mp4"
+    result = run(rpi_build, "--source", unrelated_photos, "--output", mp4)
+    assert result.exit_code == 0, result.output
+    capture = cv2.VideoCapture(str(mp4))
+    frames = [capture.read()[1] for _ in range(3)]
+    capture.release()
+    assert all(frame.shape == (350, 700, 3) for frame in frames)
+    width, height = content_size(frames[1])  # b_small, 76x82
+    assert height == 350 and width / height == pytest.approx(76 / 82, abs=0.02)
+    assert frames[1][:, :150].max() < 40 and frames[1][:, -150:].max() < 40
+
+
+def test_wild_sample_photos_are_named_and_tracked_apart(rpi_build, wild_sample, tmp_path):
+    """The issue's case: the wild sample's first ten photos (the third is 76x82)."""
+    folder = tmp_path / "wild"
+    folder.mkdir()
+    photos = sorted((wild_sample / "images").glob("*.jpg"))[:10]
+    for photo in photos:
+        (folder / photo.name).symlink_to(photo)
+    jsonl, mp4 = tmp_path / "out.jsonl", tmp_path / "out.mp4"
+    result = run(rpi_build, "--source", folder, "--json", jsonl, "--output", mp4)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [line["file"] for line in lines] == [p.name for p in photos]
+    assert sum(len(line["faces"]) for line in lines) >= 8
+    for line in lines:
+        ids = sorted(face["track_id"] for face in line["faces"])
+        assert ids == list(range(1, len(ids) + 1)), line["file"]
+    capture = cv2.VideoCapture(str(mp4))
+    frames = [capture.read()[1] for _ in photos]
+    capture.release()
+    small = cv2.imread(str(photos[2]))
+    assert small.shape[:2] == (82, 76) and frames[2].shape == (350, 350, 3)
+    width, height = content_size(frames[2])
+    assert height == 350 and width / height == pytest.approx(76 / 82, abs=0.02)
 
 
 def test_tiles_find_the_faces_of_a_distant_group(builds, tmp_path):
@@ -224,8 +329,6 @@ def test_unopenable_video_and_tampered_build(builds, tmp_path):
     bad.write_bytes(b"not a video at all" * 20)
     result = run(builds["rpi"], "--source", bad)
     assert result.exit_code == 2 and "cannot open video" in result.output
-
-    import shutil
 
     copy = Path(shutil.copytree(builds["x86"], tmp_path / "x86"))
     (copy / Build.load(copy).files["model"]["path"]).write_text("<xml/>")

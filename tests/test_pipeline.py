@@ -14,7 +14,7 @@ from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
 from emoedge.build import Build
 from emoedge.data.preprocess import preprocess
 from emoedge.errors import ManifestError
-from emoedge.targets.pipeline import Pipeline, annotate
+from emoedge.targets.pipeline import FaceResult, FrameResult, Pipeline, annotate
 from emoedge.targets.runtimes import load_runtime
 from emoedge.targets.sources import open_source
 
@@ -137,6 +137,26 @@ def test_annotate_draws_on_a_copy(pipeline):
     out = annotate(image, pipeline(image))
     assert out.shape == (*image.shape, 3)
     assert not np.array_equal(out, cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "box"),
+    [(82, 76, (0, 0, 76, 82)), (350, 350, (266, 30, 84, 300))],
+    ids=["box-fills-a-small-photo", "box-at-the-right-edge"],
+)
+def test_the_whole_label_is_drawn_inside_the_frame(height, width, box):
+    """The label's letters have its coloured strip on every side, all within the frame:
+    a box filling an 82x76 wild photo, or touching the right edge, cut it ("#2 happines")."""
+    face = FaceResult(2, box, "happiness", 0.87, {"neutral": 0.13, "happiness": 0.87}, 0.9)
+    drawn = annotate(np.full((height, width, 3), 255, np.uint8), FrameResult(0, 0.0, [face], {}))
+    x, y, _w, h = box
+    strip = np.all(drawn == drawn[y + h // 2, x], axis=2)  # the box's colour, as its left side
+    rows, cols = np.nonzero(drawn.max(axis=2) < 70)  # the black letters
+    assert rows.size > 30 and rows.max() - rows.min() >= 4  # still legible, not shrunk away
+    top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()
+    assert left > 0 and top > 0 and right < width - 1 and bottom < height - 1
+    assert strip[top : bottom + 1, left - 1].any() and strip[top : bottom + 1, right + 1].any()
+    assert strip[top - 1, left : right + 1].any() and strip[bottom + 1, left : right + 1].any()
 
 
 def test_tampered_build_is_refused(builds, tmp_path):

@@ -62,6 +62,21 @@ def test_truncated_photo_is_skipped_by_name(tmp_path, caplog):
     assert "a_whole.jpg" not in caplog.text
 
 
+@pytest.mark.parametrize("realtime", [False, True], ids=["in-order", "capture-thread"])
+def test_frames_of_a_folder_or_an_image_name_their_file(tmp_path, video, realtime):
+    """A photo that does not decode is skipped, so only its name says which photo a
+    frame is; a video's frames come from no file of their own."""
+    for photo in PHOTOS[:2]:
+        shutil.copy(photo, tmp_path / photo.name)
+    (tmp_path / f"{PHOTOS[0].stem}_broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    with open_source(str(tmp_path), realtime=realtime) as source:
+        assert [f.file for f in source] == [PHOTOS[0].name, PHOTOS[1].name]
+    with open_source(str(PHOTOS[2])) as source:
+        assert next(source).file == PHOTOS[2].name
+    with open_source(str(video)) as source:
+        assert next(source).file is None
+
+
 def test_single_image_and_loop():
     with open_source(str(PHOTOS[0]), loop=True) as source:
         frames = [next(source) for _ in range(3)]

@@ -8,12 +8,16 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from emoedge.cli import app
 from emoedge.cli.common import check_output, console, out, progress_bar, user_errors
 from emoedge.errors import UserInputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +38,17 @@ SOURCE forms:
   rtsp://..., http(s)://...  network stream
   clip.mp4, photos/, a.jpg   video file, image folder (name order), one image
 
-Writes one JSON line per frame (--json; '-' for stdout): frame_index,
-timestamp, faces (track_id, box [x,y,w,h], label, score, probabilities,
-detector_score) and per-stage timings in ms (capture, detect, classify, track,
-total). --output writes an annotated video (mp4v). Smoothing (auto) is on for
-videos, cameras and streams and off for image folders, whose photos are
-unrelated. Live sources capture in a thread and drop the oldest frame when the
-model falls behind. Example:
+Writes one JSON line per frame (--json; '-' for stdout): frame_index, file
+(image folders and images: the photo's name), timestamp, faces (track_id, box
+[x,y,w,h], label, score, probabilities, detector_score) and per-stage timings
+in ms (capture, detect, classify, track, total). --output writes an annotated
+video (mp4v) the size of the first frame; photos of other sizes are letterboxed
+into it. Smoothing (auto) and tracking are on for videos, cameras and streams.
+An image folder's photos are unrelated: neither smoothed nor tracked, track ids
+number each photo's faces, largest first; --smoothing ema or vote says the
+folder holds a sequence of frames and tracks it like a video. Live sources
+capture in a thread and drop the oldest frame when the model falls behind.
+Example:
 
 \b
   emoedge run builds/mini_xception-rpi-int8 --source tests/fixtures/wild/images --json out.jsonl
@@ -118,9 +126,13 @@ def run_command(
         help="Print one readable line per frame with its faces and emotions.",
     ),
 ) -> None:
+    from emoedge.build import Build
     from emoedge.targets.pipeline import Pipeline
     from emoedge.targets.sources import FolderReader, open_source
 
+    # The build first, checksums included: opening a camera or stream can fail for
+    # its own reasons, which would hide a mistyped build path behind them.
+    Build.load(build)
     if smoothing not in SMOOTHING_CHOICES:
         raise UserInputError(
             f"--smoothing must be one of {', '.join(SMOOTHING_CHOICES)}, got {smoothing!r}"
@@ -140,14 +152,16 @@ def run_command(
     frames_source = open_source(source, realtime=realtime, loop=loop)
     _stop_on_sigterm()
     with frames_source:
-        if smoothing == "auto":
-            smoothing = "none" if isinstance(frames_source.reader, FolderReader) else "ema"
+        smoothing, tracking = _smoothing_and_tracking(
+            smoothing, photos=isinstance(frames_source.reader, FolderReader)
+        )
         pipeline = Pipeline.from_build(
             build,
             runtime=runtime,
             threads=threads,
             detector=detector,
             smoothing=smoothing,
+            tracking=tracking,
             max_faces=max_faces,
             flip_tta=flip_tta,
             detector_options={"tiles": tiles} if tiles > 1 else None,
@@ -173,6 +187,20 @@ def run_command(
         )
     # results go to stdout, unless stdout already carries the JSON lines
     _print_summary(summary, frames_source.dropped, console if json_path == "-" else out)
+
+
+def _smoothing_and_tracking(asked: str, *, photos: bool) -> tuple[str, bool]:
+    """What `--smoothing` means for this source, as (smoothing, tracking).
+
+    Photos in a folder are unrelated: a track carried from one photo to the next
+    says two people are one (frames 0, 1 and 4-9 of the wild sample were all track
+    1), so a folder is not tracked unless the user asks for ema or vote smoothing,
+    which only makes sense on a folder holding a video's frames.
+    """
+    if not photos:
+        return ("ema" if asked == "auto" else asked), True
+    smoothing = "none" if asked == "auto" else asked
+    return smoothing, smoothing != "none"
 
 
 def _stop_on_sigterm() -> None:
@@ -218,7 +246,14 @@ def _check_gui() -> None:
 
 
 class _VideoOut:
-    """An mp4v writer opened on the first frame; later frames are resized to its size."""
+    """An mp4v writer opened on the first frame's size; frames of another size are
+    letterboxed into it.
+
+    A folder's photos need not share a size, a video has one: stretching an 82x76
+    photo to a 350x350 first one distorted every face. Writing each annotated photo
+    to a folder would keep its own size, but one video serves every source alike,
+    and a looping folder, Ctrl-C and SIGTERM all end it the same way.
+    """
 
     def __init__(self, path: Path, fps: float) -> None:
         self.path, self.fps = path, fps
@@ -237,12 +272,30 @@ class _VideoOut:
             if not self.writer.isOpened():
                 raise UserInputError(f"{self.path}: cannot write a video here")
         if (image.shape[1], image.shape[0]) != self.size:
-            image = cv2.resize(image, self.size)
+            image = _letterbox(image, self.size)
         self.writer.write(image)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.release()
+
+
+def _letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` scaled to fit `size` (width, height) with its aspect ratio kept,
+    centred on black."""
+    import cv2
+    import numpy as np
+
+    width, height = size
+    scale = min(width / image.shape[1], height / image.shape[0])
+    fitted_w = max(1, min(width, round(image.shape[1] * scale)))
+    fitted_h = max(1, min(height, round(image.shape[0] * scale)))
+    shrink = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    fitted = cv2.resize(image, (fitted_w, fitted_h), interpolation=shrink)
+    canvas = np.zeros((height, width, *image.shape[2:]), image.dtype)
+    top, left = (height - fitted_h) // 2, (width - fitted_w) // 2
+    canvas[top : top + fitted_h, left : left + fitted_w] = fitted
+    return canvas
 
 
 def _face_line(result) -> str:
@@ -308,7 +361,11 @@ def _loop(
             task = progress.add_task("frames", total=total)
         for frame in frames_source:
             result = pipeline(
-                frame.image, frame.timestamp, frame_index=frame.index, capture_ms=frame.capture_ms
+                frame.image,
+                frame.timestamp,
+                frame_index=frame.index,
+                capture_ms=frame.capture_ms,
+                file=frame.file,
             )
             stats["frames"] += 1
             stats["faces"] += len(result.faces)
