@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from emoedge.data.faceset import FaceSet, balanced_sample
 from emoedge.data.preprocess import PreprocessSpec, preprocess_batch
 from emoedge.errors import UserInputError
 
@@ -64,6 +65,25 @@ class CalibrationSet:
         return {"source": self.source, "images": len(self), "class_counts": counts}
 
     @classmethod
+    def from_faces(
+        cls,
+        faces: FaceSet,
+        spec: PreprocessSpec,
+        size: int = DEFAULT_CALIBRATION_SIZE,
+        seed: int = 0,
+    ) -> CalibrationSet:
+        """A class-balanced sample of up to `size` labelled faces, so that rare classes
+        (contempt, disgust) shape the int8 ranges too; the faces are preprocessed here,
+        for this model's input, which lets one stored set serve every model."""
+        index = balanced_sample(faces.labels, size, seed=seed)
+        chosen = faces.subset(index)
+        return cls(
+            inputs=chosen.to_inputs(spec),
+            source=f"{faces.source} balanced n={len(index)} seed={seed}",
+            labels=chosen.labels,
+        )
+
+    @classmethod
     def from_ferplus(
         cls,
         root: str | Path,
@@ -73,17 +93,24 @@ class CalibrationSet:
         seed: int = 0,
     ) -> CalibrationSet:
         """A class-balanced sample of a FER+ split (majority protocol)."""
-        from emoedge.data.faceset import balanced_sample
         from emoedge.data.ferplus import load_ferplus
 
-        faces = load_ferplus(root, split, "majority")
-        index = balanced_sample(faces.labels, size, seed=seed)
-        faces = faces.subset(index)
-        return cls(
-            inputs=faces.to_inputs(spec),
-            source=f"ferplus:{split}:majority balanced n={len(index)} seed={seed}",
-            labels=faces.labels,
-        )
+        return cls.from_faces(load_ferplus(root, split, "majority"), spec, size=size, seed=seed)
+
+    @classmethod
+    def from_shipped_sample(
+        cls, spec: PreprocessSpec, size: int = DEFAULT_CALIBRATION_SIZE, seed: int = 0
+    ) -> CalibrationSet:
+        """The calibration faces the package ships (`emoedge.data.sample`), for an
+        int8 export on a machine without FER+; at most as many as the sample holds."""
+        from emoedge.data.sample import load_sample
+
+        faces = load_sample().calibration
+        if size < len(faces):
+            return cls.from_faces(faces, spec, size=size, seed=seed)
+        if size > len(faces):
+            log.debug("the shipped FER+ sample holds %d faces, fewer than %d", len(faces), size)
+        return cls(inputs=faces.to_inputs(spec), source=faces.source, labels=faces.labels)
 
     @classmethod
     def from_folder(

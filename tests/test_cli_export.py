@@ -43,8 +43,26 @@ def test_export_rpi_from_the_zoo(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert f"build: {out}" in result.stdout and "drop" in result.stdout
+    assert "calibration: 24 images, ferplus:train:majority" in result.stdout  # --data's, as before
     assert "TensorSpec" not in result.stdout  # converter chatter stays off the results stream
     assert Build.load(out).manifest["format"] == "tflite"
+
+
+def test_export_with_only_a_target_works_anywhere(tmp_path, monkeypatch):
+    """The README's `emoedge export --target rpi` in a folder with no FER+ near it and
+    no EMOEDGE_DATA: the model defaults to zoo:mini_xception, the build to its usual
+    name, the calibration to the package's FER+ sample, and the summary says which
+    sample was used and that accuracy was not measured."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EMOEDGE_DATA", raising=False)
+    result = invoke("export", "--target", "rpi")
+    assert result.exit_code == 0, result.output
+    build = Build.load(tmp_path / "builds" / "mini_xception-rpi-int8")
+    assert build.manifest["model"]["source"] == "zoo:mini_xception"
+    assert "build: builds/mini_xception-rpi-int8" in result.stdout
+    assert "calibration: 128 images, emoedge FER+ sample" in result.stdout
+    assert "accuracy: not measured: no dataset given (--data)" in result.stdout
+    assert "parity: float and int8 agree on" in result.stdout and "of 64 faces" in result.stdout
 
 
 @pytest.mark.parametrize("target", ["rpi", "jetson"])

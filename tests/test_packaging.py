@@ -51,3 +51,21 @@ def test_every_model_and_asset_file_is_package_data():
                 assert any(fnmatch.fnmatch(path.name, p) for p in patterns), (
                     f"{path.relative_to(REPO)} is not in package-data for {package}"
                 )
+
+
+def test_every_data_file_in_the_sources_ships():
+    """A data-only folder (no __init__.py, like the FER+ sample's `toolkit/data/assets/`)
+    is invisible to the test above until it is listed: here every non-Python file under
+    the package folders must be in a listed package and match its package-data."""
+    config = _setuptools()
+    folders = {_folder(p, config["package-dir"]): p for p in config["packages"]}
+    for root in {REPO / folder for folder in config["package-dir"].values()}:
+        for path in root.rglob("*"):
+            if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+                continue
+            package = folders.get(path.parent)
+            assert package is not None, f"{path.relative_to(REPO)}: its folder is no listed package"
+            patterns = config.get("package-data", {}).get(package, [])
+            assert any(fnmatch.fnmatch(path.name, p) for p in patterns), (
+                f"{path.relative_to(REPO)} is not in package-data for {package}"
+            )

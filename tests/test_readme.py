@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -23,12 +24,12 @@ def python_blocks(text: str) -> list[str]:
 
 @pytest.mark.slow
 def test_the_readme_python_example_runs_as_written(tmp_path):
-    """In a folder laid out as after `scripts/demo.sh` (builds/demo-rpi, the repo's
-    fixtures), without touching the repo's own builds/."""
+    """In a folder laid out as after `scripts/demo.sh` (builds/mini_xception-rpi-int8,
+    the repo's fixtures), without touching the repo's own builds/."""
     blocks = [b for b in python_blocks((REPO / "README.md").read_text()) if "Pipeline" in b]
     assert len(blocks) == 1, blocks
     (tmp_path / "builds").mkdir()
-    (tmp_path / "builds" / "demo-rpi").symlink_to(build_for("rpi"))
+    (tmp_path / "builds" / "mini_xception-rpi-int8").symlink_to(build_for("rpi"))
     (tmp_path / "tests").symlink_to(REPO / "tests")
     script = tmp_path / "example.py"
     script.write_text(blocks[0])
@@ -73,3 +74,51 @@ def test_every_command_the_readme_shows_exists_with_its_options():
     for arguments in commands:
         result = runner.invoke(app, [*arguments, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output, (arguments, result.output)
+
+
+def quick_start_commands(text: str) -> list[list[str]]:
+    """The `emoedge` lines of the README's quick-start block, as arguments, in order
+    (comments dropped)."""
+    section = text.split("## Quick start", 1)
+    assert len(section) == 2, "the README has no '## Quick start' section"
+    block = re.search(r"```bash\n(.*?)```", section[1], re.DOTALL)
+    assert block, "the quick start has no bash block"
+    lines = [shlex.split(line, comments=True) for line in block.group(1).splitlines()]
+    return [line for line in lines if line and line[0] == "emoedge"]
+
+
+@pytest.mark.slow
+def test_the_readme_quick_start_runs_in_order(tmp_path):
+    """Each command as written, in a fresh checkout's layout: FER+ where the default
+    location points (../shared/datasets/ferplus, here the repo's fixture), no
+    EMOEDGE_DATA, no builds/ yet. The export needs no dataset; the build it writes is
+    the one the later commands name."""
+    commands = quick_start_commands((REPO / "README.md").read_text())
+    assert [c[1] for c in commands[:3]] == ["export", "doctor", "run"], commands
+    assert {"evaluate", "compare"} <= {c[1] for c in commands}, commands
+    (tmp_path / "shared" / "datasets").mkdir(parents=True)
+    (tmp_path / "shared" / "datasets" / "ferplus").symlink_to(REPO / "tests/fixtures/ferplus")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "tests").symlink_to(REPO / "tests")
+    env = {k: v for k, v in os.environ.items() if k != "EMOEDGE_DATA"}
+    env["PYTHONWARNINGS"] = "ignore"
+    emoedge = Path(sys.executable).with_name("emoedge")  # the console script, as typed
+    stdout = {}
+    for arguments in commands:
+        done = subprocess.run(
+            [str(emoedge), *arguments[1:]],
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+            check=False,
+        )
+        assert done.returncode == 0, (arguments, done.stdout[-2000:], done.stderr[-2000:])
+        stdout[arguments[1]] = done.stdout
+    assert "build: builds/mini_xception-rpi-int8" in stdout["export"]
+    assert "accuracy: not measured" in stdout["export"]
+    assert stdout["run"].strip(), "run printed no faces"
+    report = checkout / "builds" / "mini_xception-rpi-int8.compare-test" / "report.json"
+    assert json.loads(report.read_text())["data"]["images"] == 24  # the fixture's test split

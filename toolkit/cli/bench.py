@@ -12,6 +12,7 @@ import typer
 from emoedge.cache import cache_dir
 from emoedge.cli import app
 from emoedge.cli.common import check_output, console, out, print_table, user_errors
+from emoedge.data.location import DATA_ENV, DEFAULT_FERPLUS
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("EMOEDGE_DATASETS", REPO.parent / "shared" / "datasets"))
@@ -93,8 +94,8 @@ def bench_command(
     data: Path = typer.Option(
         None,
         "--data",
-        envvar="EMOEDGE_DATA",
-        help="FER+ root (default: ../shared/datasets/ferplus; --quick: the repo fixture).",
+        envvar=DATA_ENV,
+        help=f"FER+ root (default: {DEFAULT_FERPLUS}; --quick: the repo fixture).",
     ),
     frames: Path = typer.Option(
         None,

@@ -7,12 +7,13 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from emoedge.data.location import DATA_ENV, DEFAULT_FERPLUS
 from emoedge.errors import EmoedgeError, UserInputError
 
 # soft wrap: a status line piped to a log file stays one line, not cut at 80 columns
@@ -45,6 +46,13 @@ def user_errors(func: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def data_option(help: str) -> Any:
+    """`--data` as every command that reads FER+ declares it, so that they share one
+    default folder and one environment variable (`emoedge.data.location`) and a
+    user points them all at a dataset once."""
+    return typer.Option(DEFAULT_FERPLUS, "--data", envvar=DATA_ENV, help=help)
 
 
 def progress_bar() -> Progress:

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from emoedge.cli import app
-from emoedge.cli.common import check_output, console, out, print_table, user_errors
+from emoedge.cli.common import check_output, console, data_option, out, print_table, user_errors
 
 
 @app.command(
@@ -21,7 +21,7 @@ both, the drop in points, how often they agree, and per-class recall deltas;
 writes report.json and confusion.png (both confusion matrices side by side).
 
 \b
-  emoedge compare zoo:mini_xception builds/mini_xception-rpi-int8 --data ../shared/datasets/ferplus
+  emoedge compare zoo:mini_xception builds/mini_xception-rpi-int8 --split test
 """,
 )
 @user_errors
@@ -30,7 +30,7 @@ def compare_command(
         ..., metavar="FLOAT", help="Float model: .keras or zoo:<name>."
     ),
     quantized: Path = typer.Argument(..., metavar="QUANTIZED", help="Build folder or model file."),
-    data: Path = typer.Option(..., "--data", envvar="EMOEDGE_DATA", help="FER+ root folder."),
+    data: Path = data_option("FER+ root folder."),
     split: str = typer.Option("test", "--split", help="train, valid or test."),
     protocol: str = typer.Option("majority", "--protocol", help="majority or all_faces."),
     limit: int = typer.Option(None, "--limit", min=1, help="Evaluate a class-stratified subset."),

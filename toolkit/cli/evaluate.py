@@ -8,16 +8,23 @@ import typer
 from rich.table import Table
 
 from emoedge.cli import app
-from emoedge.cli.common import check_output, console, out, print_table, progress_bar, user_errors
+from emoedge.cli.common import (
+    check_output,
+    console,
+    data_option,
+    out,
+    print_table,
+    progress_bar,
+    user_errors,
+)
 
 
 @app.command()
 @user_errors
 def evaluate(
     model: str = typer.Argument(..., help="A .keras file, zoo:<name>, or a build folder."),
-    data: Path = typer.Option(
-        Path("../shared/datasets/ferplus"),
-        help="FER+ root (FERPlus layout) or a folder-per-class root with --format folders.",
+    data: Path = data_option(
+        "FER+ root (FERPlus layout) or a folder-per-class root with --format folders."
     ),
     split: str = typer.Option("test", help="train | valid | test (FER+ only)."),
     protocol: str = typer.Option("majority", help="majority (headline FER+ protocol) | all_faces."),

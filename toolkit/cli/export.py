@@ -8,6 +8,7 @@ import typer
 
 from emoedge.cli import app
 from emoedge.cli.common import check_output, console, out, user_errors
+from emoedge.data.location import DATA_ENV
 from emoedge.export import DEFAULT_VALIDATION_SIZE
 from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
 
@@ -23,12 +24,15 @@ jetson  ONNX QDQ int8 for TensorRT / ONNX Runtime (fp16 also offered)
 
 The build holds the model file(s), the face detector's model, manifest.json
 (labels, preprocessing, quantization, runtime settings, sha256 of every file,
-float and quantized accuracy) and a README for the device. Calibration uses a
-class-balanced sample of FER+ train; the parity gate runs the built model in its
-real runtime on FER+ valid and fails when accuracy drops more than --max-drop
-points. Example:
+float and quantized accuracy) and a README for the device. With --data,
+calibration uses a class-balanced sample of FER+ train and the parity gate runs
+the built model in its real runtime on FER+ valid, failing when accuracy drops
+more than --max-drop points. Without it, the FER+ sample the package ships (128
+train faces, 64 valid) calibrates and checks that the built model agrees with the
+float one; accuracy is then not measured, and the build says so. Examples:
 
 \b
+  emoedge export --target rpi
   emoedge export --target rpi --model zoo:mini_xception --data ../shared/datasets/ferplus
 """,
 )
@@ -50,8 +54,9 @@ def export_command(
     data: Path = typer.Option(
         None,
         "--data",
-        envvar="EMOEDGE_DATA",
-        help="FER+ root: calibration from train, parity check on valid.",
+        envvar=DATA_ENV,
+        help="FER+ root: calibration from train, accuracy gate on valid "
+        "(default: the package's FER+ sample, accuracy not measured).",
     ),
     calibration: Path = typer.Option(
         None, "--calibration", help="A folder of face crops to calibrate on instead of FER+ train."
@@ -124,8 +129,22 @@ def export_command(
         f"model size: {sizes['model_bytes']:,} bytes "
         f"(float .keras {sizes['float_keras_bytes']:,} bytes)"
     )
+    calibration = manifest["quantization"].get("calibration")
+    if calibration:  # as text: rich would turn "ferplus:train:majority" into an emoji
+        out.print(
+            f"calibration: {calibration['images']} images, {calibration['source']}",
+            markup=False,
+            emoji=False,
+        )
     if acc.get("quantized") is None:
-        out.print(f"accuracy: {acc.get('skipped')}")
+        out.print(f"accuracy: {acc.get('skipped')}", markup=False)
+        if acc.get("parity"):
+            parity = acc["parity"]
+            out.print(
+                f"parity: float and {manifest['precision']} agree on {parity['agreement']:.2%} "
+                f"of {parity['images']} faces, {parity['sample']}",
+                markup=False,
+            )
     else:
         out.print(
             f"accuracy on {acc['images']} FER+ valid images: float {acc['float']:.2%}, "

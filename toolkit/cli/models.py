@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from emoedge.cli import app
-from emoedge.cli.common import out, print_table, user_errors
+from emoedge.cli.common import data_option, out, print_table, user_errors
 
 models_app = typer.Typer(help="Architectures and the model zoo.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -74,9 +74,7 @@ def architectures(
 def publish(
     run_dir: Path = typer.Argument(..., help="A training run folder (model.keras + run.json)."),
     name: str = typer.Option(..., help="Zoo name, e.g. mini_xception."),
-    data: Path = typer.Option(
-        Path("../shared/datasets/ferplus"), help="FER+ root for the card's figures."
-    ),
+    data: Path = data_option("FER+ root for the card's figures."),
     description: str = typer.Option("", help="One line for the card."),
     setup: list[str] = typer.Option(
         [], help="Setup commands the card lists before the training command."

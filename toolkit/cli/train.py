@@ -9,6 +9,7 @@ import typer
 
 from emoedge.cli import app
 from emoedge.cli.common import check_output, console, out, progress_bar, user_errors
+from emoedge.data.location import DATA_ENV
 from emoedge.training.augment import AUGMENT_POLICIES
 from emoedge.training.config import TrainConfig
 
@@ -84,7 +85,9 @@ def train(
     model: str = typer.Option(
         _DEFAULT.model, help="Architecture name (see `emoedge models list`)."
     ),
-    data: Path = typer.Option(Path(_DEFAULT.data), help="FER+ root or folder-per-class root."),
+    data: Path = typer.Option(
+        Path(_DEFAULT.data), envvar=DATA_ENV, help="FER+ root or folder-per-class root."
+    ),
     data_format: str = typer.Option(
         _DEFAULT.data_format, "--format", help="ferplus | folders (root/<emotion>/*.png)."
     ),

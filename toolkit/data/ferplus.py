@@ -19,6 +19,7 @@ import numpy as np
 
 from emoedge.cache import cache_dir as cache_root
 from emoedge.data.faceset import FaceSet
+from emoedge.data.location import missing_dataset
 from emoedge.errors import UserInputError
 from emoedge.labels import NUM_CLASSES
 
@@ -35,7 +36,7 @@ def split_dir(root: str | Path, split: str) -> Path:
         raise UserInputError(f"unknown split {split!r}; expected one of: {', '.join(SPLITS)}")
     root = Path(root)
     if not root.is_dir():
-        raise UserInputError(f"{root}: dataset folder not found")
+        raise missing_dataset(root)
     folder = root / SPLITS[split]
     if not folder.is_dir():
         raise UserInputError(f"{folder}: split folder not found (expected the FERPlus layout)")

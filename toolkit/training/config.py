@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from emoedge.data.location import DEFAULT_FERPLUS
 from emoedge.errors import UserInputError
 
 LOSSES = ("soft_ce", "ce", "focal")
@@ -22,7 +23,7 @@ class TrainConfig:
     """
 
     model: str = "mini_xception"
-    data: str = "../shared/datasets/ferplus"
+    data: str = str(DEFAULT_FERPLUS)
     data_format: str = "ferplus"  # or "folders" (root/<class>/*.png)
     out: str = "runs/latest"
     input_size: int | None = None
