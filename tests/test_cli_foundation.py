@@ -178,6 +178,29 @@ def test_train_distils_from_a_zoo_teacher(tmp_path, ferplus_fixture):
     )
     assert distillation["teacher_train_accuracy"] > 0.5
 
+    # --resume does not score the training images again: the run folder keeps them
+    resumed = invoke(
+        "train",
+        "--data",
+        ferplus_fixture,
+        "--epochs",
+        2,
+        "--batch-size",
+        16,
+        "--out",
+        tmp_path,
+        "--teacher",
+        "zoo:mini_xception",
+        "--teacher-weight",
+        0.6,
+        "--resume",
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert "teachers' probabilities from" in resumed.output
+    assert "on the training images' majority" not in resumed.output
+    again = json.loads((tmp_path / "run.json").read_text())["distillation"]
+    assert again["teacher_train_accuracy"] == distillation["teacher_train_accuracy"]
+
 
 def test_blended_targets_mix_votes_and_teacher():
     import numpy as np

@@ -86,6 +86,9 @@ def make_augmenter(
     def uniform(n, limit):
         return generator.uniform([n], -limit, limit)
 
+    # plain TensorFlow ops and Python-level branches on the policy: nothing for
+    # AutoGraph to convert (it warns that it cannot, on every run, otherwise)
+    @tf.autograph.experimental.do_not_convert
     def augment(images):
         n = tf.shape(images)[0]
         height = tf.cast(tf.shape(images)[1], tf.float32)

@@ -173,10 +173,16 @@ def fit(
             teacher_probabilities,
         )
 
-        teacher = teacher_probabilities(config.teachers, train, progress=on_teacher_progress)
+        teachers = describe_teachers(config.teachers)
+        teacher = _cached_teacher_probabilities(
+            out,
+            teachers,
+            train,
+            lambda: teacher_probabilities(config.teachers, train, progress=on_teacher_progress),
+        )
         y_train = blend_targets(y_train, teacher, config.teacher_weight)
         distillation = {
-            "teachers": describe_teachers(config.teachers),
+            "teachers": teachers,
             "weight": config.teacher_weight,
             "teacher_train_accuracy": float((teacher.argmax(1) == train.labels).mean()),
         }
@@ -223,7 +229,13 @@ def fit(
         keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
         keras.callbacks.LearningRateScheduler(schedule),
         keras.callbacks.ModelCheckpoint(
-            str(best_path), monitor="val_accuracy", mode="max", save_best_only=True
+            str(best_path),
+            monitor="val_accuracy",
+            mode="max",
+            save_best_only=True,
+            # a resumed run must beat the best epoch before the interruption, or its
+            # first epoch would overwrite model.keras with a worse one
+            initial_value_threshold=_best_so_far(out / "history.csv") if config.resume else None,
         ),
         keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
         keras.callbacks.EarlyStopping(
@@ -281,6 +293,34 @@ def fit(
     record_path.write_text(json.dumps(record, indent=2))
     del history
     return TrainResult(best_path, record_path, best, len(epochs), wall)
+
+
+def _cached_teacher_probabilities(out: Path, teachers: list[dict], train: FaceSet, compute):
+    """The teachers' probabilities, kept in the run folder: scoring 25k faces twice
+    (with flips) costs minutes, and `--resume` would otherwise pay it again. The
+    cache is keyed by the teachers' checksums and the data's fingerprint."""
+    key = json.dumps(
+        {
+            "teachers": [t["sha256"] for t in teachers],
+            "data": train.extra.get("fingerprint"),
+            "images": len(train),
+        },
+        sort_keys=True,
+    )
+    path = out / "teacher_probabilities.npz"
+    if path.is_file():
+        with np.load(path) as cached:
+            if str(cached["key"]) == key:
+                log.info("teachers' probabilities from %s", path)
+                return cached["probabilities"]
+    probabilities = compute()
+    np.savez(path, key=key, probabilities=probabilities)
+    return probabilities
+
+
+def _best_so_far(history: Path) -> float | None:
+    scores = [e["val_accuracy"] for e in _read_history(history) if "val_accuracy" in e]
+    return max(scores) if scores else None
 
 
 def _cpu_count() -> int:
