@@ -97,3 +97,29 @@ def get_profile(name: str) -> TargetProfile:
         raise UserInputError(
             f"unknown target {name!r}; expected one of: {', '.join(PROFILES)}"
         ) from None
+
+
+def device_camera(spec: str | int, target: str | None) -> str | int:
+    """What a camera spec means on this device, for `emoedge run` and the daemon alike.
+
+    `camera` / `camera:N` is the target's own camera (picamera2 on rpi, the CSI
+    pipeline on jetson, V4L2 elsewhere); a V4L2 device node (`/dev/video0`, or a
+    stable `/dev/v4l/by-id/...` link to one) is that camera's index, resolved
+    each time the source opens, so a camera that comes back under another number
+    is found. Anything else is returned as it is.
+    """
+    import os
+    import re
+
+    text = str(spec).strip()
+    name, _, number = text.partition(":")
+    if name == "camera" and (not number or number.isdigit()):
+        from emoedge.targets.sources import camera_spec
+
+        backend = PROFILES[target].camera if target in PROFILES else "v4l2"
+        return camera_spec(backend, int(number or 0))
+    if text.startswith("/dev/"):
+        node = re.fullmatch(r"/dev/video(\d+)", os.path.realpath(text))
+        if node:
+            return node.group(1)
+    return spec

@@ -26,17 +26,114 @@ def mosquitto_binary() -> str:
     return found
 
 
-class Broker:
-    """A throwaway Mosquitto on 127.0.0.1:port, stoppable and restartable on the same port."""
+def make_tls_files(folder: Path) -> dict[str, Path]:
+    """A CA, a broker certificate for 127.0.0.1 and a client certificate, made by openssl."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        name: folder / f"{name}.pem"
+        for name in ("ca", "ca_key", "server", "server_key", "client", "client_key")
+    }
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=emoedge test CA",
+        "-keyout",
+        str(files["ca_key"]),
+        "-out",
+        str(files["ca"]),
+    )
+    for name, subject, ext in (
+        ("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1"),
+        ("client", "/CN=emoedge-client", "extendedKeyUsage=clientAuth"),
+    ):
+        request = folder / f"{name}.csr"
+        extfile = folder / f"{name}.ext"
+        extfile.write_text(ext + "\n")
+        run(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            subject,
+            "-keyout",
+            str(files[f"{name}_key"]),
+            "-out",
+            str(request),
+        )
+        run(
+            "x509",
+            "-req",
+            "-in",
+            str(request),
+            "-CA",
+            str(files["ca"]),
+            "-CAkey",
+            str(files["ca_key"]),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            str(extfile),
+            "-out",
+            str(files[name]),
+        )
+    return files
+
+
+class Broker:
+    """A throwaway Mosquitto on 127.0.0.1:port, stoppable and restartable on the same port.
+
+    With `tls` (from `make_tls_files`) it speaks only TLS and asks for a client
+    certificate; with `users` it refuses anonymous clients and checks passwords.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        port: int | None = None,
+        *,
+        tls: dict[str, Path] | None = None,
+        users: dict[str, str] | None = None,
+    ) -> None:
         self.binary = mosquitto_binary()
         self.folder = folder
         self.port = port or free_port()
         self.conf = folder / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        )
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false", "user root"]
+        if tls:
+            lines += [
+                f"cafile {tls['ca']}",
+                f"certfile {tls['server']}",
+                f"keyfile {tls['server_key']}",
+                "require_certificate true",
+            ]
+        if users:
+            passwd = folder / "mosquitto.passwd"
+            passwd.write_text("")
+            for user, password in users.items():
+                subprocess.run(
+                    ["mosquitto_passwd", "-b", str(passwd), user, password],
+                    check=True,
+                    capture_output=True,
+                    timeout=30,
+                )
+            lines += ["allow_anonymous false", f"password_file {passwd}"]
+        else:
+            lines.append("allow_anonymous true")
+        self.conf.write_text("\n".join(lines) + "\n")
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Broker:
@@ -71,11 +168,22 @@ class Broker:
 class Subscriber:
     """A real paho client collecting (topic, payload) pairs with QoS 1."""
 
-    def __init__(self, port: int, topic: str) -> None:
+    def __init__(
+        self,
+        port: int,
+        topic: str,
+        *,
+        tls: dict[str, Path] | None = None,
+        user: tuple[str, str] | None = None,
+    ) -> None:
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, bytes]] = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-sub-{port}")
+        if tls:
+            self.client.tls_set(str(tls["ca"]), str(tls["client"]), str(tls["client_key"]))
+        if user:
+            self.client.username_pw_set(*user)
         subscribed = []
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda c, u, mid, rcs, p: subscribed.append(rcs)
@@ -136,9 +244,10 @@ class DaemonProcess:
         token = self.token if token == "default" else token
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(
-                method, path, headers={"Authorization": f"Bearer {token}"} if token else {}
-            )
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            if method == "POST":
+                headers["Content-Type"] = "application/json"  # as a script (not a web page) sends
+            conn.request(method, path, headers=headers)
             resp = conn.getresponse()
             return resp.status, resp.read()
         finally:

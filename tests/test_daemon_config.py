@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emoedge.daemon.config import ConfigError, is_loopback, load_config
+from emoedge.daemon.config import ConfigError, example_config, is_loopback, load_config
 
 
 def _fake_build(root: Path) -> Path:
@@ -177,7 +177,7 @@ def test_daemon_modules_import_no_tensorflow_or_converters():
 
     code = (
         "import sys\n"
-        "import emoedge.daemon.service, emoedge.daemon.http, emoedge.daemon.mqtt\n"
+        "import emoedge.daemon.service, emoedge.daemon.http, emoedge.daemon.web, emoedge.daemon.mqtt\n"
         "import emoedge.daemon.systemd, emoedge.daemon.eventlog\n"
         "bad = [m for m in ('tensorflow', 'nncf', 'tf2onnx', 'keras') if m in sys.modules]\n"
         "assert not bad, bad\n"
@@ -186,3 +186,73 @@ def test_daemon_modules_import_no_tensorflow_or_converters():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def _real_manifest(build: Path, target: str) -> Path:
+    """A build folder whose manifest `Build.load` accepts (no model files needed here)."""
+    build.mkdir(parents=True)
+    manifest = {
+        "schema": "emoedge.build/1",
+        "target": target,
+        "labels": ["neutral"],
+        "preprocess": {},
+        "input": {},
+        "runtime": {"name": "litert"},
+        "files": {},
+        "format": "tflite",
+        "precision": "int8",
+    }
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    return build
+
+
+def test_the_example_config_works_beside_a_default_export(tmp_path):
+    """`daemon check --example > daemon.toml` where `emoedge export --target rpi` ran."""
+    from emoedge.export import default_out
+
+    build = _real_manifest(tmp_path / default_out("zoo:mini_xception", "rpi", "int8"), "rpi")
+    cfg = load_config(_write(tmp_path, example_config()))
+    assert cfg.pipeline.build == build
+    assert cfg.source.spec == "camera"  # a camera, not a file named "camera" beside the config
+    assert cfg.source_to_open() == "picamera2:0"  # the rpi build's camera
+
+
+@pytest.mark.parametrize("target", ["rpi", "x86", "jetson"])
+def test_camera_means_what_emoedge_run_means(tmp_path, target):
+    from emoedge.cli.run import _device_camera
+
+    build = _real_manifest(tmp_path / "build", target)
+    for spec in ("camera", "camera:1"):
+        text = f'[pipeline]\nbuild = "build"\n[source]\nspec = "{spec}"\n'
+        cfg = load_config(_write(tmp_path, text))
+        assert cfg.source_to_open() == _device_camera(spec, build)
+
+
+def test_a_device_node_is_a_camera(tmp_path):
+    _real_manifest(tmp_path / "build", "x86")
+    for node, index in (("/dev/video0", "0"), ("/dev/video12", "12")):
+        cfg = load_config(
+            _write(tmp_path, f'[pipeline]\nbuild = "build"\n[source]\nspec = "{node}"\n')
+        )
+        assert cfg.source.spec == node and cfg.source_to_open() == index
+
+
+def test_http_limits_hosts_and_tls_are_checked(tmp_path):
+    _fake_build(tmp_path)
+    base = '[pipeline]\nbuild = "build"\n[source]\nspec = 0\n[http]\n'
+    cfg = load_config(
+        _write(
+            tmp_path,
+            base + 'allowed_hosts = ["Cam.Local"]\nmax_streams = 2\nmax_connections = 32\n',
+        )
+    )
+    assert cfg.http.allowed_hosts == ("cam.local",) and cfg.http.max_streams == 2
+    assert cfg.http.max_connections == 32 and cfg.http.max_client_requests_per_s == 50.0
+    for text, message in (
+        ('allowed_hosts = ["cam.local:8080"]', "host names without ports"),
+        ("max_connections = 1", "max_connections must be 4..10000"),
+        ('tls_cert_file = "cert.pem"', "tls_cert_file: .*cert.pem not found"),
+        ('tls_key_file = "key.pem"', "tls_cert_file and tls_key_file together"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_config(_write(tmp_path, base + text + "\n"))

@@ -6,6 +6,7 @@ runs the same server inside the real daemon on a real model.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -19,9 +20,11 @@ import time
 import numpy as np
 import pytest
 
-from emoedge.daemon.http import DaemonHTTPServer, HttpApi, RequestBudget
+from emoedge.daemon.http import HttpApi, RequestBudget
 from emoedge.daemon.http_process import HTTP_NICE, HttpProcess
+from emoedge.daemon.limits import Limits
 from emoedge.daemon.state import BuildInfo, ServiceState
+from emoedge.daemon.web import WebServer
 from emoedge.errors import UserInputError
 from emoedge.targets.pipeline import FaceResult, FrameResult
 
@@ -64,14 +67,18 @@ def server(request):
     params = getattr(request, "param", {})
     state = _state()
     api = HttpApi(state, reload=lambda: {"reloaded": True}, **params.get("api", {}))
-    srv = DaemonHTTPServer(api, params.get("host", "127.0.0.1"), 0).start()
+    srv = WebServer(api, params.get("host", "127.0.0.1"), 0, **params.get("server", {})).start()
     yield srv
     srv.stop()
 
 
-def _get(port, path, token=None, method="GET"):
+def _get(port, path, token=None, method="GET", headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = dict(headers or {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if method == "POST":
+        headers.setdefault("Content-Type", "application/json")  # what a script sends
     conn.request(method, path, headers=headers)
     resp = conn.getresponse()
     body = resp.read()
@@ -122,7 +129,7 @@ def test_token_required_beyond_loopback(server):
 
 def test_refuses_to_bind_beyond_loopback_without_token():
     with pytest.raises(UserInputError, match="without a token"):
-        DaemonHTTPServer(HttpApi(ServiceState()), "0.0.0.0", 0)
+        WebServer(HttpApi(ServiceState()), "0.0.0.0", 0)
 
 
 @pytest.mark.parametrize("server", [{"api": {"aggregates_only": True}}], indirect=True)
@@ -137,7 +144,7 @@ def test_server_sent_events(server):
     conn.request("GET", "/v1/events")
     resp = conn.getresponse()
     assert resp.status == 200 and resp.getheader("Content-Type").startswith("text/event-stream")
-    assert resp.fp.readline() == b"retry: 2000\n"
+    assert resp.readline() == b"retry: 2000\n"
     deadline = time.time() + 5
     while server.api.state.hub.listeners == 0 and time.time() < deadline:
         time.sleep(0.01)
@@ -146,7 +153,7 @@ def test_server_sent_events(server):
     while "event:" not in block:  # skip comment blocks (": connected", keepalives)
         lines = []
         while not lines or lines[-1] != b"\n":
-            lines.append(resp.fp.readline())
+            lines.append(resp.readline())
         block = b"".join(lines).decode()
     assert "event: track" in block and '"track_id":9' in block
     conn.close()
@@ -173,12 +180,12 @@ def test_mjpeg_preview_when_enabled(server):
             time.sleep(0.05)
 
     threading.Thread(target=feed, daemon=True).start()
-    assert resp.fp.readline().strip() == b"--emoedgeframe"
+    assert resp.readline().strip() == b"--emoedgeframe"
     headers = {}
-    while line := resp.fp.readline().strip():
+    while line := resp.readline().strip():
         key, value = line.decode().split(": ")
         headers[key] = value
-    jpeg = resp.fp.read(int(headers["Content-Length"]))
+    jpeg = resp.read(int(headers["Content-Length"]))
     assert headers["Content-Type"] == "image/jpeg" and jpeg[:2] == b"\xff\xd8"
     conn.close()
 
@@ -209,7 +216,7 @@ def _read_event(resp) -> str:
     while "event:" not in block:
         lines = []
         while not lines or lines[-1] != b"\n":
-            lines.append(resp.fp.readline())
+            lines.append(resp.readline())
         block = b"".join(lines).decode()
     return block
 
@@ -242,7 +249,7 @@ def test_http_process_mirrors_the_state_forwards_events_and_reloads():
         conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=5)
         conn.request("GET", "/v1/events")
         resp = conn.getresponse()
-        assert resp.fp.readline() == b"retry: 2000\n"
+        assert resp.readline() == b"retry: 2000\n"
         deadline = time.time() + 5
         while json.loads(_get(proc.port, "/v1/status")[2])["sse_clients"] == 0:
             assert time.time() < deadline
@@ -303,3 +310,242 @@ def test_http_process_ends_when_the_daemon_is_gone(tmp_path):
             break
         assert time.time() < deadline, "the HTTP process outlived its daemon"
         time.sleep(0.05)
+
+
+def test_sse_client_disconnect_logs_one_debug_line_and_no_traceback(server, caplog, capfd):
+    """A viewer closing its tab is routine: one debug line, nothing on stderr (the journal)."""
+    import logging
+    import socket
+
+    caplog.set_level(logging.DEBUG, logger="emoedge")
+    hub = server.api.state.hub
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.sendall(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    deadline = time.time() + 5
+    while hub.listeners == 0:
+        assert time.time() < deadline
+        time.sleep(0.01)
+    # Abortive close (RST), as a browser killed mid-stream does; then the server writes.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()
+    deadline = time.time() + 5
+    while hub.listeners:
+        assert time.time() < deadline, "the stream did not notice its client left"
+        hub.publish("track", {"type": "track", "pad": "x" * 4096})
+        time.sleep(0.05)
+    time.sleep(0.3)  # anything printed after the stream ended
+    left = [r for r in caplog.records if "disconnected" in r.getMessage()]
+    assert len(left) == 1 and left[0].levelno == logging.DEBUG, caplog.text
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+# -- the holes a probe on loopback found (issue 20), each closed -----------------------
+def _raw(port: int, data: bytes, timeout: float = 5.0, source: str = "127.0.0.1") -> bytes:
+    """Send raw bytes, return what comes back until the server closes or `timeout`."""
+    import socket
+
+    with socket.create_connection(
+        ("127.0.0.1", port), timeout=timeout, source_address=(source, 0)
+    ) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except TimeoutError:
+            pass
+        return b"".join(chunks)
+
+
+def test_negative_content_length_is_refused_at_once(server):
+    started = time.monotonic()
+    reply = _raw(
+        server.port,
+        b"POST /v1/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n",
+        timeout=10,
+    )
+    assert reply.startswith(b"HTTP/1.1 400"), reply
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_body_over_the_limit_is_refused(server):
+    head = b"POST /v1/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    reply = _raw(server.port, head + b"Content-Length: 100000\r\n\r\n", timeout=5)
+    assert reply.startswith(b"HTTP/1.1 413"), reply
+
+
+@pytest.mark.parametrize(
+    "server",
+    [{"server": {"limits": Limits(max_connections=16, request_timeout_s=1.0)}}],
+    indirect=True,
+)
+def test_half_open_connections_are_capped_and_timed_out(server):
+    """300 requests that never finish their head: no thread each, at most the cap held, all
+    closed after request_timeout_s, and the server answers again."""
+    import socket
+
+    threads = threading.active_count()
+    socks = []
+    for _ in range(300):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line
+        socks.append(sock)
+    held = server._server.server_state.connections
+    deadline = time.time() + 5  # the loop aborts the extra ones as it gets to them
+    while len(held) > 16:
+        assert time.time() < deadline, f"{len(held)} connections held"
+        time.sleep(0.05)
+    assert threading.active_count() <= threads + 1  # an event loop, not a thread each
+    time.sleep(1.5)  # past request_timeout_s
+    for sock in socks:
+        sock.settimeout(2)
+        with contextlib.suppress(ConnectionResetError):  # closed by the server
+            assert sock.recv(1024) == b""
+        sock.close()
+    assert _get(server.port, "/healthz")[0] == 200
+
+
+@pytest.mark.parametrize("server", [{"server": {"limits": Limits(max_streams=2)}}], indirect=True)
+def test_streams_are_capped(server):
+    def open_stream() -> tuple[http.client.HTTPConnection, int, bytes]:
+        """(connection, status, body of a refusal); a stream's body is left unread."""
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+        conn.request("GET", "/v1/events")
+        resp = conn.getresponse()
+        return conn, resp.status, resp.read() if resp.status != 200 else b""
+
+    streams = [open_stream() for _ in range(2)]
+    assert [status for _, status, _ in streams] == [200, 200]
+    conn, status, body = open_stream()
+    conn.close()
+    assert status == 503 and b"at most 2 streams" in body
+    for conn, _, _ in streams:
+        conn.close()
+    deadline = time.time() + 10
+    while (found := open_stream())[1] != 200:
+        found[0].close()
+        assert time.time() < deadline, "closed streams never gave their slots back"
+        time.sleep(0.1)
+    found[0].close()
+
+
+@pytest.mark.parametrize("server", [{"api": {"preview": True}}], indirect=True)
+def test_mjpeg_is_encoded_once_per_frame_for_all_viewers(server):
+    viewers = []
+    for _ in range(3):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        conn.request("GET", "/v1/preview.mjpeg")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        viewers.append((conn, resp))
+    fed = 0
+    for i in range(10, 22):
+        result = FrameResult(i, i / 10, [], {})
+        server.api.state.record_frame(
+            result.to_dict(), {}, 0, image=np.zeros((60, 60, 3), np.uint8), frame_result=result
+        )
+        fed += 1
+        time.sleep(0.1)
+    for conn, resp in viewers:
+        assert resp.readline().strip() == b"--emoedgeframe"
+        conn.close()
+    encoder = server.app.app.state.encoder
+    assert 1 <= encoder.encoded <= fed + 1, (encoder.encoded, fed)  # not 3 x fed
+
+
+def test_dns_rebinding_host_is_refused(server):
+    assert _get(server.port, "/v1/latest", headers={"Host": "evil.example.com"})[0] == 421
+    assert _get(server.port, "/v1/latest", headers={"Host": "evil.example.com:8080"})[0] == 421
+    for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}", "[::1]"):
+        assert _get(server.port, "/v1/latest", headers={"Host": host})[0] == 200, host
+    server.api.allowed_hosts = ("cam.example.com",)
+    assert _get(server.port, "/v1/latest", headers={"Host": "cam.example.com:80"})[0] == 200
+
+
+def test_a_browser_cannot_post_cross_origin(server):
+    calls = []
+    server.api.reload = lambda: calls.append(1) or {"reloaded": True}
+    # A form or fetch with a "simple" content type needs no preflight: refused.
+    assert (
+        _get(server.port, "/v1/reload", method="POST", headers={"Content-Type": "text/plain"})[0]
+        == 415
+    )
+    evil = {"Origin": "http://evil.example.com"}
+    assert _get(server.port, "/v1/reload", method="POST", headers=evil)[0] == 403
+    assert not calls
+    mine = {"Origin": f"http://127.0.0.1:{server.port}"}
+    assert _get(server.port, "/v1/reload", method="POST", headers=mine)[0] == 200
+    assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    "server",
+    [{"api": {"token": TOKEN, "max_requests_per_s": 10.0, "max_client_requests_per_s": 2.0}}],
+    indirect=True,
+)
+def test_authentication_comes_before_the_budget_and_each_client_has_its_own(server):
+    port = server.port
+
+    def get(source: str, token: str | None) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+        conn.request(
+            "GET", "/v1/latest", headers={"Authorization": f"Bearer {token}"} if token else {}
+        )
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    # Strangers: 401 at once, however many, and they spend nothing.
+    assert {get("127.0.0.2", None) for _ in range(60)} == {401}
+    started = time.monotonic()
+    # (60 requests through a shared 10/s budget would have put this one 5 s out)
+    assert get("127.0.0.3", TOKEN) == 200 and time.monotonic() - started < 1.0
+    # A greedy client, 50 requests at once, runs into its own share (429s) ...
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(50) as pool:
+        greedy = [pool.submit(get, "127.0.0.4", TOKEN) for _ in range(50)]
+        time.sleep(0.5)
+        # ... while another client is still served at once.
+        started = time.monotonic()
+        assert get("127.0.0.5", TOKEN) == 200 and time.monotonic() - started < 1.0
+    assert 429 in [f.result() for f in greedy]
+
+
+def test_openapi_describes_every_endpoint(server):
+    status, ctype, body = _get(server.port, "/openapi.json")
+    paths = json.loads(body)["paths"]
+    assert status == 200 and ctype == "application/json"
+    for path in ("/healthz", "/readyz", "/v1/status", "/v1/latest", "/v1/events", "/metrics",
+                 "/v1/preview.mjpeg", "/v1/reload"):  # fmt: skip
+        assert path in paths, path
+    assert _get(server.port, "/docs")[0] == 200
+
+
+def test_https_with_the_configured_certificate(tmp_path):
+    import ssl
+
+    from daemon_support import make_tls_files
+
+    tls = make_tls_files(tmp_path)
+    api = HttpApi(_state(), token=TOKEN)
+    srv = WebServer(
+        api, "127.0.0.1", 0, tls_cert=str(tls["server"]), tls_key=str(tls["server_key"])
+    ).start()
+    try:
+        context = ssl.create_default_context(cafile=str(tls["ca"]))
+        conn = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=5, context=context)
+        conn.request("GET", "/v1/status", headers={"Authorization": f"Bearer {TOKEN}"})
+        resp = conn.getresponse()
+        assert resp.status == 200 and json.loads(resp.read())["model"] == "mini_xception"
+        conn.close()
+        with pytest.raises(ssl.SSLError):  # a client that does not know our CA is refused
+            plain = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=5)
+            plain.request("GET", "/healthz")
+    finally:
+        srv.stop()
+    with pytest.raises(UserInputError, match="HTTP TLS"):
+        WebServer(api, "127.0.0.1", 0, tls_cert=str(tls["ca_key"]), tls_key=str(tls["ca_key"]))

@@ -6,9 +6,9 @@ import json
 import time
 
 import pytest
-from daemon_support import Broker, Subscriber
+from daemon_support import Broker, Subscriber, make_tls_files
 
-from emoedge.daemon.config import MqttConfig
+from emoedge.daemon.config import ConfigError, MqttConfig, parse_config
 from emoedge.daemon.mqtt import MqttPublisher
 from emoedge.daemon.state import ServiceState
 
@@ -88,3 +88,61 @@ def test_reconnects_on_its_own_and_delivers_what_was_queued(tmp_path):
     finally:
         pub.stop()
         broker.stop()
+
+
+def _mqtt_config(tmp_path, port: int, password_file: str) -> MqttConfig:
+    """[mqtt] as a user writes it: TLS files and a password file, relative to the config."""
+    (tmp_path / "mqtt.pass").write_text("right-password\n")
+    (tmp_path / "wrong.pass").write_text("wrong-password\n")
+    toml = f"""
+[mqtt]
+enabled = true
+host = "127.0.0.1"
+port = {port}
+topic_prefix = "secure"
+username = "camera1"
+password_file = "{password_file}"
+tls = true
+ca_file = "tls/ca.pem"
+cert_file = "tls/client.pem"
+key_file = "tls/client_key.pem"
+"""
+    import tomllib
+
+    data = {"pipeline": {"build": "b"}, "source": {"spec": 0}, **tomllib.loads(toml)}
+    return parse_config(data, tmp_path / "daemon.toml", check_files=False).mqtt
+
+
+def test_tls_client_certificate_and_password_against_a_real_broker(tmp_path):
+    tls = make_tls_files(tmp_path / "tls")
+    broker = Broker(tmp_path, tls=tls, users={"camera1": "right-password"}).start()
+    sub = Subscriber(broker.port, "secure/#", tls=tls, user=("camera1", "right-password"))
+    pub = MqttPublisher(_mqtt_config(tmp_path, broker.port, "mqtt.pass")).start()
+    try:
+        assert _wait(pub.connected.is_set), "publisher did not connect over TLS"
+        pub.minute({"minute": 0, "frames": 1, "faces": 0, "tracks": 0, "counts": {}})
+        assert sub.wait_for(lambda m: m[0] == "secure/aggregates/minute")
+    finally:
+        pub.stop()
+        sub.close()
+    wrong = MqttPublisher(_mqtt_config(tmp_path, broker.port, "wrong.pass")).start()
+    try:
+        assert not _wait(wrong.connected.is_set, timeout=3.0), "a wrong password was accepted"
+    finally:
+        wrong.stop()
+        broker.stop()
+
+
+def test_tls_options_are_checked(tmp_path):
+    base = {"pipeline": {"build": "b"}, "source": {"spec": 0}}
+    path = tmp_path / "daemon.toml"
+    cfg = parse_config({**base, "mqtt": {"tls": True}}, path, check_files=False)
+    assert cfg.mqtt.tls and cfg.mqtt.port == 8883 and cfg.mqtt.ca_file is None
+    for mqtt, message in (
+        ({"ca_file": "ca.pem"}, "need mqtt.tls = true"),
+        ({"tls": True, "cert_file": "c.pem"}, "cert_file and key_file together"),
+        ({"password": "x"}, "a password needs mqtt.username"),
+        ({"tls": True, "ca_file": "missing.pem"}, "missing.pem not found"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            parse_config({**base, "mqtt": mqtt}, path, check_files="missing" in str(mqtt))

@@ -104,7 +104,7 @@ def _sse_events(port: int, token: str | None, count: int, timeout: float = 20.0)
     events, deadline = [], time.time() + timeout
     try:
         while len(events) < count and time.time() < deadline:
-            line = resp.fp.readline().decode()
+            line = resp.readline().decode()
             if line.startswith("data: "):
                 events.append(json.loads(line[6:]))
     finally:
@@ -209,10 +209,10 @@ topic_prefix = "cam"
         conn.request("GET", "/v1/preview.mjpeg", headers={"Authorization": f"Bearer {TOKEN}"})
         resp = conn.getresponse()
         assert resp.status == 200 and "multipart/x-mixed-replace" in resp.getheader("Content-Type")
-        assert resp.fp.readline().strip() == b"--emoedgeframe"
-        head = dict(resp.fp.readline().decode().strip().split(": ") for _ in range(2))
-        resp.fp.readline()
-        assert resp.fp.read(int(head["Content-Length"]))[:2] == b"\xff\xd8"
+        assert resp.readline().strip() == b"--emoedgeframe"
+        head = dict(resp.readline().decode().strip().split(": ") for _ in range(2))
+        resp.readline()
+        assert resp.read(int(head["Content-Length"]))[:2] == b"\xff\xd8"
         conn.close()
 
         # MQTT: a real client got the daemon's per-track events (QoS 1) and its status.
@@ -442,3 +442,42 @@ def test_cli_check_install_and_export(tmp_path, daemon_build, video):
     assert [row["label"] for row in json.loads(out.read_text())] == ["sadness"]
     result = _cli("events", "export", str(tmp_path / "missing.sqlite"))
     assert result.returncode == 2 and "not found" in result.stderr
+
+
+def test_rtsp_credentials_never_shown_or_logged(tmp_path, daemon_build):
+    """/v1/status, the log, systemd's STATUS= and `daemon check` show the URL without its password."""
+    notify_sock, notify_path = _notify_socket(tmp_path)
+    port = free_port()
+    url = f"rtsp://admin:hunter2@127.0.0.1:{free_port()}/stream1"  # nothing listens there
+    config = _config(tmp_path, daemon_build, url, port, source_extra="")
+    daemon = DaemonProcess(config, port, env={"NOTIFY_SOCKET": notify_path})
+    try:
+        status = daemon.wait_for(
+            lambda: (s := daemon.json("/v1/status"))["source"]["error"] and s,
+            what="the source's error",
+        )
+        body = json.dumps(status)
+        assert "hunter2" not in body, body
+        assert status["source"]["spec"].startswith("rtsp://admin:***@127.0.0.1:")
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.proc.wait(10) == 0
+        output = daemon.output()
+        assert "hunter2" not in output and "rtsp://admin:***@" in output, output
+        messages = "".join(_drain(notify_sock))
+        assert "STATUS=" in messages and "hunter2" not in messages, messages
+    finally:
+        daemon.close()
+        notify_sock.close()
+    result = _cli("daemon", "check", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert json.loads(result.stdout)["source"].startswith("rtsp://admin:***@")
+
+
+def test_cli_check_takes_a_device_node_as_a_camera(tmp_path, daemon_build):
+    config = _config(tmp_path, daemon_build, "/dev/video0", free_port(), source_extra="")
+    result = _cli("daemon", "check", str(config))
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)["source_check"]
+    # No camera on a CI machine: the daemon looks for camera 0, not for a file.
+    assert found == "ok" or "no camera at index 0" in found, found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -10,7 +11,13 @@ import subprocess
 import pytest
 
 from emoedge.daemon.config import load_config
-from emoedge.daemon.systemd import UnitOptions, notify, render_unit, watchdog_interval
+from emoedge.daemon.systemd import (
+    UnitOptions,
+    notify,
+    render_unit,
+    unit_warnings,
+    watchdog_interval,
+)
 
 
 def test_notify_sends_datagrams_and_is_a_noop_outside_systemd(tmp_path, monkeypatch):
@@ -45,16 +52,14 @@ def test_watchdog_interval(monkeypatch):
     assert watchdog_interval() is None
 
 
-def _config(tmp_path):
+def _config(tmp_path, log="var/ev.db"):
     build = tmp_path / "build"
     build.mkdir()
     (build / "manifest.json").write_text(json.dumps({"schema": "emoedge.build/1"}))
     (tmp_path / "var").mkdir()
     path = tmp_path / "daemon.toml"
-    path.write_text(
-        '[pipeline]\nbuild = "build"\n[source]\nspec = 0\n[events]\nlog = "var/ev.db"\n'
-    )
-    return load_config(path)
+    path.write_text(f'[pipeline]\nbuild = "build"\n[source]\nspec = 0\n[events]\nlog = "{log}"\n')
+    return load_config(path, check_files=log.startswith("var/"))
 
 
 def test_unit_text(tmp_path):
@@ -90,3 +95,57 @@ def test_systemd_analyze_accepts_the_unit(tmp_path):
     # Complaints about the host (no running systemd, other units) are not ours; ours name the file.
     ours = [line for line in result.stderr.splitlines() if unit.name in line]
     assert not ours, result.stderr
+
+
+HARDENED = (
+    "NoNewPrivileges=yes",
+    "CapabilityBoundingSet=",
+    "ProtectSystem=strict",
+    "SupplementaryGroups=video",
+    "MemoryMax=1G",
+    "PrivateTmp=yes",
+    "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+)
+
+
+def test_the_unit_runs_unprivileged_and_sandboxed_by_default(tmp_path):
+    """No --user: not root but a DynamicUser, its event log in its own StateDirectory."""
+    cfg = _config(tmp_path, log="/var/lib/emoedge/events.sqlite")
+    lines = render_unit(cfg, UnitOptions(exec_start=("/usr/bin/emoedge",))).splitlines()
+    for line in (*HARDENED, "DynamicUser=yes", "StateDirectory=emoedge", "ProtectHome=yes"):
+        assert line in lines, line
+    assert not [line for line in lines if line.startswith(("User=", "ReadWritePaths="))]
+    assert not unit_warnings(cfg)
+
+
+def test_a_named_user_and_a_log_elsewhere_get_read_write_paths(tmp_path):
+    cfg = _config(tmp_path)
+    options = UnitOptions(user="emoedge", memory_max="512M", exec_start=("/usr/bin/emoedge",))
+    lines = render_unit(cfg, options).splitlines()
+    for line in (*HARDENED[:-3], "User=emoedge", "Group=emoedge", "MemoryMax=512M"):
+        assert line in lines, line
+    assert f"ReadWritePaths={tmp_path / 'var'}" in lines and "DynamicUser=yes" not in lines
+    home = UnitOptions(exec_start=("/home/pi/.venv/bin/emoedge",))
+    assert "ProtectHome=read-only" in render_unit(cfg, home).splitlines()  # the venv stays readable
+    assert unit_warnings(cfg) and "DynamicUser" in unit_warnings(cfg)[0]  # it could not write var/
+    assert not unit_warnings(cfg, options)
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+def test_systemd_analyze_security_scores_the_unit(tmp_path):
+    """`systemd-analyze security` on the unit file: recorded, and kept under 5 ("OK" or better)."""
+    cfg = _config(tmp_path, log="/var/lib/emoedge/events.sqlite")
+    unit = tmp_path / "emoedge-test.service"
+    unit.write_text(render_unit(cfg, UnitOptions(exec_start=("/usr/bin/true",))))
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    if found is None:
+        pytest.skip(f"systemd-analyze security --offline is not available: {result.stderr[-300:]}")
+    print(f"systemd-analyze security: {found.group(1)}")
+    assert float(found.group(1)) < 5.0, result.stdout

@@ -67,14 +67,17 @@ class Build:
             if key not in manifest:
                 raise ManifestError(f"{manifest_path}: missing key {key!r}")
         build = cls(root, manifest)
+        for role in build.files:
+            build.path(role)  # a manifest naming files outside its folder is refused at once
         if verify:
             build.verify()
         return build
 
     def verify(self) -> None:
         """Check every listed file exists with its recorded size and sha256."""
-        for role, entry in self.files.items():
-            path = self.root / entry["path"]
+        for role in self.files:
+            path = self.path(role)
+            entry = self.files[role]
             if not path.is_file():
                 raise ManifestError(f"{path}: {role} file listed in the manifest is missing")
             if path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
@@ -87,10 +90,26 @@ class Build:
         return self.manifest["files"]
 
     def path(self, role: str) -> Path:
+        """The file of `role`, which must lie inside the build folder.
+
+        A manifest is data that travels between machines: one naming `../x` or
+        `/etc/x` would have a runner read (and hash) files the build never held.
+        """
         try:
-            return self.root / self.files[role]["path"]
-        except KeyError:
+            relative = self.files[role]["path"]
+        except (KeyError, TypeError):
             raise ManifestError(f"{self.root}: the manifest lists no {role!r} file") from None
+        root = self.root.resolve()
+        inside = (
+            isinstance(relative, str)
+            and not Path(relative).is_absolute()
+            and (root / relative).resolve().is_relative_to(root)
+        )
+        if not inside:
+            raise ManifestError(
+                f"{self.root / MANIFEST_NAME}: {role} file {relative!r} is not inside the build folder"
+            )
+        return self.root / relative
 
     @property
     def labels(self) -> list[str]:

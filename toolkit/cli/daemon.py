@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
-import textwrap
 from pathlib import Path
 
 import typer
@@ -72,34 +72,34 @@ def check(
     from emoedge.daemon import config as config_module
 
     if example:
-        doc = config_module.__doc__ or ""
-        out.print(
-            textwrap.dedent(doc[doc.index("    [pipeline]") :]).strip(),
-            markup=False,
-            highlight=False,
-        )
+        out.print(config_module.example_config().rstrip(), markup=False, highlight=False)
         return
     if config is None:
         raise UserInputError("give a config file (or --example)")
     from emoedge.build import Build
     from emoedge.daemon.eventlog import EventLog
+    from emoedge.daemon.redact import install_log_redaction, redact
 
+    install_log_redaction()
     cfg = config_module.load_config(config)
     build = Build.load(cfg.pipeline.build)  # checksums
     log = EventLog(cfg.events.log)
     log.close()
     report = {**cfg.summary(), "labels": build.labels, "target": build.target}
     if open_source:
+        from rich.markup import escape
+
         from emoedge.targets.sources import SourceError
         from emoedge.targets.sources import open_source as open_
 
         try:
-            with open_(cfg.source.spec, realtime=False, loop=False) as source:
+            with open_(cfg.source_to_open(), realtime=False, loop=False) as source:
                 frame = next(iter(source), None)
             report["source_check"] = "ok" if frame is not None else "opened, but gave no frame"
         except SourceError as exc:
-            report["source_check"] = f"not available now ({exc}); the daemon will retry"
-            console.print(f"[yellow]warning:[/yellow] {exc}", highlight=False)
+            problem = redact(str(exc))
+            report["source_check"] = f"not available now ({problem}); the daemon will retry"
+            console.print(f"[yellow]warning:[/yellow] {escape(problem)}", highlight=False)
     out.print_json(json.dumps(report))
 
 
@@ -114,23 +114,45 @@ def install(
         help="Where to write the unit [default: /etc/systemd/system/NAME.service].",
     ),
     name: str = typer.Option("emoedge", help="The unit's name."),
-    user: str = typer.Option(None, help="Run as this user (recommended; needs the video group)."),
+    user: str = typer.Option(
+        None,
+        help="Run as this existing user (it needs the video group) [default: DynamicUser=yes, "
+        "a fresh unprivileged user, with the event log under /var/lib].",
+    ),
     watchdog: int = typer.Option(30, help="WatchdogSec: restart when the loop hangs this long."),
+    memory_max: str = typer.Option("1G", help="MemoryMax: restart the daemon above this memory."),
 ) -> None:
-    """Write a systemd unit (Type=notify, watchdog, Restart=on-failure) for this config.
+    """Write a hardened systemd unit (Type=notify, watchdog, Restart=on-failure) for this config.
 
-    The config is validated first. Then: `systemctl daemon-reload && systemctl
-    enable --now NAME`.
+    No root, no capabilities, a read-only file system but for the event log's
+    folder (its StateDirectory when under /var/lib). The config is validated
+    first. Then: `systemctl daemon-reload && systemctl enable --now NAME`.
     """
+    import pwd
+
     from emoedge.daemon.config import load_config
-    from emoedge.daemon.systemd import UnitOptions, write_unit
+    from emoedge.daemon.systemd import UnitOptions, unit_warnings, write_unit
 
     cfg = load_config(config)
     if watchdog < 5:
         raise UserInputError(f"--watchdog must be at least 5 seconds, got {watchdog}")
+    if not re.fullmatch(r"\d+(\.\d+)?[KMGT]?|\d{1,3}%|infinity", memory_max):
+        raise UserInputError(f"--memory-max must be like 512M, 1G or 50%, got {memory_max!r}")
+    options = UnitOptions(name=name, user=user, watchdog_s=watchdog, memory_max=memory_max)
     target = output or Path("/etc/systemd/system") / f"{name}.service"
+    if user is not None:
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            console.print(
+                f"[yellow]warning:[/yellow] no user {user!r} here; create it with: sudo useradd "
+                f"--system --user-group --groups video --no-create-home --shell /usr/sbin/nologin {user}",
+                highlight=False,
+            )
+    for warning in unit_warnings(cfg, options):
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     try:
-        path = write_unit(cfg, target, UnitOptions(name=name, user=user, watchdog_s=watchdog))
+        path = write_unit(cfg, target, options)
     except PermissionError:
         raise UserInputError(
             f"{target}: permission denied (run as root, or use --output)"

@@ -216,20 +216,16 @@ def _stop_on_sigterm() -> None:
 
 
 def _device_camera(source: str, build: Path) -> str:
-    """`camera` / `camera:N` means the build's target camera: picamera2 on rpi, the CSI
-    GStreamer pipeline on jetson, V4L2 on x86. A digit always means V4L2."""
+    """`camera` / `camera:N` means the build's target camera (picamera2 on rpi, the CSI
+    GStreamer pipeline on jetson, V4L2 on x86) and a /dev/videoN node its index: the
+    meaning `emoedge.targets.profiles.device_camera` gives the daemon too."""
     from emoedge.build import Build
-    from emoedge.targets.profiles import PROFILES
-    from emoedge.targets.sources import camera_spec
+    from emoedge.targets.profiles import device_camera
 
-    name, _, number = source.partition(":")
-    if name != "camera" or (number and not number.isdigit()):
-        return source
-    target = Build.load(build, verify=False).target
-    backend = PROFILES[target].camera if target in PROFILES else "v4l2"
-    spec = camera_spec(backend, int(number or 0))
-    console.print(f"[dim]camera for {target or 'this'} build: {spec}[/dim]", highlight=False)
-    return spec
+    spec = device_camera(source, Build.load(build, verify=False).target)
+    if str(spec) != source:
+        console.print(f"[dim]camera {source}: {spec}[/dim]", highlight=False)
+    return str(spec)
 
 
 def _check_gui() -> None:

@@ -10,7 +10,7 @@ and the config can say `build = "build"`.
 Example (every key optional except `pipeline.build` and `source.spec`)::
 
     [pipeline]
-    build = "builds/x86"          # an `emoedge export` folder
+    build = "builds/mini_xception-rpi-int8"  # the folder `emoedge export --target rpi` writes
     runtime = ""                  # override the manifest's runtime ("" = manifest)
     threads = 0                   # 0 = the manifest's setting
     detector = ""                 # override the manifest's detector
@@ -19,7 +19,10 @@ Example (every key optional except `pipeline.build` and `source.spec`)::
     flip_tta = false              # also classify the mirrored face (+1 point, 2x classifier)
 
     [source]
-    spec = "/dev/video0"          # camera index, device, file, folder or URL
+    spec = "camera"               # the build's target camera, as in `emoedge run --source camera`
+                                  # (picamera2 on rpi, CSI on jetson, V4L2 0 on x86); or a camera
+                                  # index (0), a device (/dev/video0), rtsp://user:pass@host/...,
+                                  # a video file or an image folder
     loop = false                  # loop a video file / folder (demos, tests)
     realtime = "auto"             # true: play files at their frame rate; false: as fast as
                                   # the pipeline goes; "auto": cameras live, files fast
@@ -33,15 +36,27 @@ Example (every key optional except `pipeline.build` and `source.spec`)::
     preview = false               # annotated MJPEG at /v1/preview.mjpeg
     max_requests_per_s = 200      # the API's budget: more requests wait their turn
                                   # (0 = no limit); it caps what clients take from the pipeline
+    max_client_requests_per_s = 50  # one client address's share of it (0 = no share)
+    allowed_hosts = []            # Host names served besides loopback, this machine's name and
+                                  # its addresses (DNS-rebinding guard); ["*"] = any
+    max_connections = 64          # open connections; more are closed at once
+    max_streams = 8               # SSE and MJPEG clients together
+    request_timeout_s = 10.0      # a connection must send a whole request head this fast
+    tls_cert_file = ""            # HTTPS with this certificate (PEM, chain included) ...
+    tls_key_file = ""             # ... and its key; "" = plain HTTP
 
     [mqtt]
     enabled = false
     host = "localhost"
     port = 1883
-    topic_prefix = "emoedge/<hostname>"
+    topic_prefix = ""             # "" = emoedge/<hostname>
     client_id = ""                # "" = emoedge-<hostname>-<pid>
     username = ""
     password = ""                 # or password_file
+    tls = false                   # TLS to the broker (port 8883 unless set)
+    ca_file = ""                  # the CA of the broker's certificate ("" = the system's CAs)
+    cert_file = ""                # a client certificate and its key, for brokers that ask
+    key_file = ""
     keepalive_s = 30
 
     [events]
@@ -64,6 +79,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from emoedge.daemon.redact import redact
 from emoedge.errors import UserInputError
 
 PRIVACY_MODES = ("full", "aggregates")
@@ -93,6 +109,11 @@ class SourceConfig:
     retry_max_s: float = 30.0
     stall_timeout_s: float = 10.0
 
+    @property
+    def shown(self) -> str:
+        """The spec as it may be shown and logged: a URL's password redacted."""
+        return redact(str(self.spec))
+
 
 @dataclass(frozen=True)
 class HttpConfig:
@@ -101,6 +122,13 @@ class HttpConfig:
     token: str | None = field(default=None, repr=False)
     preview: bool = False
     max_requests_per_s: float = 200.0  # 0 = no limit
+    max_client_requests_per_s: float = 50.0  # 0 = only the total limit
+    allowed_hosts: tuple[str, ...] = ()
+    max_connections: int = 64
+    max_streams: int = 8
+    request_timeout_s: float = 10.0
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
 
     @property
     def loopback_only(self) -> bool:
@@ -117,6 +145,10 @@ class MqttConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     keepalive_s: int = 30
+    tls: bool = False
+    ca_file: Path | None = None  # None: the system's CAs
+    cert_file: Path | None = None
+    key_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -141,12 +173,26 @@ class DaemonConfig:
     def aggregates_only(self) -> bool:
         return self.privacy == "aggregates"
 
+    def source_to_open(self) -> str | int:
+        """The source spec as `open_source` takes it, worked out at each open.
+
+        `camera` is the build's target camera and a device node its V4L2 index,
+        as in `emoedge run` (`emoedge.targets.profiles.device_camera`).
+        """
+        from emoedge.build import Build
+        from emoedge.targets.profiles import device_camera
+
+        spec = self.source.spec
+        needs_target = str(spec).partition(":")[0] == "camera"
+        target = Build.load(self.pipeline.build, verify=False).target if needs_target else None
+        return device_camera(spec, target)
+
     def summary(self) -> dict[str, Any]:
         """What the config says, without secrets (for `daemon check` and /v1/status)."""
         return {
             "config": str(self.path),
             "build": str(self.pipeline.build),
-            "source": str(self.source.spec),
+            "source": self.source.shown,
             "http": f"{self.http.host}:{self.http.port}",
             "token": "set" if self.http.token else "none",
             "preview": self.http.preview,
@@ -251,6 +297,20 @@ def _secret(section: _Section, key: str, base: Path) -> str | None:
     return inline
 
 
+TLS_FILES = ("ca_file", "cert_file", "key_file")
+
+
+def _tls_file(section: _Section, key: str, base: Path, check_files: bool) -> Path | None:
+    """A PEM file for MQTT's TLS, relative to the config; it must exist when checked."""
+    text = section.string(key) or None
+    if text is None:
+        return None
+    path = _resolve(base, text)
+    if check_files and not path.is_file():
+        section.errors.append(f"{section.name}.{key}: {path} not found")
+    return path
+
+
 def _realtime(section: _Section) -> bool | None:
     value = section._get("realtime", (bool, str), 'true, false or "auto"', "auto")
     if value == "auto":
@@ -262,15 +322,31 @@ def _realtime(section: _Section) -> bool | None:
 
 
 def _looks_like_path(spec: str) -> bool:
-    """Files and folders, not camera indexes, URLs, GStreamer pipelines or picamera2."""
+    """Files and folders, not cameras (indexes, `camera`, picamera2, device nodes), URLs
+    or GStreamer pipelines."""
+    name = spec.partition(":")[0]
     return not (
-        spec.isdigit() or "://" in spec or "!" in spec or spec.startswith(("picamera2", "/dev/"))
+        spec.isdigit()
+        or name in ("camera", "picamera2")
+        or "://" in spec
+        or "!" in spec
+        or spec.startswith("/dev/")
     )
 
 
 def _resolve(base: Path, value: str) -> Path:
     path = Path(os.path.expanduser(value))
     return path if path.is_absolute() else (base / path)
+
+
+def _host_list(section: _Section) -> tuple[str, ...]:
+    hosts = section._get("allowed_hosts", (list,), "a list of host names", [])
+    if not all(isinstance(h, str) and h and not any(c in h for c in "/: ") for h in hosts):
+        section.errors.append(
+            f"{section.name}.allowed_hosts must be host names without ports, got {hosts!r}"
+        )
+        return ()
+    return tuple(h.lower() for h in hosts)
 
 
 def _parse_bind(section: _Section) -> tuple[str, int]:
@@ -361,14 +437,29 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
         token=token,
         preview=h.boolean("preview", False),
         max_requests_per_s=h.number("max_requests_per_s", 200.0, strict=False),
+        max_client_requests_per_s=h.number("max_client_requests_per_s", 50.0, strict=False),
+        allowed_hosts=_host_list(h),
+        max_connections=h.integer("max_connections", 64, low=4, high=10_000),
+        max_streams=h.integer("max_streams", 8, low=0, high=1000),
+        request_timeout_s=h.number("request_timeout_s", 10.0),
+        tls_cert_file=_tls_file(h, "tls_cert_file", base, check_files),
+        tls_key_file=_tls_file(h, "tls_key_file", base, check_files),
     )
+    if bool(http.tls_cert_file) != bool(http.tls_key_file):
+        errors.append("http: give tls_cert_file and tls_key_file together")
     h.finish()
 
     m = _Section("mqtt", data.get("mqtt"), errors)
+    tls = m.boolean("tls", False)
+    tls_files = {key: _tls_file(m, key, base, check_files) for key in TLS_FILES}
+    if not tls and any(tls_files.values()):
+        errors.append("mqtt: ca_file, cert_file and key_file need mqtt.tls = true")
+    if bool(tls_files["cert_file"]) != bool(tls_files["key_file"]):
+        errors.append("mqtt: give cert_file and key_file together (a client certificate)")
     mqtt = MqttConfig(
         enabled=m.boolean("enabled", False),
         host=m.string("host", "localhost"),
-        port=m.integer("port", 1883, low=1, high=65535),
+        port=m.integer("port", 8883 if tls else 1883, low=1, high=65535),
         topic_prefix=(m.string("topic_prefix", "") or f"emoedge/{socket.gethostname()}").rstrip(
             "/"
         ),
@@ -376,7 +467,11 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
         username=m.string("username") or None,
         password=_secret(m, "password", base),
         keepalive_s=m.integer("keepalive_s", 30, low=5, high=3600),
+        tls=tls,
+        **tls_files,
     )
+    if mqtt.password and not mqtt.username:
+        errors.append("mqtt: a password needs mqtt.username")
     if any(ch in mqtt.topic_prefix for ch in "+#"):
         errors.append(
             f"mqtt.topic_prefix must not contain MQTT wildcards, got {mqtt.topic_prefix!r}"
@@ -416,6 +511,14 @@ def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) 
         events=events,
         privacy=mode,
     )
+
+
+def example_config() -> str:
+    """The commented example above, as `emoedge daemon check --example` prints it."""
+    import textwrap
+
+    doc = __doc__ or ""
+    return textwrap.dedent(doc[doc.index("    [pipeline]") :]).strip() + "\n"
 
 
 def load_config(path: str | Path, *, check_files: bool = True) -> DaemonConfig:

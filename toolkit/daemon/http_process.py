@@ -14,8 +14,10 @@ The child serves the same `HttpApi` from a `MirroredState`: a `ServiceState`
 whose fields the daemon refreshes `PUBLISH_HZ` times a second, plus every hub
 event as it happens. `POST /v1/reload` travels back to the daemon and its answer
 returns. The child ignores the signals meant for the daemon and ends when the
-daemon says so or when its pipe closes, so even a daemon killed with -9 leaves
-no server behind.
+daemon says so or when its pipe closes, and on Linux the kernel kills it with
+the daemon (PR_SET_PDEATHSIG: when the thread that started it ends, so the
+daemon starts it from its main thread), so even a daemon killed with -9 leaves
+no server behind, not even for a moment.
 
 Messages (tuples over a socket pair, pickled by `multiprocessing.connection`):
   daemon -> child  ("init", options and first state) ("state", fields)
@@ -43,6 +45,8 @@ from dataclasses import asdict
 from multiprocessing.connection import Connection
 from typing import Any
 
+from emoedge.daemon.limits import Limits
+from emoedge.daemon.redact import install_log_redaction
 from emoedge.daemon.state import BuildInfo, ServiceState
 from emoedge.errors import EmoedgeError, UserInputError
 
@@ -99,7 +103,12 @@ def export_state(state: ServiceState) -> dict[str, Any]:
 
 
 def _api_settings(
-    token: str | None, aggregates_only: bool, preview: bool, max_requests_per_s: float
+    token: str | None,
+    aggregates_only: bool,
+    preview: bool,
+    max_requests_per_s: float,
+    max_client_requests_per_s: float = 0.0,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The `HttpApi` keyword arguments the child is started with and reconfigured to."""
     return {
@@ -107,6 +116,8 @@ def _api_settings(
         "aggregates_only": aggregates_only,
         "preview": preview,
         "max_requests_per_s": max_requests_per_s,
+        "max_client_requests_per_s": max_client_requests_per_s,
+        "allowed_hosts": tuple(allowed_hosts),
     }
 
 
@@ -148,13 +159,26 @@ class HttpProcess:
         aggregates_only: bool = False,
         preview: bool = False,
         max_requests_per_s: float = 0.0,
+        max_client_requests_per_s: float = 0.0,
+        allowed_hosts: tuple[str, ...] = (),
+        limits: Limits = Limits(),
+        tls: tuple[str, str] | None = None,
         reload: Callable[[], dict[str, Any]] | None = None,
         nice: int = HTTP_NICE,
     ) -> None:
         self.state = state
         self.host = host
         self.port = port  # 0 until the child binds; a restarted child binds the same one
-        self.settings = _api_settings(token, aggregates_only, preview, max_requests_per_s)
+        self.limits = limits
+        self.tls = tls  # (certificate, key) files: HTTPS
+        self.settings = _api_settings(
+            token,
+            aggregates_only,
+            preview,
+            max_requests_per_s,
+            max_client_requests_per_s,
+            allowed_hosts,
+        )
         self.reload = reload
         self.nice = nice
         self._conn: Any = None
@@ -188,7 +212,10 @@ class HttpProcess:
                         "host": self.host,
                         "port": self.port,
                         "settings": dict(self.settings),
+                        "limits": asdict(self.limits),
+                        "tls": self.tls,
                         "nice": self.nice,
+                        "parent": os.getpid(),
                         "log_level": logging.getLogger("emoedge").getEffectiveLevel(),
                         "state": export_state(self.state),  # served from the first request
                     },
@@ -261,13 +288,22 @@ class HttpProcess:
         aggregates_only: bool,
         preview: bool,
         max_requests_per_s: float,
+        max_client_requests_per_s: float = 0.0,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
         """Apply reloaded access, privacy and budget settings in the running child.
 
         The current state goes first, so the child never serves the new settings
         beside a state from before the change (e.g. a reload count not yet raised).
         """
-        self.settings = _api_settings(token, aggregates_only, preview, max_requests_per_s)
+        self.settings = _api_settings(
+            token,
+            aggregates_only,
+            preview,
+            max_requests_per_s,
+            max_client_requests_per_s,
+            allowed_hosts,
+        )
         self._send(("config", dict(self.settings)), state_first=True)
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -421,9 +457,24 @@ class _ReloadProxy:
             slot[0].set()
 
 
+def _die_with_parent(parent: int) -> None:
+    """Have Linux kill this process the moment the daemon dies (PR_SET_PDEATHSIG).
+
+    Noticing the closed pipe takes this low-priority process a while on a busy
+    CPU, and until then it would answer with the dead daemon's last state on the
+    port a restarted daemon wants; a killed process closes its sockets at once.
+    """
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(0)
+
+
 def serve_in_child(conn: Connection) -> None:
     """The child's main: serve `HttpApi` from a mirrored state until told to stop."""
-    from emoedge.daemon.http import DaemonHTTPServer, HttpApi
 
     # The daemon handles signals and tells the child; a service manager's SIGTERM
     # to the whole group must not end the server before the daemon's final state.
@@ -431,7 +482,15 @@ def serve_in_child(conn: Connection) -> None:
         signal.signal(sig, signal.SIG_IGN)
     kind, options = conn.recv()
     assert kind == "init", kind
+    _die_with_parent(options["parent"])
+    try:
+        from emoedge.daemon.http import HttpApi
+        from emoedge.daemon.web import WebServer
+    except ImportError as exc:  # FastAPI or uvicorn missing: a clear message, not a traceback
+        conn.send(("error", f"HTTP needs {exc.name}: pip install 'emoedge[daemon]'"))
+        return
     logging.basicConfig(level=options["log_level"], format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     with contextlib.suppress(OSError):
         os.nice(options["nice"])
     state = MirroredState()
@@ -440,7 +499,15 @@ def serve_in_child(conn: Connection) -> None:
     reload = _ReloadProxy(conn, send_lock)
     api = HttpApi(state, reload=reload, **options["settings"])
     try:
-        server = DaemonHTTPServer(api, options["host"], options["port"]).start()
+        cert, key = options["tls"] or (None, None)
+        server = WebServer(
+            api,
+            options["host"],
+            options["port"],
+            Limits(**options["limits"]),
+            tls_cert=cert,
+            tls_key=key,
+        ).start()
     except UserInputError as exc:
         conn.send(("error", str(exc)))
         return

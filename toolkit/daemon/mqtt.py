@@ -65,12 +65,31 @@ class MqttPublisher:
         self.client.reconnect_delay_set(min_delay=1, max_delay=60)
         if config.username:
             self.client.username_pw_set(config.username, config.password)
+        if config.tls:
+            self._set_tls(config)
         self.client.will_set(
             f"{self.prefix}/status", json.dumps({"state": "offline"}), qos=QOS, retain=True
         )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
+
+    def _set_tls(self, config: MqttConfig) -> None:
+        """Verify the broker's certificate and name (paho's default); a client
+        certificate when the config gives one."""
+        import ssl
+
+        def name(path):
+            return str(path) if path is not None else None
+
+        try:
+            self.client.tls_set(
+                ca_certs=name(config.ca_file),
+                certfile=name(config.cert_file),
+                keyfile=name(config.key_file),
+            )
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise UserInputError(f"mqtt: cannot use the TLS files ({exc})") from exc
 
     # -- paho callbacks (its network thread) ----------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:

@@ -33,6 +33,8 @@ from emoedge.daemon.config import DaemonConfig, load_config
 from emoedge.daemon.eventlog import EventLog
 from emoedge.daemon.events import Batch, ChangeDetector, MinuteAggregator
 from emoedge.daemon.http_process import HttpProcess
+from emoedge.daemon.limits import Limits
+from emoedge.daemon.redact import install_log_redaction, redact
 from emoedge.daemon.state import BuildInfo, ServiceState
 from emoedge.daemon.systemd import notify, watchdog_interval
 from emoedge.errors import EmoedgeError, UserInputError
@@ -62,7 +64,7 @@ def _open_source(config: DaemonConfig):
     from emoedge.targets.sources import open_source
 
     s = config.source
-    return open_source(s.spec, realtime=s.realtime, queue_size=2, loop=s.loop)
+    return open_source(config.source_to_open(), realtime=s.realtime, queue_size=2, loop=s.loop)
 
 
 class DaemonService:
@@ -79,7 +81,7 @@ class DaemonService:
         self._pipeline_factory = pipeline_factory
         self._source_factory = source_factory
         self.state = ServiceState()
-        self.state.source_spec = str(config.source.spec)
+        self.state.source_spec = config.source.shown
         self._stop = threading.Event()
         self._reload_requested = threading.Event()
         self._reload_lock = threading.Lock()
@@ -118,6 +120,16 @@ class DaemonService:
             aggregates_only=cfg.aggregates_only,
             preview=cfg.http.preview,
             max_requests_per_s=cfg.http.max_requests_per_s,
+            max_client_requests_per_s=cfg.http.max_client_requests_per_s,
+            allowed_hosts=cfg.http.allowed_hosts,
+            limits=Limits(
+                max_connections=cfg.http.max_connections,
+                max_streams=cfg.http.max_streams,
+                request_timeout_s=cfg.http.request_timeout_s,
+            ),
+            tls=(str(cfg.http.tls_cert_file), str(cfg.http.tls_key_file))
+            if cfg.http.tls_cert_file
+            else None,
             reload=self.reload,
         ).start()
         if cfg.mqtt.enabled:
@@ -131,7 +143,7 @@ class DaemonService:
             cfg.events.log,
             cfg.privacy,
         )
-        notify(f"READY=1\nSTATUS=starting: {cfg.source.spec}")
+        notify(f"READY=1\nSTATUS=starting: {cfg.source.shown}")
         return self
 
     def _start_mqtt(self, cfg: DaemonConfig):
@@ -168,7 +180,8 @@ class DaemonService:
         return True
 
     def _fault(self, message: str, backoff: float) -> None:
-        log.warning("source %s: %s; retrying in %.1f s", self.config.source.spec, message, backoff)
+        message = redact(message)  # a source's error names its URL, password and all
+        log.warning("source %s: %s; retrying in %.1f s", self.config.source.shown, message, backoff)
         self.state.set_state("reconnecting", message, retry_in_s=backoff)
         notify(f"STATUS=reconnecting: {message}")
         if self.mqtt is not None:
@@ -197,14 +210,14 @@ class DaemonService:
                         got_frame = True
                         backoff = self.config.source.retry_initial_s
                         self.state.set_state("running")
-                        notify(f"STATUS=running: {self.config.source.spec}")
+                        notify(f"STATUS=running: {self.config.source.shown}")
                         if self.mqtt is not None:
                             self.mqtt.source_state("running")
                     self._process(frame, source)
             except EmoedgeError as exc:
                 reason = str(exc)
             except Exception as exc:  # a driver or decoder fault is a source fault too
-                log.exception("source %s failed", self.config.source.spec)
+                log.exception("source %s failed", self.config.source.shown)
                 reason = f"{type(exc).__name__}: {exc}"
             finally:
                 self._dropped_base += int(getattr(source, "dropped", 0) or 0)
@@ -334,6 +347,13 @@ class DaemonService:
                     restart.append("http.bind")
                 if new.events.log != old.events.log:
                     restart.append("events.log")
+                limits = ("max_connections", "max_streams", "request_timeout_s")
+                limits += ("tls_cert_file", "tls_key_file")
+                restart += [
+                    f"http.{name}"
+                    for name in limits
+                    if getattr(new.http, name) != getattr(old.http, name)
+                ]
                 if new.pipeline != old.pipeline:
                     self._pending_pipeline = self._pipeline_factory(new)  # fails -> old stays
                 with self._loop_lock:
@@ -353,7 +373,7 @@ class DaemonService:
                     if new.mqtt.enabled:
                         self.mqtt = self._start_mqtt(self.config)
                 if new.source != old.source:
-                    self.state.source_spec = str(new.source.spec)
+                    self.state.source_spec = new.source.shown
                     self._source_changed.set()
                     source = self._source
                     if source is not None and getattr(source, "live", False):
@@ -368,6 +388,8 @@ class DaemonService:
                     aggregates_only=self.config.aggregates_only,
                     preview=http.preview,
                     max_requests_per_s=http.max_requests_per_s,
+                    max_client_requests_per_s=http.max_client_requests_per_s,
+                    allowed_hosts=http.allowed_hosts,
                 )
                 log.info(
                     "daemon: config reloaded (changed: %s%s)",
@@ -417,7 +439,7 @@ class DaemonService:
         if silent > self.config.source.stall_timeout_s:
             source = self._source
             log.warning(
-                "source %s: no frame for %.1f s; reopening", self.config.source.spec, silent
+                "source %s: no frame for %.1f s; reopening", self.config.source.shown, silent
             )
             self._last_frame = time.monotonic()
             if source is not None and getattr(source, "live", False):
@@ -430,6 +452,7 @@ class DaemonService:
 
     def run(self, *, install_signals: bool = True) -> int:
         """Start, serve until SIGTERM/SIGINT (or `request_stop`), stop; returns the exit code."""
+        install_log_redaction()
         if install_signals:
             signal.signal(signal.SIGTERM, lambda *_: self.request_stop())
             signal.signal(signal.SIGINT, lambda *_: self.request_stop())
