@@ -17,16 +17,28 @@ install_mosquitto() {
         return 0
     fi
     local sudo=""
-    if [ "$(id -u)" != "0" ]; then sudo="sudo"; fi
+    if [ "$(id -u)" != "0" ]; then
+        if ! command -v sudo >/dev/null 2>&1; then
+            echo "note: the MQTT tests need Mosquitto (Debian package 'mosquitto'); not root and" \
+                 "no sudo, so it is not installed and those tests will be skipped" >&2
+            return 0
+        fi
+        sudo="sudo"
+    fi
+    echo "Installing Mosquitto (Debian package 'mosquitto') with apt-get for the daemon's MQTT" \
+         "tests${sudo:+; sudo may ask for your password}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq >/dev/null
-    $sudo apt-get install -y -qq --no-install-recommends mosquitto >/dev/null
+    if ! { $sudo apt-get update -qq >/dev/null && \
+           $sudo apt-get install -y -qq --no-install-recommends mosquitto >/dev/null; }; then
+        echo "note: apt-get could not install mosquitto; the MQTT tests will be skipped" >&2
+        return 0
+    fi
     # Debian's package may start a system broker on 1883; the tests do not need it.
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
         $sudo systemctl stop mosquitto || true
         $sudo systemctl disable mosquitto >/dev/null 2>&1 || true
     fi
-    [ -n "$(find_mosquitto)" ] || { echo "mosquitto did not install" >&2; exit 1; }
+    [ -n "$(find_mosquitto)" ] || echo "note: mosquitto did not install; the MQTT tests will be skipped" >&2
 }
 
 start_mosquitto() {
