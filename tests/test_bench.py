@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -18,35 +20,37 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def quick_bench(tmp_path_factory, ferplus_fixture):
-    """One quick run for the rpi target plus a deliberately broken variant (int4 does not exist)."""
-    out = tmp_path_factory.mktemp("bench")
-    result = runner.invoke(
-        app,
-        [
-            "bench",
-            "--quick",
-            "--target",
-            "rpi",
-            "--variant",
-            "tflite:int4",
-            "--no-peer",
-            "--no-floor",
-            "--data",
-            str(ferplus_fixture),
-            "--frames",
-            str(FRAMES),
-            "--out",
-            str(out),
-        ],
-    )
+    """One quick run for the rpi target plus a deliberately broken variant (int4 does not
+    exist), with no --out, from a scratch working directory: the default output folder is
+    under test too. Returns the CLI result, the results folder and that directory."""
+    cwd = tmp_path_factory.mktemp("bench-cwd")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
+        result = runner.invoke(
+            app,
+            [
+                "bench",
+                "--quick",
+                "--target",
+                "rpi",
+                "--variant",
+                "tflite:int4",
+                "--no-peer",
+                "--no-floor",
+                "--data",
+                str(ferplus_fixture),
+                "--frames",
+                str(FRAMES),
+            ],
+        )
     assert result.exit_code == 0, result.output
-    folders = list(out.iterdir())
+    folders = [path.parent for path in cwd.rglob("bench.json")]
     assert len(folders) == 1, folders  # one device-fingerprint folder
-    return result, folders[0]
+    return result, folders[0], cwd
 
 
 def test_quick_bench_rows_and_statuses(quick_bench):
-    _, folder = quick_bench
+    _, folder, _ = quick_bench
     data = json.loads((folder / "bench.json").read_text())
     rows = {(r["model"], r["variant"]): r for r in data["rows"]}
     assert {v for _, v in rows} == {
@@ -82,8 +86,8 @@ def test_quick_bench_rows_and_statuses(quick_bench):
 
 
 def test_quick_bench_outputs(quick_bench):
-    result, folder = quick_bench
-    for name in ("bench.json", "bench.csv", "bench.md", "latency.png", "accuracy_size.png"):
+    result, folder, _ = quick_bench
+    for name in ("bench.json", "bench.csv", "bench.md", "latency.png", "size.png"):
         assert (folder / name).is_file() and (folder / name).stat().st_size > 0, name
     with (folder / "bench.csv").open() as handle:
         table = list(csv.DictReader(handle))
@@ -124,7 +128,7 @@ def test_race_alternates_a_build_and_the_peer_in_turns(quick_bench):
     pytest.importorskip("fer", reason="peer not installed (pip install --no-deps fer==25.10.3)")
     from emoedge.bench.race import PEER, race
 
-    _, folder = quick_bench
+    _, folder, _ = quick_bench
     data = json.loads((folder / "bench.json").read_text())
     build = next(r["build"] for r in data["rows"] if r["variant"] == "tflite:int8")
     frames = [str(p) for p in sorted(FRAMES.glob("*.jpg"))[:3]]
@@ -151,7 +155,7 @@ def test_goal_judges_the_race_ratio_over_the_separate_rows():
         "precision": "int8",
         "status": "ok",
         "pipeline": {"fps": 900.0, "faces": 134, "frames": 134},
-        "accuracy": {"accuracy": 0.8, "accuracy7": 0.8},
+        "accuracy": {"accuracy": 0.8, "accuracy7": 0.8, "images": 3137, "images7": 3122},
     }
     peer = {
         "model": "fer",
@@ -160,7 +164,7 @@ def test_goal_judges_the_race_ratio_over_the_separate_rows():
         "status": "ok",
         "peer": True,
         "pipeline": {"fps": 100.0},
-        "accuracy": {"accuracy7": 0.67},
+        "accuracy": {"accuracy7": 0.67, "images7": 3122},
     }
     result = {
         "rows": [row, peer],
@@ -250,3 +254,161 @@ def test_ctrl_c_keeps_the_rows_already_measured(quick_bench, ferplus_fixture, tm
     markdown = written["markdown"].read_text()
     assert "**Interrupted** (Ctrl-C) during: zoo:mini_xception tflite:int8" in markdown
     assert json.loads(written["json"].read_text())["interrupted"] == result["interrupted"]
+
+
+def test_quick_bench_writes_below_the_current_directory(quick_bench):
+    """With no --out the results go to ./bench-results/bench-<date>-quick/, not into the
+    source tree: a quick run left untracked files in benchmarks/results/."""
+    result, folder, cwd = quick_bench
+    assert folder.parent.parent == cwd / "bench-results"
+    assert re.fullmatch(r"bench-\d{4}-\d{2}-\d{2}-quick", folder.parent.name)
+    assert not folder.is_relative_to(REPO)
+    assert f"results: {folder.relative_to(cwd)} (" in result.output
+
+
+def test_quick_bench_counts_what_it_used_and_prints_no_accuracy_from_the_fixture(
+    quick_bench, ferplus_fixture
+):
+    """The fixture holds fewer test images and photos than --quick asks for: the outputs
+    give the counts used, and no accuracy figure from so few images (24: one image moves
+    an accuracy by 4.17 points)."""
+    from emoedge.bench.accuracy import load_test_faces
+    from emoedge.bench.derive import MIN_ACCURACY_IMAGES
+
+    result, folder, _ = quick_bench
+    images = len(load_test_faces(ferplus_fixture, None).labels)
+    photos = len(list(FRAMES.glob("*.jpg")))
+    assert images < MIN_ACCURACY_IMAGES and photos < 8
+    data = json.loads((folder / "bench.json").read_text())
+    assert data["accuracy_sample"]["images"] == images
+    assert data["accuracy_sample"]["meaningful"] is False
+    markdown = (folder / "bench.md").read_text()
+    assert f"({images} images)" in markdown and f"FPS: {photos} photos" in markdown
+    assert "(300 images)" not in markdown and "Accuracy not meaningful" in markdown
+    said = " ".join(result.output.split())  # notes may wrap on the piped console
+    assert f"measured on {images} FER+ test images" in said
+    assert f", {photos} photos from" in said and "Accuracy not meaningful" in said
+    with (folder / "bench.csv").open() as handle:
+        table = [r for r in csv.DictReader(handle) if r["status"] == "ok"]
+    assert table and all(r["accuracy"] == r["accuracy7"] == "—" for r in table)
+    for row in (r for r in data["rows"] if r["status"] == "ok"):
+        figure = f"{row['accuracy']['accuracy'] * 100:.2f}"
+        assert figure not in result.output and f"| {figure} |" not in markdown
+
+
+def test_quick_ratio_to_the_peer_is_labelled_unreliable_and_judges_no_goal():
+    """--quick does not race: its ratio to the peer comes from rows measured minutes
+    apart (two identical runs: 5.8x and 8.8x), so it is labelled so and the goal it
+    would pass is not judged on it."""
+    from emoedge.bench.derive import derive
+    from emoedge.bench.report import goals_text, peer_ratio_lines
+
+    ours = {
+        "model": "zoo:m",
+        "variant": "tflite:int8",
+        "format": "tflite",
+        "runtime": "litert",
+        "precision": "int8",
+        "status": "ok",
+        "pipeline": {"fps": 1200.0, "faces": 6, "frames": 6},
+        "accuracy": {"accuracy": 0.8, "accuracy7": 0.8, "images": 300, "images7": 298},
+    }
+    peer = {
+        "model": "fer",
+        "variant": "fer-tflite",
+        "precision": "int8",
+        "status": "ok",
+        "peer": True,
+        "pipeline": {"fps": 100.0},
+        "accuracy": {"accuracy7": 0.67, "images7": 298},
+    }
+    result = derive({"rows": [ours, peer], "models": {}, "peak": None, "race": None, "quick": True})
+    goal = result["goals"]["fps_vs_peer"][0]
+    assert goal["ratio"] == pytest.approx(12.0) and goal["ratio_source"] == "separate"
+    assert goal["met"] is None
+    assert peer_ratio_lines(result) == [
+        "m tflite:int8: 12.0x the peer's FPS "
+        "(unreliable: separate runs minutes apart, --quick does not race)"
+    ]
+    line = next(line for line in goals_text(result) if "zoo:m tflite:int8" in line)
+    assert "12.0x (unreliable" in line and line.endswith("**not judged**")
+    # the same figures on 300 images print their accuracy: the threshold is the sample's
+    assert "80.00% vs peer 67.00%" in line
+
+
+def test_terminal_table_keeps_model_and_variant_whole_in_80_columns(quick_bench, monkeypatch):
+    """rich squeezed the 15-column table into an 80-column terminal by cutting every cell
+    ("mini_xcep…", "openvino…"): fp32 and int8 rows looked alike. Each row must show its
+    model and variant whole, and no cell is cut."""
+    from rich.console import Console
+
+    from emoedge.bench.report import rich_table
+    from emoedge.cli import common
+
+    _, folder, _ = quick_bench
+    data = json.loads((folder / "bench.json").read_text())
+    screen = io.StringIO()
+    terminal = Console(file=screen, width=80, force_terminal=True, color_system=None)
+    monkeypatch.setattr(common, "out", terminal)
+    common.print_table(rich_table(data))
+    lines = screen.getvalue().splitlines()
+    table = [line for line in lines if line and line[0] in "┏┃┡│└"]
+    assert table and all(len(line) <= 80 for line in table)
+    assert not any("…" in line for line in table)
+    for row in data["rows"]:
+        cells = (row["model"].removeprefix("zoo:"), row["variant"])
+        pattern = rf"│ {re.escape(cells[0])} +│ {re.escape(cells[1])} +│"
+        assert any(re.match(pattern, line) for line in table), cells
+
+
+def _saved_full_bench() -> dict:
+    """The newest committed full bench, re-derived: real measurements of every format,
+    where fp32 builds share an accuracy and nearly a size."""
+    from emoedge.bench.derive import derive
+
+    saved = sorted(
+        (
+            p
+            for p in (REPO / "benchmarks" / "results").glob("bench-*/*/bench.json")
+            if not json.loads(p.read_text())["quick"]
+        ),
+        key=lambda p: p.parent.parent.name,
+    )
+    if not saved:
+        pytest.skip("no committed full bench result in benchmarks/results")
+    return derive(json.loads(saved[-1].read_text()))
+
+
+def test_accuracy_size_chart_labels_every_row_apart_and_quick_has_no_accuracy_axis(quick_bench):
+    """The scatter drew the fp32 builds of a model, labels and all, on one spot. Now one
+    labelled row per build, labels never overlapping, size on a log axis, accuracy with
+    its interval on an axis as wide as the figures; on the fixture's 24 images, a size
+    chart alone."""
+    from emoedge.bench.report import accuracy_size_figure
+
+    full = _saved_full_bench()
+    figure, name = accuracy_size_figure(full)
+    assert name == "accuracy_size.png"
+    accuracy_ax, size_ax = figure.axes[:2]
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    rows = [r for r in full["rows"] if r["status"] == "ok" and not r.get("peer")]
+    labels = accuracy_ax.get_yticklabels()
+    assert [t.get_text() for t in labels] == [
+        f"{r['model'].removeprefix('zoo:')} {r['variant']}" for r in rows
+    ]
+    for texts in (labels, [t for t in size_ax.texts if t.get_text().strip()]):
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        assert len(boxes) == len(rows)
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    assert size_ax.get_xscale() == "log" and "accuracy" in accuracy_ax.get_xlabel()
+    accuracies = [r["accuracy"]["accuracy"] * 100 for r in rows]
+    low, high = accuracy_ax.get_xlim()
+    assert low <= min(accuracies) and max(accuracies) <= high and high - low < 20
+
+    _, folder, _ = quick_bench
+    assert (folder / "size.png").is_file() and not (folder / "accuracy_size.png").exists()
+    quick = json.loads((folder / "bench.json").read_text())
+    figure, name = accuracy_size_figure(quick)
+    assert name == "size.png" and len(figure.axes) == 1
+    assert "accuracy" not in figure.axes[0].get_xlabel().lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 from emoedge.bench.derive import GOAL_FLOOR_RATIO, GOAL_FPS_RATIO, GOAL_PI4_FPS
@@ -35,11 +36,57 @@ COLUMNS = (
 )
 
 
+#: an accuracy cell on too few test images (derive.MIN_ACCURACY_IMAGES): no figure
+NOT_MEANINGFUL = "—"
+ACCURACY_KEYS = ("accuracy", "drop", "macro_f1", "accuracy7")
+#: never shortened in the terminal: without them fp32 and int8 rows look alike
+IDENTIFYING = ("model", "variant")
+
+
 def _f(value, fmt: str) -> str:
     return "" if value is None else format(value, fmt)
 
 
-def flat_row(row: dict) -> dict:
+def accuracy_shown(result: dict) -> bool:
+    """Whether accuracy figures are printed at all (derive.accuracy_sample)."""
+    return bool(result["accuracy_sample"]["meaningful"])
+
+
+def accuracy_note(result: dict) -> str | None:
+    """Why the accuracy cells hold no figure, when they hold none."""
+    sample = result["accuracy_sample"]
+    if sample["meaningful"] or not sample["images"]:
+        return None
+    return (
+        f"Accuracy not meaningful ({NOT_MEANINGFUL}): {sample['images']} FER+ test images give "
+        f"a standard error of up to ±{sample['standard_error_points']:.1f} points; figures are "
+        f"shown from {sample['min_images']} images"
+    )
+
+
+def sample_text(result: dict) -> str:
+    """What the figures were measured on, counted, not what was asked for: --quick asked
+    for 300 images and 8 photos and said so, on a fixture that held 24 and 6."""
+    images = result["accuracy_sample"]["images"]
+    photos = result["frames"]["count"]
+    return (
+        f"measured on {images or 'no'} FER+ test images"
+        + (f" from {result['data']}" if result.get("data") else "")
+        + f", {photos} photos"
+        + (f" from {result['frames']['folder']}" if photos else "")
+    )
+
+
+def flat_row(row: dict, accuracy: bool = True) -> dict:
+    """One row's cells as text; `accuracy` False puts NOT_MEANINGFUL in the accuracy
+    cells that have a figure (see `accuracy_note`)."""
+    flat = _flat_cells(row)
+    if not accuracy:
+        flat.update({k: NOT_MEANINGFUL for k in ACCURACY_KEYS if flat[k]})
+    return flat
+
+
+def _flat_cells(row: dict) -> dict:
     acc = row.get("accuracy") or {}
     l1 = row.get("latency_1t") or {}
     la = row.get("latency_all") or {}
@@ -74,28 +121,95 @@ def flat_row(row: dict) -> dict:
 TERMINAL_SKIP = ("runtime", "p95_1t", "p95_all", "stages", "reason", "macro_f1")
 
 
+class SplitTable:
+    """A table as wide as the console allows, split into several when it is not, each
+    repeating the identifying columns: rich fits a wide table to an 80-column terminal
+    by cutting every cell ("mini_xcep…", "openvino…", "8…"), and rows then cannot be
+    told apart nor read. No cell or header word is cut here (headers wrap between
+    words), unless the identifying columns and one other are wider than the console.
+    """
+
+    # a column's share of the borders and padding of rich's default table
+    CHROME = 3
+
+    def __init__(
+        self,
+        title: str,
+        columns: list[tuple[str, str]],
+        rows: list[dict[str, str]],
+        identifying: tuple[str, ...],
+        left: tuple[str, ...] = (),
+    ) -> None:
+        from rich.text import Text
+
+        self.title = title
+        self.titles = dict(columns)
+        self.keys = [key for key, _ in columns]
+        self.rows = rows
+        self.identifying = identifying
+        self.left = left
+        cells = {key: [Text.from_markup(row[key]).cell_len for row in rows] for key in self.keys}
+        # narrowest: whole cells, the header wrapped between words; natural: header on a line
+        self.narrowest = {
+            key: max(*cells[key], *(len(word) for word in self.titles[key].split()))
+            for key in self.keys
+        }
+        self.natural = {key: max(*cells[key], len(self.titles[key])) for key in self.keys}
+
+    def width(self, keys: list[str], widths: dict[str, int]) -> int:
+        return 1 + sum(widths[key] + self.CHROME for key in keys)
+
+    def table(self, keys: list[str], title: str | None, max_width: int):
+        """One table; its columns fixed at their narrowest when their natural width does
+        not fit (rich's own squeeze cuts cells before it wraps headers)."""
+        from rich.table import Table
+
+        squeeze = self.width(keys, self.natural) > max_width
+        table = Table(title=title)
+        for key in keys:
+            table.add_column(
+                self.titles[key],
+                justify="left" if key in self.left else "right",
+                width=self.narrowest[key] if squeeze else None,
+            )
+        for row in self.rows:
+            table.add_row(*(row[key] for key in keys))
+        return table
+
+    def groups(self, max_width: int) -> list[list[str]]:
+        """The other columns packed in order into tables no wider than `max_width`."""
+        ids = [key for key in self.keys if key in self.identifying]
+        groups: list[list[str]] = []
+        for key in (key for key in self.keys if key not in self.identifying):
+            if groups and self.width(ids + groups[-1] + [key], self.narrowest) <= max_width:
+                groups[-1].append(key)
+            else:
+                groups.append([key])
+        return [ids + group for group in groups] or [ids]
+
+    def __rich_console__(self, console, options):
+        for index, keys in enumerate(self.groups(options.max_width)):
+            yield self.table(keys, self.title if index == 0 else None, options.max_width)
+
+
 def rich_table(result: dict):
-    """The table, then one note per row with its stage shares or failure reason."""
+    """The table, a line saying what it was measured on, and one note per row with its
+    stage shares or failure reason."""
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     fp = result["fingerprint"]
-    table = Table(
-        title=f"emoedge bench on {describe_device(fp)}{' --quick' if result['quick'] else ''}"
-    )
     columns = [(k, t) for k, t in COLUMNS if k not in TERMINAL_SKIP]
-    for key, title in columns:
-        table.add_column(
-            title, justify="left" if key in ("model", "variant", "status") else "right"
-        )
-    notes = []
+    cells = []
+    notes = [Text(sample_text(result))]
+    if accuracy_note(result):
+        notes.append(Text(accuracy_note(result)))
     for row in result["rows"]:
-        flat = flat_row(row)
+        flat = flat_row(row, accuracy_shown(result))
         colour = {"ok": "green", "failed": "red", "skipped": "yellow"}[row["status"]]
         flat["status"] = f"[{colour}]{flat['status']}[/{colour}]"
         flat["model"] = flat["model"].removeprefix("zoo:")
-        table.add_row(*(flat[key] for key, _ in columns))
+        cells.append(flat)
         detail = flat["reason"] or (f"stages: {flat['stages']}" if flat["stages"] else "")
         if detail:
             notes.append(
@@ -104,7 +218,44 @@ def rich_table(result: dict):
                     style="red" if row["status"] == "failed" else "",
                 )
             )
+    table = SplitTable(
+        f"emoedge bench on {describe_device(fp)}{' --quick' if result['quick'] else ''}",
+        columns,
+        cells,
+        identifying=IDENTIFYING,
+        left=(*IDENTIFYING, "status"),
+    )
     return Group(table, *notes)
+
+
+def peer_ratio(goal: dict, result: dict) -> tuple[str, str | None]:
+    """A goal's FPS ratio to the peer, and what qualifies it: its spread when raced,
+    else that it is unreliable (rows measured minutes apart: two identical quick runs
+    gave one build 5.8x and 8.8x)."""
+    if not goal["ratio"]:
+        return "n/a", None
+    figure = f"{goal['ratio']:.1f}x"
+    if goal["ratio_source"] == "race":
+        low, high = goal["ratio_race_range"]
+        separate = goal.get("ratio_separate")
+        return figure, f"race, {low:.1f}-{high:.1f}" + (
+            f"; separate rows {separate:.1f}x" if separate else ""
+        )
+    why = "--quick does not race" if result["quick"] else "its race failed"
+    return figure, f"unreliable: separate runs minutes apart, {why}"
+
+
+def peer_ratio_lines(result: dict) -> list[str]:
+    """One line per int8 build for the terminal, under the table."""
+    lines = []
+    for goal in result["goals"]["fps_vs_peer"]:
+        if goal["ratio"]:
+            figure, qualifier = peer_ratio(goal, result)
+            lines.append(
+                f"{goal['model'].removeprefix('zoo:')} {goal['variant']}: {figure} the peer's FPS"
+                + (f" ({qualifier})" if qualifier else "")
+            )
+    return lines
 
 
 def write_json(result: dict, folder: Path) -> Path:
@@ -119,7 +270,7 @@ def write_csv(result: dict, folder: Path) -> Path:
         writer = csv.DictWriter(handle, fieldnames=[key for key, _ in COLUMNS])
         writer.writeheader()
         for row in result["rows"]:
-            writer.writerow(flat_row(row))
+            writer.writerow(flat_row(row, accuracy_shown(result)))
     return path
 
 
@@ -147,23 +298,19 @@ def goals_text(result: dict) -> list[str]:
     elif race.get("error"):
         lines.append(f"   (race failed: {race['error']}; ratios from the separate rows)")
     for g in goals["fps_vs_peer"]:
-        ratio = f"{g['ratio']:.1f}x" if g["ratio"] else "n/a"
-        spread = g.get("ratio_race_range")
-        if spread:
-            ratio += f" [{spread[0]:.1f}-{spread[1]:.1f}]"
-            if g.get("ratio_separate"):
-                ratio += f" (separate: {g['ratio_separate']:.1f}x)"
-        elif race.get("ratio") and g["ratio"]:
-            ratio += " (separate rows: its race failed)"
-        acc = (
-            f"{g['accuracy7']:.2%} vs peer {g['peer_accuracy7']:.2%}"
-            if g["accuracy7"] is not None and g["peer_accuracy7"] is not None
-            else "n/a"
-        )
+        figure, qualifier = peer_ratio(g, result)
+        ratio = figure + (f" ({qualifier})" if qualifier else "")
+        if accuracy_note(result):
+            acc = "not meaningful on so few test images"
+        elif g["accuracy7"] is not None and g["peer_accuracy7"] is not None:
+            acc = f"{g['accuracy7']:.2%} vs peer {g['peer_accuracy7']:.2%}"
+        else:
+            acc = "n/a"
         peer = f"{g['peer_fps']:.1f}" if g["peer_fps"] else "n/a"
+        verdict = "not judged" if g["met"] is None else ("met" if g["met"] else "NOT met")
         lines.append(
             f"   - {g['model']} {g['variant']}: {g['fps']:.1f} FPS vs peer {peer} "
-            f"FPS = {ratio}; accuracy {acc}: **{'met' if g['met'] else 'NOT met'}**"
+            f"FPS = {ratio}; accuracy {acc}: **{verdict}**"
         )
     lines += [
         "",
@@ -239,9 +386,10 @@ def write_markdown(result: dict, folder: Path, command: str | None) -> Path:
     if command:
         lines += ["Command:", "", f"    {command}", ""]
     s = result["settings"]
+    images = result["accuracy_sample"]["images"]
     lines += [
         (
-            f"FER+ test majority protocol ({s['accuracy_limit'] or 'all'} images) from `{result['data']}`; "
+            f"FER+ test majority protocol ({images or 'no'} images) from `{result['data']}`; "
             f"acc7 = the 7 classes shared with the peer (contempt images dropped). Latency: one face per "
             f"call, p50/p95 of {s['latency_iterations']} after {s['latency_warmup']} warm-up"
             f"{'' if s.get('keras_single_thread', True) else ' (Keras: all cores only)'}. FPS: "
@@ -254,11 +402,12 @@ def write_markdown(result: dict, folder: Path, command: str | None) -> Path:
             "(or the format's fp32 when Keras is not benched)."
         ),
         "",
+        *([f"**{accuracy_note(result)}.**", ""] if accuracy_note(result) else []),
         "| " + " | ".join(title for _, title in COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
     ]
     for row in result["rows"]:
-        flat = flat_row(row)
+        flat = flat_row(row, accuracy_shown(result))
         lines.append("| " + " | ".join(str(flat[k]).replace("|", "/") for k, _ in COLUMNS) + " |")
     lines += ["", *goals_text(result), ""]
     path = folder / "bench.md"
@@ -266,12 +415,101 @@ def write_markdown(result: dict, folder: Path, command: str | None) -> Path:
     return path
 
 
-def write_charts(result: dict, folder: Path) -> list[Path]:
+PRECISION_COLOURS = {"fp32": "tab:blue", "fp16": "tab:green", "int8": "tab:orange"}
+
+
+def _interval_points(accuracy: dict) -> float:
+    """Half the 95% interval of one accuracy, in points (normal approximation)."""
+    p, n = accuracy["accuracy"], accuracy["images"]
+    return 1.96 * math.sqrt(p * (1 - p) / n) * 100
+
+
+def _pyplot():
+    """pyplot on the file-only backend: the bench runs on headless devices."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def accuracy_size_figure(result: dict):
+    """(figure, file name) of accuracy and size, one row per (model, variant) rather
+    than a scatter: fp32 builds of one model share their accuracy and nearly their size,
+    and a scatter drew them, labels and all, on one spot. Size on a log axis (KB to MB);
+    accuracy with its 95% interval, on an axis only as wide as the figures, and no
+    accuracy axis (size.png) when the sample is too small to mean anything
+    (`accuracy_note`). None when nothing has a size."""
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
+    rows = [
+        r for r in result["rows"] if r["status"] == "ok" and r.get("bytes") and not r.get("peer")
+    ]
+    if not rows:
+        return None
+    scored = accuracy_shown(result) and all(r.get("accuracy") for r in rows)
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        1,
+        2 if scored else 1,
+        sharey=True,
+        squeeze=False,
+        figsize=(10 if scored else 7, 1.5 + 0.3 * len(rows)),
+        layout="constrained",
+    )
+    y = list(range(len(rows)))
+    colours = [PRECISION_COLOURS.get(r["precision"], "tab:gray") for r in rows]
+    size_ax = axes[0][-1]
+    kb = [r["bytes"] / 1024 for r in rows]
+    size_ax.barh(y, kb, color=colours)
+    for i, value in enumerate(kb):
+        size_ax.annotate(f" {value:,.0f}", (value, i), va="center", fontsize=7)
+    size_ax.set_xscale("log")
+    size_ax.set_xlim(min(kb) / 2, max(kb) * 3)  # room for the value labels
+    size_ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    size_ax.set_xlabel("model file size, KB (log scale)")
+    first = axes[0][0]
+    first.set_yticks(y, [f"{r['model'].removeprefix('zoo:')} {r['variant']}" for r in rows])
+    first.invert_yaxis()  # the table's order, top down
+    if scored:
+        acc = [r["accuracy"]["accuracy"] * 100 for r in rows]
+        half = [_interval_points(r["accuracy"]) for r in rows]
+        for i in y:
+            first.errorbar(acc[i], i, xerr=half[i], fmt="o", color=colours[i], capsize=3)
+        low = min(a - h for a, h in zip(acc, half, strict=True))
+        high = max(a + h for a, h in zip(acc, half, strict=True))
+        first.set_xlim(low - 1, high + 1)
+        first.set_xlabel(
+            f"FER+ test accuracy, % ({result['accuracy_sample']['images']} images, 95% interval)"
+        )
+    for ax in axes[0]:
+        ax.grid(axis="x", alpha=0.3)
+        for i in range(1, len(rows)):  # a rule between models
+            if rows[i]["model"] != rows[i - 1]["model"]:
+                ax.axhline(i - 0.5, color="gray", linewidth=0.6)
+    present = [p for p in PRECISION_COLOURS if any(r["precision"] == p for r in rows)]
+    fig.legend(
+        [Patch(color=PRECISION_COLOURS[p]) for p in present],
+        present,
+        loc="outside lower center",
+        ncols=len(present),
+        fontsize=8,
+        frameon=False,
+    )
+    images = result["accuracy_sample"]["images"]
+    fig.suptitle(
+        "Accuracy and size per format"
+        if scored
+        else "Model file size per format\n"
+        + (f"(no accuracy: {images} test images are too few)" if images else "(no accuracy)")
+    )
+    return fig, "accuracy_size.png" if scored else "size.png"
+
+
+def write_charts(result: dict, folder: Path) -> list[Path]:
+    plt = _pyplot()
     rows = [r for r in result["rows"] if r["status"] == "ok"]
     paths = []
     timed = [r for r in rows if r.get("latency_1t") or r.get("latency_all")]
@@ -298,23 +536,12 @@ def write_charts(result: dict, folder: Path) -> list[Path]:
         paths.append(folder / "latency.png")
         fig.savefig(paths[-1], dpi=120)
         plt.close(fig)
-    scored = [r for r in rows if r.get("accuracy") and r.get("bytes") and not r.get("peer")]
-    if scored:
-        fig, ax = plt.subplots(figsize=(6.5, 4.5))
-        for r in scored:
-            ax.scatter(r["bytes"] / 1024, r["accuracy"]["accuracy"] * 100)
-            ax.annotate(
-                f"{r['model'].removeprefix('zoo:')} {r['variant']}",
-                (r["bytes"] / 1024, r["accuracy"]["accuracy"] * 100),
-                fontsize=7,
-            )
-        ax.set_xlabel("model file size, KB")
-        ax.set_ylabel("FER+ test accuracy, %")
-        ax.set_title("Accuracy against size")
-        fig.tight_layout()
-        paths.append(folder / "accuracy_size.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+    chart = accuracy_size_figure(result)
+    if chart is not None:
+        figure, name = chart
+        paths.append(folder / name)
+        figure.savefig(paths[-1], dpi=120)
+        plt.close(figure)
     return paths
 
 

