@@ -27,6 +27,7 @@ an SQLite event log. Everything is set in one TOML file:
   emoedge daemon check daemon.toml     validate it (and the build, source, log)
   emoedge daemon run daemon.toml       run in the foreground (SIGTERM stops, SIGHUP reloads)
   emoedge daemon install daemon.toml   write a systemd unit for it
+  emoedge daemon schema                the config's JSON schema
 
 See `emoedge daemon check --example` for a commented config.""",
     no_args_is_help=True,
@@ -101,6 +102,19 @@ def check(
             report["source_check"] = f"not available now ({problem}); the daemon will retry"
             console.print(f"[yellow]warning:[/yellow] {escape(problem)}", highlight=False)
     out.print_json(json.dumps(report))
+
+
+@daemon_app.command("schema")
+@user_errors
+def schema() -> None:
+    """Print the config file's JSON schema (every key, its type, range, default and meaning).
+
+    Editors with a TOML language server (Taplo, Even Better TOML) validate and
+    complete a config against it.
+    """
+    from emoedge.daemon.config import json_schema
+
+    out.print_json(json.dumps(json_schema()))
 
 
 @daemon_app.command("install")

@@ -1,86 +1,48 @@
-"""The daemon's TOML config, validated in full before anything starts.
+"""The daemon's TOML config, validated in full by pydantic before anything starts.
 
 A service that runs for months must fail at start, with every mistake named,
-not an hour later when the first MQTT message goes out. `load_config` reads the
-file, checks every key (unknown keys too: a typo must not silently fall back to
-a default) and returns frozen dataclasses. Relative paths are resolved against
-the config file's folder, so a unit file can point at `/etc/emoedge/daemon.toml`
-and the config can say `build = "build"`.
+not an hour later when the first MQTT message goes out. Each TOML table is a
+frozen pydantic model that forbids unknown keys (a typo must not silently fall
+back to a default; the error suggests the key it was probably meant to be),
+checks types strictly (TOML already has them: `preview = 1` is a mistake, not
+`true`) and ranges. The models are the one place where a key, its default, its
+range and its meaning are stated: `emoedge daemon schema` prints them as JSON
+schema, `emoedge daemon check --example` as the commented example config.
 
-Example (every key optional except `pipeline.build` and `source.spec`)::
-
-    [pipeline]
-    build = "builds/mini_xception-rpi-int8"  # the folder `emoedge export --target rpi` writes
-    runtime = ""                  # override the manifest's runtime ("" = manifest)
-    threads = 0                   # 0 = the manifest's setting
-    detector = ""                 # override the manifest's detector
-    detector_tiles = 1            # blazeface: N > 1 also searches N x N tiles (crowds)
-    smoothing = "ema"             # ema | vote | none
-    flip_tta = false              # also classify the mirrored face (+1 point, 2x classifier)
-
-    [source]
-    spec = "camera"               # the build's target camera, as in `emoedge run --source camera`
-                                  # (picamera2 on rpi, CSI on jetson, V4L2 0 on x86); or a camera
-                                  # index (0), a device (/dev/video0), rtsp://user:pass@host/...,
-                                  # a video file or an image folder
-    loop = false                  # loop a video file / folder (demos, tests)
-    realtime = "auto"             # true: play files at their frame rate; false: as fast as
-                                  # the pipeline goes; "auto": cameras live, files fast
-    retry_initial_s = 0.5         # first backoff after a fault, doubled up to...
-    retry_max_s = 30.0
-    stall_timeout_s = 10.0        # no frame for this long counts as a fault
-
-    [http]
-    bind = "127.0.0.1:8080"       # beyond loopback a token is required
-    token = ""                    # or token_file = "/etc/emoedge/token"
-    preview = false               # annotated MJPEG at /v1/preview.mjpeg
-    max_requests_per_s = 200      # the API's budget: more requests wait their turn
-                                  # (0 = no limit); it caps what clients take from the pipeline
-    max_client_requests_per_s = 50  # one client address's share of it (0 = no share)
-    allowed_hosts = []            # Host names served besides loopback, this machine's name and
-                                  # its addresses (DNS-rebinding guard); ["*"] = any
-    max_connections = 64          # open connections; more are closed at once
-    max_streams = 8               # SSE and MJPEG clients together
-    request_timeout_s = 10.0      # a connection must send a whole request head this fast
-    tls_cert_file = ""            # HTTPS with this certificate (PEM, chain included) ...
-    tls_key_file = ""             # ... and its key; "" = plain HTTP
-
-    [mqtt]
-    enabled = false
-    host = "localhost"
-    port = 1883
-    topic_prefix = ""             # "" = emoedge/<hostname>
-    client_id = ""                # "" = emoedge-<hostname>-<pid>
-    username = ""
-    password = ""                 # or password_file
-    tls = false                   # TLS to the broker (port 8883 unless set)
-    ca_file = ""                  # the CA of the broker's certificate ("" = the system's CAs)
-    cert_file = ""                # a client certificate and its key, for brokers that ask
-    key_file = ""
-    keepalive_s = 30
-
-    [events]
-    log = "events.sqlite"
-    retention_days = 30.0
-    min_frames = 3                # a label must hold this many frames to count as a change
-    track_timeout_s = 2.0         # a track unseen this long ends its segment
-
-    [privacy]
-    mode = "full"                 # "full" | "aggregates" (counts only, no per-person tracks)
+Relative paths are resolved against the config file's folder (passed to the
+validators as pydantic's validation context), so a unit file can point at
+`/etc/emoedge/daemon.toml` and the config can say `build = "build"`.
+`ConfigError` carries every problem, one line each, never a traceback.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import json
 import os
 import socket
+import textwrap
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from emoedge.daemon.redact import redact
 from emoedge.errors import UserInputError
+from emoedge.targets.tracking import SMOOTHING  # numpy only; the pipeline's own list
 
 PRIVACY_MODES = ("full", "aggregates")
 
@@ -89,25 +51,197 @@ class ConfigError(UserInputError):
     """A daemon config that cannot be used; the message lists every problem found."""
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
-    build: Path
-    runtime: str | None = None
-    threads: int | None = None
-    detector: str | None = None
-    detector_tiles: int = 1
-    smoothing: str = "ema"
-    flip_tta: bool = False
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and "localhost"; a bind address anywhere else is exposed."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
-@dataclass(frozen=True)
-class SourceConfig:
-    spec: str | int
-    loop: bool = False
-    realtime: bool | None = None
-    retry_initial_s: float = 0.5
-    retry_max_s: float = 30.0
-    stall_timeout_s: float = 10.0
+# -- validation helpers ----------------------------------------------------------------
+def _base(info: ValidationInfo) -> Path | None:
+    """The config file's folder, or None when a model is built in code (tests)."""
+    return (info.context or {}).get("base")
+
+
+def _check_files(info: ValidationInfo) -> bool:
+    return bool((info.context or {}).get("check_files"))
+
+
+def _resolve(base: Path | None, value: str | Path) -> Path:
+    path = Path(os.path.expanduser(str(value)))
+    return path if path.is_absolute() or base is None else (base / path)
+
+
+def _path_or_none(value: Any, info: ValidationInfo) -> Any:
+    """ "" means "not set"; a string is a path relative to the config's folder."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (str, Path)):
+        return _resolve(_base(info), value)
+    return value  # the strict Path check reports it
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _secret(data: Any, key: str, info: ValidationInfo) -> Any:
+    """A secret inline (`key`) or in a file (`key_file`), never both; the file is read here."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    inline, file_name = data.get(key) or None, data.get(f"{key}_file") or None
+    if inline and file_name:
+        raise ValueError(f"give {key} or {key}_file, not both")
+    if isinstance(file_name, str):
+        path = _resolve(_base(info), file_name)
+        try:
+            value = path.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"{key}_file: cannot read {path} ({exc.strerror})") from None
+        if not value:
+            raise ValueError(f"{key}_file: {path} is empty")
+        data[key] = value
+    return data
+
+
+def _tls_file_exists(value: Path | None, info: ValidationInfo) -> Path | None:
+    if value is not None and _check_files(info) and not value.is_file():
+        raise ValueError(f"{value} not found")
+    return value
+
+
+#: A path relative to the config's folder; "" = not set.
+OptionalPath = Annotated[Path | None, BeforeValidator(_path_or_none)]
+#: A PEM file that must exist (when files are checked).
+PemFile = Annotated[OptionalPath, AfterValidator(_tls_file_exists)]
+#: A string where "" means "not set".
+OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
+
+
+class _Section(BaseModel):
+    """A TOML table: unknown keys refused, TOML's own types required, frozen once read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _example(value: Any) -> dict[str, Any]:
+    """What the example config shows for a key instead of its default."""
+    return {"json_schema_extra": {"example": value}}
+
+
+# -- the sections ----------------------------------------------------------------------
+class PipelineConfig(_Section):
+    """The build and how the pipeline runs it."""
+
+    build: Path = Field(
+        description="the folder `emoedge export --target rpi` writes",
+        **_example("builds/mini_xception-rpi-int8"),
+    )
+    runtime: OptionalText = Field(
+        None, description='override the manifest\'s runtime ("" = manifest)'
+    )
+    threads: int = Field(0, ge=0, description="0 = the manifest's setting")
+    detector: OptionalText = Field(None, description="override the manifest's detector")
+    detector_tiles: int = Field(
+        1, ge=1, le=8, description="blazeface: N > 1 also searches N x N tiles (crowds)"
+    )
+    smoothing: Literal[SMOOTHING] = Field("ema", description=" | ".join(SMOOTHING))  # type: ignore[valid-type]
+    flip_tta: bool = Field(
+        False, description="also classify the mirrored face (+1 point, 2x classifier)"
+    )
+
+    @field_validator("build", mode="before")
+    @classmethod
+    def _build_path(cls, value: Any, info: ValidationInfo) -> Any:
+        if value == "":
+            raise ValueError("must name the build folder")
+        return _path_or_none(value, info)
+
+    @field_validator("build")
+    @classmethod
+    def _is_a_build(cls, value: Path, info: ValidationInfo) -> Path:
+        if _check_files(info) and not (value / "manifest.json").is_file():
+            raise ValueError(f"{value} is not an emoedge build (no manifest.json)")
+        return value
+
+    @model_validator(mode="after")
+    def _tiles_need_blazeface(self) -> PipelineConfig:
+        if self.detector_tiles > 1 and self.detector not in (None, "blazeface"):
+            raise ValueError(f"detector_tiles is a blazeface option; detector is {self.detector!r}")
+        return self
+
+
+def _looks_like_path(spec: str) -> bool:
+    """Files and folders, not cameras (indexes, `camera`, picamera2, device nodes), URLs
+    or GStreamer pipelines."""
+    name = spec.partition(":")[0]
+    return not (
+        spec.isdigit()
+        or name in ("camera", "picamera2")
+        or "://" in spec
+        or "!" in spec
+        or spec.startswith("/dev/")
+    )
+
+
+class SourceConfig(_Section):
+    """Where frames come from, and how faults are retried."""
+
+    spec: str | int = Field(
+        description="the build's target camera, as in `emoedge run --source camera` "
+        "(picamera2 on rpi, CSI on jetson, V4L2 0 on x86); or a camera index (0), a device "
+        "(/dev/video0), rtsp://user:pass@host/..., a video file or an image folder",
+        **_example("camera"),
+    )
+    loop: bool = Field(False, description="loop a video file / folder (demos, tests)")
+    realtime: bool | Literal["auto"] = Field(
+        "auto",
+        description="true: play files at their frame rate; false: as fast as the pipeline "
+        'goes; "auto": cameras live, files fast',
+    )
+    retry_initial_s: float = Field(
+        0.5, gt=0, description="first backoff after a fault, doubled up to..."
+    )
+    retry_max_s: float = Field(30.0, gt=0)
+    stall_timeout_s: float = Field(
+        10.0, gt=0, description="no frame for this long counts as a fault"
+    )
+
+    @field_validator("spec", mode="before")
+    @classmethod
+    def _spec(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValueError(f"must be a string or a camera index, got {value!r}")
+        if isinstance(value, str) and not value:
+            raise ValueError("must not be empty")
+        if isinstance(value, str) and _looks_like_path(value):
+            return str(_resolve(_base(info), value))  # a file or folder, relative to the config
+        return value
+
+    @field_validator("realtime", mode="before")
+    @classmethod
+    def _realtime(cls, value: Any) -> Any:
+        if not (isinstance(value, bool) or value == "auto"):
+            raise ValueError(f'must be true, false or "auto", got {value!r}')
+        return value
+
+    @model_validator(mode="after")
+    def _retry_order(self) -> SourceConfig:
+        if self.retry_max_s < self.retry_initial_s:
+            raise ValueError(
+                f"retry_max_s ({self.retry_max_s}) is below retry_initial_s ({self.retry_initial_s})"
+            )
+        return self
+
+    @property
+    def pace(self) -> bool | None:
+        """`realtime` as `open_source` takes it: None for "auto"."""
+        return None if self.realtime == "auto" else self.realtime
 
     @property
     def shown(self) -> str:
@@ -115,58 +249,242 @@ class SourceConfig:
         return redact(str(self.spec))
 
 
-@dataclass(frozen=True)
-class HttpConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    token: str | None = field(default=None, repr=False)
-    preview: bool = False
-    max_requests_per_s: float = 200.0  # 0 = no limit
-    max_client_requests_per_s: float = 50.0  # 0 = only the total limit
-    allowed_hosts: tuple[str, ...] = ()
-    max_connections: int = 64
-    max_streams: int = 8
-    request_timeout_s: float = 10.0
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
+def _parse_bind(bind: str) -> tuple[str, int]:
+    host, sep, port_text = bind.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"must be HOST:PORT (e.g. 127.0.0.1:8080), got {bind!r}")
+    return host.strip("[]"), int(port_text)  # [::1]:8080
+
+
+class HttpConfig(_Section):
+    """The HTTP API: where, who may use it, how much of the device it may take."""
+
+    bind: str = Field("127.0.0.1:8080", description="beyond loopback a token is required")
+    token: OptionalText = Field(
+        None, repr=False, description='or token_file = "/etc/emoedge/token"'
+    )
+    token_file: OptionalPath = Field(None, description="a file holding the token")
+    preview: bool = Field(False, description="annotated MJPEG at /v1/preview.mjpeg")
+    max_requests_per_s: float = Field(
+        200.0,
+        ge=0,
+        description="the API's budget: more requests wait their turn (0 = no limit); it caps "
+        "what clients take from the pipeline",
+    )
+    max_client_requests_per_s: float = Field(
+        50.0, ge=0, description="one client address's share of it (0 = no share)"
+    )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="Host names served besides loopback, this machine's name and its "
+        'addresses (DNS-rebinding guard); ["*"] = any',
+    )
+    max_connections: int = Field(
+        64, ge=4, le=10_000, description="open connections; more are closed at once"
+    )
+    max_streams: int = Field(8, ge=0, le=1000, description="SSE and MJPEG clients together")
+    request_timeout_s: float = Field(
+        10.0, gt=0, description="a connection must send a whole request head this fast"
+    )
+    tls_cert_file: PemFile = Field(
+        None, description="HTTPS with this certificate (PEM, chain included) ..."
+    )
+    tls_key_file: PemFile = Field(None, description='... and its key; "" = plain HTTP')
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_token(cls, data: Any, info: ValidationInfo) -> Any:
+        return _secret(data, "token", info)
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        _parse_bind(value)
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _token_length(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError(
+                "is too short: use at least 16 characters (e.g. `openssl rand -hex 16`)"
+            )
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(h, str) and h and not any(c in h for c in "/: ") for h in value
+        ):
+            raise ValueError(f"must be host names without ports, got {value!r}")
+        return tuple(h.lower() for h in value)
+
+    @model_validator(mode="after")
+    def _exposed_needs_token(self) -> HttpConfig:
+        if not is_loopback(self.host) and not self.token:
+            raise ValueError(
+                f"bind {self.bind} is beyond loopback: set http.token or http.token_file, "
+                "or bind 127.0.0.1"
+            )
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("give tls_cert_file and tls_key_file together")
+        return self
+
+    @property
+    def host(self) -> str:
+        return _parse_bind(self.bind)[0]
+
+    @property
+    def port(self) -> int:
+        return _parse_bind(self.bind)[1]
 
     @property
     def loopback_only(self) -> bool:
         return is_loopback(self.host)
 
 
-@dataclass(frozen=True)
-class MqttConfig:
+TLS_FILES = ("ca_file", "cert_file", "key_file")
+
+
+class MqttConfig(_Section):
+    """The MQTT publisher (and Home Assistant discovery over it)."""
+
     enabled: bool = False
     host: str = "localhost"
-    port: int = 1883
-    topic_prefix: str = ""
-    client_id: str = ""
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    keepalive_s: int = 30
-    tls: bool = False
-    ca_file: Path | None = None  # None: the system's CAs
-    cert_file: Path | None = None
-    key_file: Path | None = None
+    port: int = Field(1883, ge=1, le=65535, description="8883 when tls = true and not set")
+    topic_prefix: str = Field("", validate_default=True, description='"" = emoedge/<hostname>')
+    client_id: str = Field("", description='"" = emoedge-<hostname>-<pid>')
+    username: OptionalText = None
+    password: OptionalText = Field(None, repr=False, description="or password_file")
+    password_file: OptionalPath = Field(None, description="a file holding the password")
+    tls: bool = Field(False, description="TLS to the broker (port 8883 unless set)")
+    ca_file: PemFile = Field(
+        None, description="the CA of the broker's certificate (\"\" = the system's CAs)"
+    )
+    cert_file: PemFile = Field(
+        None, description="a client certificate and its key, for brokers that ask"
+    )
+    key_file: PemFile = None
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    homeassistant: bool = Field(
+        False,
+        description="Home Assistant MQTT discovery: the face count and dominant emotion "
+        "appear as sensors without hand configuration",
+    )
+    discovery_prefix: str = Field("homeassistant", description="Home Assistant's discovery prefix")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_and_password(cls, data: Any, info: ValidationInfo) -> Any:
+        data = _secret(data, "password", info)
+        if isinstance(data, dict) and "port" not in data and data.get("tls") is True:
+            data = {**data, "port": 8883}
+        return data
+
+    @field_validator("topic_prefix", "discovery_prefix")
+    @classmethod
+    def _prefix(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "topic_prefix":
+            value = value or f"emoedge/{socket.gethostname()}"
+        value = value.rstrip("/")
+        if any(ch in value for ch in "+#"):
+            raise ValueError(f"must not contain MQTT wildcards, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttConfig:
+        if not self.tls and any(getattr(self, key) for key in TLS_FILES):
+            raise ValueError("ca_file, cert_file and key_file need mqtt.tls = true")
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("give cert_file and key_file together (a client certificate)")
+        if self.password and not self.username:
+            raise ValueError("a password needs mqtt.username")
+        return self
 
 
-@dataclass(frozen=True)
-class EventsConfig:
-    log: Path = Path("events.sqlite")
-    retention_days: float = 30.0
-    min_frames: int = 3
-    track_timeout_s: float = 2.0
+class EventsConfig(_Section):
+    """The SQLite event log and what counts as an emotion change."""
+
+    log: Path = Field(
+        Path("events.sqlite"), validate_default=True, description="the SQLite event log"
+    )
+    retention_days: float = Field(30.0, gt=0)
+    min_frames: int = Field(
+        3, ge=1, le=1000, description="a label must hold this many frames to count as a change"
+    )
+    track_timeout_s: float = Field(
+        2.0, gt=0, description="a track unseen this long ends its segment"
+    )
+
+    @field_validator("log", mode="before")
+    @classmethod
+    def _log_path(cls, value: Any, info: ValidationInfo) -> Any:
+        if value == "":
+            raise ValueError("must name the event log file")
+        return _path_or_none(value, info)
+
+    @field_validator("log")
+    @classmethod
+    def _folder_exists(cls, value: Path, info: ValidationInfo) -> Path:
+        if _check_files(info) and not value.parent.is_dir():
+            raise ValueError(f"folder {value.parent} does not exist")
+        return value
 
 
-@dataclass(frozen=True)
-class DaemonConfig:
-    path: Path
+class PrivacyConfig(_Section):
+    mode: Literal[PRIVACY_MODES] = Field(  # type: ignore[valid-type]
+        "full", description='"full" | "aggregates" (counts only, no per-person tracks)'
+    )
+
+
+class ConfigFile(_Section):
+    """The daemon's config file (TOML). Every key is optional except `pipeline.build` and
+    `source.spec`."""
+
+    model_config = ConfigDict(title="emoedge daemon config")
+
     pipeline: PipelineConfig
     source: SourceConfig
     http: HttpConfig = HttpConfig()
     mqtt: MqttConfig = MqttConfig()
     events: EventsConfig = EventsConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _every_section(cls, data: Any) -> Any:
+        """A missing table is an empty one, validated like the rest (its paths resolved)."""
+        if isinstance(data, dict):
+            data = {**{name: {} for name in cls.model_fields}, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _preview_needs_full(self) -> ConfigFile:
+        if self.privacy.mode == "aggregates" and self.http.preview:
+            raise ValueError(
+                "http.preview shows faces: it cannot be on with privacy.mode = 'aggregates'"
+            )
+        return self
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    name: info.annotation  # type: ignore[misc]
+    for name, info in ConfigFile.model_fields.items()
+}
+
+
+# -- the config the daemon runs --------------------------------------------------------
+@dataclass(frozen=True)
+class DaemonConfig:
+    """A validated config file and where it came from (a reload re-reads that path)."""
+
+    path: Path
+    pipeline: PipelineConfig
+    source: SourceConfig
+    http: HttpConfig = field(default_factory=HttpConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     privacy: str = "full"
 
     @property
@@ -204,325 +522,123 @@ class DaemonConfig:
         }
 
 
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and "localhost"; a bind address anywhere else is exposed."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+# -- error messages --------------------------------------------------------------------
+_TYPES = {
+    "bool_type": "true or false",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "string_type": "a string",
+    "tuple_type": "a list",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+    "path_type": "a path (a string)",
+    "is_instance_of": "a path (a string)",  # strict Path fields given a number or a table
+}
+_BOUNDS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
 
 
-class _Section:
-    """Reads one TOML table, collecting problems instead of stopping at the first."""
-
-    def __init__(self, name: str, data: Any, errors: list[str]) -> None:
-        self.name = name
-        self.errors = errors
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            errors.append(f"[{name}] must be a table")
-            data = {}
-        self.data = data
-        self.used: set[str] = set()
-
-    def _get(self, key: str, types: tuple[type, ...], what: str, default: Any) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            return default
-        value = self.data[key]
-        # TOML booleans are ints to Python's isinstance; keep them apart.
-        if isinstance(value, bool) and bool not in types:
-            self.errors.append(f"{self.name}.{key} must be {what}, got {value!r}")
-            return default
-        if not isinstance(value, types):
-            self.errors.append(f"{self.name}.{key} must be {what}, got {value!r}")
-            return default
-        return value
-
-    def string(self, key: str, default: str | None = None) -> str | None:
-        return self._get(key, (str,), "a string", default)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        return self._get(key, (bool,), "true or false", default)
-
-    def integer(
-        self, key: str, default: int, low: int | None = None, high: int | None = None
-    ) -> int:
-        value = self._get(key, (int,), "an integer", default)
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"{low}..{high}" if high is not None else f">= {low}"
-            self.errors.append(f"{self.name}.{key} must be {bounds}, got {value}")
-            return default
-        return value
-
-    def number(self, key: str, default: float, low: float = 0.0, strict: bool = True) -> float:
-        value = float(self._get(key, (int, float), "a number", default))
-        if value < low or (strict and value == low):
-            self.errors.append(
-                f"{self.name}.{key} must be {'>' if strict else '>='} {low}, got {value}"
-            )
-            return default
-        return value
-
-    def required(self, key: str) -> None:
-        if key not in self.data:
-            self.errors.append(f"{self.name}.{key} is required")
-
-    def finish(self) -> None:
-        for key in sorted(set(self.data) - self.used):
-            self.errors.append(f"{self.name}.{key}: unknown key")
+def _where(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
 
 
-def _secret(section: _Section, key: str, base: Path) -> str | None:
-    """A secret given inline (`key`) or in a file (`key_file`), never both."""
-    inline = section.string(key) or None
-    file_name = section.string(f"{key}_file") or None
-    if inline and file_name:
-        section.errors.append(f"{section.name}: give {key} or {key}_file, not both")
-        return inline
-    if file_name:
-        path = _resolve(base, file_name)
-        try:
-            value = path.read_text().strip()
-        except OSError as exc:
-            section.errors.append(f"{section.name}.{key}_file: cannot read {path} ({exc.strerror})")
-            return None
-        if not value:
-            section.errors.append(f"{section.name}.{key}_file: {path} is empty")
-            return None
-        return value
-    return inline
-
-
-TLS_FILES = ("ca_file", "cert_file", "key_file")
-
-
-def _tls_file(section: _Section, key: str, base: Path, check_files: bool) -> Path | None:
-    """A PEM file for MQTT's TLS, relative to the config; it must exist when checked."""
-    text = section.string(key) or None
-    if text is None:
-        return None
-    path = _resolve(base, text)
-    if check_files and not path.is_file():
-        section.errors.append(f"{section.name}.{key}: {path} not found")
-    return path
-
-
-def _realtime(section: _Section) -> bool | None:
-    value = section._get("realtime", (bool, str), 'true, false or "auto"', "auto")
-    if value == "auto":
-        return None
-    if isinstance(value, str):
-        section.errors.append(f'source.realtime must be true, false or "auto", got {value!r}')
-        return None
-    return value
-
-
-def _looks_like_path(spec: str) -> bool:
-    """Files and folders, not cameras (indexes, `camera`, picamera2, device nodes), URLs
-    or GStreamer pipelines."""
-    name = spec.partition(":")[0]
-    return not (
-        spec.isdigit()
-        or name in ("camera", "picamera2")
-        or "://" in spec
-        or "!" in spec
-        or spec.startswith("/dev/")
-    )
-
-
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else (base / path)
-
-
-def _host_list(section: _Section) -> tuple[str, ...]:
-    hosts = section._get("allowed_hosts", (list,), "a list of host names", [])
-    if not all(isinstance(h, str) and h and not any(c in h for c in "/: ") for h in hosts):
-        section.errors.append(
-            f"{section.name}.allowed_hosts must be host names without ports, got {hosts!r}"
-        )
-        return ()
-    return tuple(h.lower() for h in hosts)
-
-
-def _parse_bind(section: _Section) -> tuple[str, int]:
-    bind = section.string("bind", "127.0.0.1:8080")
-    host, sep, port_text = bind.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        section.errors.append(f"http.bind must be HOST:PORT (e.g. 127.0.0.1:8080), got {bind!r}")
-        return "127.0.0.1", 8080
-    host = host.strip("[]")  # [::1]:8080
-    return host, int(port_text)
+def _message(error: dict[str, Any]) -> str:
+    """One pydantic error as a line a user reads: the key, what it must be, what it was."""
+    loc = tuple(error["loc"])
+    kind, ctx, got = error["type"], error.get("ctx") or {}, error.get("input")
+    where = _where(loc)
+    if kind == "extra_forbidden":
+        known = sorted(SECTIONS) if len(loc) == 1 else sorted(SECTIONS[loc[0]].model_fields)
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f" (known: {', '.join(known)})"
+        if len(loc) == 1:
+            return f"[{loc[0]}]: unknown section{hint}"
+        return f"{where}: unknown key{hint}"
+    if kind == "missing":
+        return f"{where} is required" if len(loc) > 1 else f"[{where}] is required"
+    if kind in _TYPES:
+        return f"{where} must be {_TYPES[kind]}, got {got!r}"
+    if kind in _BOUNDS:
+        bound = next(iter(ctx.values()))
+        return f"{where} must be {_BOUNDS[kind]} {bound}, got {got!r}"
+    if kind == "literal_error":
+        return f"{where} must be one of {ctx.get('expected')}, got {got!r}"
+    text = str(error["msg"]).removeprefix("Value error, ")
+    if not loc:
+        return text
+    if len(loc) == 1 and loc[0] in SECTIONS:  # a section-wide rule
+        return f"{where}: {text}"
+    return f"{where} {text}" if text.startswith(("must", "is ")) else f"{where}: {text}"
 
 
 def parse_config(data: dict[str, Any], path: Path, *, check_files: bool = True) -> DaemonConfig:
     """Validate parsed TOML; raise one `ConfigError` that lists every problem."""
-    errors: list[str] = []
-    base = path.parent.resolve()
-    known = {"pipeline", "source", "http", "mqtt", "events", "privacy"}
-    for key in sorted(set(data) - known):
-        errors.append(f"[{key}]: unknown section (expected {', '.join(sorted(known))})")
-
-    p = _Section("pipeline", data.get("pipeline"), errors)
-    p.required("build")
-    build_text = p.string("build", "")
-    build = _resolve(base, build_text) if build_text else base / "build"
-    if build_text and check_files and not (build / "manifest.json").is_file():
-        errors.append(f"pipeline.build: {build} is not an emoedge build (no manifest.json)")
-    threads = p.integer("threads", 0, low=0)
-    smoothing = p.string("smoothing", "ema")
-    from emoedge.targets.tracking import SMOOTHING  # numpy only; the pipeline's own list
-
-    if smoothing not in SMOOTHING:
-        errors.append(
-            f"pipeline.smoothing must be one of {', '.join(SMOOTHING)}, got {smoothing!r}"
-        )
-    detector = p.string("detector") or None
-    tiles = p.integer("detector_tiles", 1, low=1, high=8)
-    if tiles > 1 and detector not in (None, "blazeface"):
-        errors.append(f"pipeline.detector_tiles is a blazeface option; detector is {detector!r}")
-    pipeline = PipelineConfig(
-        build=build,
-        runtime=p.string("runtime") or None,
-        threads=threads or None,
-        detector=detector,
-        detector_tiles=tiles,
-        smoothing=smoothing,
-        flip_tta=p.boolean("flip_tta", False),
-    )
-    p.finish()
-
-    s = _Section("source", data.get("source"), errors)
-    s.required("spec")
-    spec = s._get("spec", (str, int), "a string or a camera index", "0")
-    if isinstance(spec, str) and not spec:
-        errors.append("source.spec must not be empty")
-    elif isinstance(spec, str) and _looks_like_path(spec):
-        spec = str(_resolve(base, spec))  # a file or folder, relative to the config
-    retry_initial = s.number("retry_initial_s", 0.5)
-    retry_max = s.number("retry_max_s", 30.0)
-    if retry_max < retry_initial:
-        errors.append(
-            f"source.retry_max_s ({retry_max}) is below retry_initial_s ({retry_initial})"
-        )
-    source = SourceConfig(
-        spec=spec,
-        loop=s.boolean("loop", False),
-        realtime=_realtime(s),
-        retry_initial_s=retry_initial,
-        retry_max_s=retry_max,
-        stall_timeout_s=s.number("stall_timeout_s", 10.0),
-    )
-    s.finish()
-
-    h = _Section("http", data.get("http"), errors)
-    host, port = _parse_bind(h)
-    token = _secret(h, "token", base)
-    if token is not None and len(token) < 16:
-        errors.append(
-            "http.token is too short: use at least 16 characters (e.g. `openssl rand -hex 16`)"
-        )
-    if not is_loopback(host) and not token:
-        errors.append(
-            f"http.bind {host}:{port} is beyond loopback: set http.token or http.token_file, "
-            "or bind 127.0.0.1"
-        )
-    http = HttpConfig(
-        host=host,
-        port=port,
-        token=token,
-        preview=h.boolean("preview", False),
-        max_requests_per_s=h.number("max_requests_per_s", 200.0, strict=False),
-        max_client_requests_per_s=h.number("max_client_requests_per_s", 50.0, strict=False),
-        allowed_hosts=_host_list(h),
-        max_connections=h.integer("max_connections", 64, low=4, high=10_000),
-        max_streams=h.integer("max_streams", 8, low=0, high=1000),
-        request_timeout_s=h.number("request_timeout_s", 10.0),
-        tls_cert_file=_tls_file(h, "tls_cert_file", base, check_files),
-        tls_key_file=_tls_file(h, "tls_key_file", base, check_files),
-    )
-    if bool(http.tls_cert_file) != bool(http.tls_key_file):
-        errors.append("http: give tls_cert_file and tls_key_file together")
-    h.finish()
-
-    m = _Section("mqtt", data.get("mqtt"), errors)
-    tls = m.boolean("tls", False)
-    tls_files = {key: _tls_file(m, key, base, check_files) for key in TLS_FILES}
-    if not tls and any(tls_files.values()):
-        errors.append("mqtt: ca_file, cert_file and key_file need mqtt.tls = true")
-    if bool(tls_files["cert_file"]) != bool(tls_files["key_file"]):
-        errors.append("mqtt: give cert_file and key_file together (a client certificate)")
-    mqtt = MqttConfig(
-        enabled=m.boolean("enabled", False),
-        host=m.string("host", "localhost"),
-        port=m.integer("port", 8883 if tls else 1883, low=1, high=65535),
-        topic_prefix=(m.string("topic_prefix", "") or f"emoedge/{socket.gethostname()}").rstrip(
-            "/"
-        ),
-        client_id=m.string("client_id", "") or "",
-        username=m.string("username") or None,
-        password=_secret(m, "password", base),
-        keepalive_s=m.integer("keepalive_s", 30, low=5, high=3600),
-        tls=tls,
-        **tls_files,
-    )
-    if mqtt.password and not mqtt.username:
-        errors.append("mqtt: a password needs mqtt.username")
-    if any(ch in mqtt.topic_prefix for ch in "+#"):
-        errors.append(
-            f"mqtt.topic_prefix must not contain MQTT wildcards, got {mqtt.topic_prefix!r}"
-        )
-    m.finish()
-
-    e = _Section("events", data.get("events"), errors)
-    log_text = e.string("log", "events.sqlite")
-    log_path = _resolve(base, log_text)
-    if check_files and not log_path.parent.is_dir():
-        errors.append(f"events.log: folder {log_path.parent} does not exist")
-    events = EventsConfig(
-        log=log_path,
-        retention_days=e.number("retention_days", 30.0),
-        min_frames=e.integer("min_frames", 3, low=1, high=1000),
-        track_timeout_s=e.number("track_timeout_s", 2.0),
-    )
-    e.finish()
-
-    pr = _Section("privacy", data.get("privacy"), errors)
-    mode = pr.string("mode", "full")
-    if mode not in PRIVACY_MODES:
-        errors.append(f"privacy.mode must be one of {', '.join(PRIVACY_MODES)}, got {mode!r}")
-        mode = "full"
-    pr.finish()
-    if mode == "aggregates" and http.preview:
-        errors.append("http.preview shows faces: it cannot be on with privacy.mode = 'aggregates'")
-
-    if errors:
-        raise ConfigError(f"{path}: invalid daemon config:\n  - " + "\n  - ".join(errors))
+    context = {"base": path.parent.resolve(), "check_files": check_files}
+    try:
+        file = ConfigFile.model_validate(data, context=context)
+    except ValidationError as exc:
+        lines = list(dict.fromkeys(_message(e) for e in exc.errors(include_url=False)))
+        raise ConfigError(f"{path}: invalid daemon config:\n  - " + "\n  - ".join(lines)) from None
     return DaemonConfig(
         path=path,
-        pipeline=pipeline,
-        source=source,
-        http=http,
-        mqtt=mqtt,
-        events=events,
-        privacy=mode,
+        pipeline=file.pipeline,
+        source=file.source,
+        http=file.http,
+        mqtt=file.mqtt,
+        events=file.events,
+        privacy=file.privacy.mode,
     )
+
+
+def json_schema() -> dict[str, Any]:
+    """The config file's JSON schema, as `emoedge daemon schema` prints it."""
+    return ConfigFile.model_json_schema()
+
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return '""'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (tuple, list)):
+        return json.dumps(list(value))
+    return json.dumps(str(value))
+
+
+EXAMPLE_COLUMNS = 96
+#: Keys the example leaves out: the secrets' file variants are named in the comments.
+_NOT_IN_EXAMPLE = {"token_file", "password_file"}
 
 
 def example_config() -> str:
-    """The commented example above, as `emoedge daemon check --example` prints it."""
-    import textwrap
-
-    doc = __doc__ or ""
-    return textwrap.dedent(doc[doc.index("    [pipeline]") :]).strip() + "\n"
+    """A commented config with every key, written from the models (`daemon check --example`)."""
+    lines: list[str] = []
+    for section, model in SECTIONS.items():
+        lines.append(f"[{section}]")
+        rows = []
+        for key, info in model.model_fields.items():
+            if key in _NOT_IN_EXAMPLE:
+                continue
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            value = extra.get("example", info.default)
+            rows.append((f"{key} = {_toml_value(value)}", info.description or ""))
+        width = max(len(text) for text, _ in rows) + 2
+        for text, comment in rows:
+            wrapped = textwrap.wrap(comment, max(30, EXAMPLE_COLUMNS - width - 2)) or [""]
+            lines.append(f"{text:<{width}}# {wrapped[0]}" if comment else text)
+            lines += [f"{'':<{width}}# {more}" for more in wrapped[1:]]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def load_config(path: str | Path, *, check_files: bool = True) -> DaemonConfig:
-    """Read and validate a daemon config file (see the module docstring for the keys)."""
+    """Read and validate a daemon config file (see `example_config` for every key)."""
     path = Path(path)
     try:
         text = path.read_text()

@@ -52,7 +52,7 @@ def _load_pipeline(config: DaemonConfig):
     return Pipeline.from_build(
         p.build,
         runtime=p.runtime,
-        threads=p.threads,
+        threads=p.threads or None,
         detector=p.detector,
         smoothing=p.smoothing,
         flip_tta=p.flip_tta,
@@ -64,7 +64,7 @@ def _open_source(config: DaemonConfig):
     from emoedge.targets.sources import open_source
 
     s = config.source
-    return open_source(config.source_to_open(), realtime=s.realtime, queue_size=2, loop=s.loop)
+    return open_source(config.source_to_open(), realtime=s.pace, queue_size=2, loop=s.loop)
 
 
 class DaemonService:
@@ -362,8 +362,8 @@ class DaemonService:
                     if new.aggregates_only and not old.aggregates_only:
                         self._commit_and_publish(self.changes.finish(time.time()))
                     # keep what cannot change live
-                    http = replace(new.http, host=old.http.host, port=old.http.port)
-                    events = replace(new.events, log=old.events.log)
+                    http = new.http.model_copy(update={"bind": old.http.bind})
+                    events = new.events.model_copy(update={"log": old.events.log})
                     self.config = replace(new, http=http, events=events)
                 if new.mqtt != old.mqtt or new.privacy != old.privacy:
                     if self.mqtt is not None:
