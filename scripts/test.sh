@@ -3,7 +3,7 @@
 # Used by the README's second command and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash .ci/services.sh install                     # Mosquitto for the daemon's MQTT tests
+bash .ci/services.sh install                     # Mosquitto and promtool for the daemon tests
 [ -x .venv/bin/python ] || python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip

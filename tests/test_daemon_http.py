@@ -549,3 +549,30 @@ def test_https_with_the_configured_certificate(tmp_path):
         srv.stop()
     with pytest.raises(UserInputError, match="HTTP TLS"):
         WebServer(api, "127.0.0.1", 0, tls_cert=str(tls["ca_key"]), tls_key=str(tls["ca_key"]))
+
+
+def test_metrics_pass_promtool_and_carry_histograms_and_process_metrics(server):
+    """The exposition is prometheus_client's, linted by Prometheus' own `promtool`."""
+    import shutil
+
+    status, ctype, body = _get(server.port, "/metrics")
+    assert status == 200 and ctype.startswith("text/plain; version=0.0.4")
+    text = body.decode()
+    # 3 frames at detect = 2 ms: all in the 2.5 ms bucket, none in the 1 ms one
+    assert 'emoedge_stage_duration_seconds_bucket{le="0.001",stage="detect"} 0.0' in text
+    assert 'emoedge_stage_duration_seconds_bucket{le="0.0025",stage="detect"} 3.0' in text
+    assert 'emoedge_stage_duration_seconds_count{stage="detect"} 3.0' in text
+    assert "emoedge_dropped_frames_total 1.0" in text
+    assert "emoedge_source_reconnects_total 0.0" in text
+    assert 'emoedge_build_info{detector="blazeface"' in text
+    for family in ("process_cpu_seconds_total", "process_resident_memory_bytes",
+                   "emoedge_http_process_cpu_seconds_total"):  # fmt: skip
+        assert f"\n{family} " in text, family
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package 'prometheus'; .ci/services.sh)")
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr).decode()
+    assert (result.stdout + result.stderr).strip() == b"", (result.stdout + result.stderr).decode()

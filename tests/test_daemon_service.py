@@ -192,7 +192,7 @@ topic_prefix = "cam"
         status, body = daemon.request("/metrics")
         metrics = body.decode()
         assert status == 200 and "emoedge_frames_total" in metrics
-        frames = int(
+        frames = float(
             next(
                 line.split()[1]
                 for line in metrics.splitlines()

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from emoedge.daemon.state import ServiceState
+from emoedge.daemon.state import Served
 
 SSE_HEARTBEAT_S = 10.0
 MJPEG_BOUNDARY = "emoedgeframe"
@@ -65,7 +65,7 @@ class HttpApi:
 
     def __init__(
         self,
-        state: ServiceState,
+        state: Served,
         *,
         token: str | None = None,
         aggregates_only: bool = False,
@@ -95,22 +95,11 @@ class HttpApi:
 
     # -- bodies ---------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        snap = self.state.snapshot()
-        build = self.state.build
-        snap["model"] = build.model
-        snap["build"] = {
-            "path": build.path,
-            "target": build.target,
-            "format": build.format,
-            "precision": build.precision,
-            "runtime": build.runtime,
-            "detector": build.detector,
-            "labels": build.labels,
-        }
-        snap["privacy"] = "aggregates" if self.aggregates_only else "full"
-        snap["preview"] = self.preview
-        snap["max_requests_per_s"] = self.max_requests_per_s
-        return snap
+        body = self.state.snapshot().status()
+        body["privacy"] = "aggregates" if self.aggregates_only else "full"
+        body["preview"] = self.preview
+        body["max_requests_per_s"] = self.max_requests_per_s
+        return body
 
     def latest(self) -> dict[str, Any]:
         result = self.state.latest_result()

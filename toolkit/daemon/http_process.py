@@ -10,17 +10,17 @@ frame rate against clients on the same machine (their own CPU is not ours to
 lower): the request budget in `http.py` does, 0.87-0.96 with both
 (benchmarks/results/daemon_load_2026-11-27.md).
 
-The child serves the same `HttpApi` from a `MirroredState`: a `ServiceState`
-whose fields the daemon refreshes `PUBLISH_HZ` times a second, plus every hub
-event as it happens. `POST /v1/reload` travels back to the daemon and its answer
-returns. The child ignores the signals meant for the daemon and ends when the
+The child serves the same `HttpApi` from a `ServedState`: the daemon's latest
+`Snapshot` (one typed value, `state.py`), refreshed `PUBLISH_HZ` times a
+second, plus every hub event as it happens. `POST /v1/reload` travels back to
+the daemon and its answer returns. The child ignores the signals meant for the daemon and ends when the
 daemon says so or when its pipe closes, and on Linux the kernel kills it with
 the daemon (PR_SET_PDEATHSIG: when the thread that started it ends, so the
 daemon starts it from its main thread), so even a daemon killed with -9 leaves
 no server behind, not even for a moment.
 
 Messages (tuples over a socket pair, pickled by `multiprocessing.connection`):
-  daemon -> child  ("init", options and first state) ("state", fields)
+  daemon -> child  ("init", options and first snapshot) ("state", Snapshot)
                    ("event", kind, data) ("config", settings)
                    ("preview", index, image, frame_result), only with the preview on
                    ("reload_result", id, ok, payload) ("stop",)
@@ -41,13 +41,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 from emoedge.daemon.limits import Limits
 from emoedge.daemon.redact import install_log_redaction
-from emoedge.daemon.state import BuildInfo, ServiceState
+from emoedge.daemon.state import Served, ServiceState, Snapshot
 from emoedge.errors import EmoedgeError, UserInputError
 
 log = logging.getLogger(__name__)
@@ -61,45 +61,6 @@ PUBLISH_HZ = 50.0
 PREVIEW_HZ = 15.0
 START_TIMEOUT_S = 30.0
 RELOAD_TIMEOUT_S = 120.0  # a reload may load a new build
-
-#: ServiceState fields the daemon owns and the child mirrors. The child keeps its
-#: own HTTP request counters and its own event hub (its SSE clients).
-MIRRORED_FIELDS = (
-    "started",
-    "_started_mono",
-    "state",
-    "state_since",
-    "source_spec",
-    "source_error",
-    "retry_in_s",
-    "reconnects",
-    "frames",
-    "dropped",
-    "faces_total",
-    "label_totals",
-    "latest",
-    "timings",
-    "events_written",
-    "last_event_id",
-    "minutes_written",
-    "loop_errors",
-    "reloads",
-    "heartbeat",
-    "mqtt_connected",
-    "mqtt_published",
-    "mqtt_failed",
-)
-
-
-def export_state(state: ServiceState) -> dict[str, Any]:
-    """The fields the child mirrors, copied under the state's lock."""
-    with state._lock:
-        fields = {name: getattr(state, name) for name in MIRRORED_FIELDS}
-        fields["label_totals"] = dict(state.label_totals)
-        fields["timings"] = dict(state.timings)
-        fields["fps"] = state._fps_locked()
-    fields["build"] = asdict(state.build)
-    return fields
 
 
 def _api_settings(
@@ -121,29 +82,21 @@ def _api_settings(
     }
 
 
-class MirroredState(ServiceState):
-    """The child's `ServiceState`: fields from the daemon, fps as the daemon measured it."""
+class ServedState(Served):
+    """The child's state: the daemon's latest snapshot, with the child's own SSE clients."""
 
-    def __init__(self) -> None:
+    def __init__(self, snapshot: Snapshot) -> None:
         super().__init__()
-        self._fps = 0.0
+        self._snapshot = snapshot
 
-    def apply(self, fields: dict[str, Any]) -> None:
-        build = BuildInfo(**fields.pop("build"))
-        fps = float(fields.pop("fps"))
-        with self._lock:
-            for name, value in fields.items():
-                setattr(self, name, value)
-            self.build = build
-            self._fps = fps
+    def apply(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot  # one reference: readers see the old value or the new
 
-    def _fps_locked(self) -> float:
-        return self._fps
+    def snapshot(self) -> Snapshot:
+        return replace(self._snapshot, sse_clients=self.hub.listeners)
 
-    def set_preview(self, index: int, image: Any, frame_result: Any) -> None:
-        with self.preview_cond:
-            self._preview = (index, image, frame_result)
-            self.preview_cond.notify_all()
+    def latest_result(self) -> dict[str, Any] | None:
+        return self._snapshot.latest
 
 
 class HttpProcess:
@@ -217,7 +170,7 @@ class HttpProcess:
                         "nice": self.nice,
                         "parent": os.getpid(),
                         "log_level": logging.getLogger("emoedge").getEffectiveLevel(),
-                        "state": export_state(self.state),  # served from the first request
+                        "state": self.state.snapshot(),  # served from the first request
                     },
                 )
             )
@@ -348,7 +301,7 @@ class HttpProcess:
         try:
             with self._send_lock:
                 if state_first:
-                    conn.send(("state", export_state(self.state)))
+                    conn.send(("state", self.state.snapshot()))
                 for message in messages:
                     conn.send(message)
             return True
@@ -493,8 +446,7 @@ def serve_in_child(conn: Connection) -> None:
     install_log_redaction()
     with contextlib.suppress(OSError):
         os.nice(options["nice"])
-    state = MirroredState()
-    state.apply(options["state"])
+    state = ServedState(options["state"])
     send_lock = threading.Lock()
     reload = _ReloadProxy(conn, send_lock)
     api = HttpApi(state, reload=reload, **options["settings"])

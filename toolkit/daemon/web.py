@@ -52,6 +52,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
+from prometheus_client import generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -66,8 +67,7 @@ from emoedge.daemon.http import (
     _jsonable,
 )
 from emoedge.daemon.limits import Limits
-from emoedge.daemon.metrics import CONTENT_TYPE as METRICS_TYPE
-from emoedge.daemon.metrics import render_metrics
+from emoedge.daemon.metrics import CONTENT_TYPE, metrics_registry
 from emoedge.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -337,22 +337,23 @@ def create_app(api: HttpApi, limits: Limits = Limits(), budgets: ClientBudgets |
     slots = StreamSlots(limits.max_streams)
     encoder = PreviewEncoder()
     app.state.encoder = encoder
+    registry = metrics_registry(api)
 
     @app.get("/healthz", summary="The process and its loop are alive")
     def healthz() -> Response:
-        state = api.state
-        stale = time.monotonic() - state.heartbeat
-        if state.state != "stopped" and stale < 60.0:
-            return _respond(200, {"status": "ok", "state": state.state})
-        return _respond(503, {"status": "unhealthy", "state": state.state, "loop_silent_s": stale})
+        snap = api.state.snapshot()
+        stale = time.monotonic() - snap.heartbeat
+        if snap.state != "stopped" and stale < 60.0:
+            return _respond(200, {"status": "ok", "state": snap.state})
+        return _respond(503, {"status": "unhealthy", "state": snap.state, "loop_silent_s": stale})
 
     @app.get("/readyz", summary="200 once frames flow, 503 while starting or reconnecting")
     def readyz() -> Response:
-        state = api.state
-        ready = state.state == "running" and state.frames > 0
+        snap = api.state.snapshot()
+        ready = snap.state == "running" and snap.frames > 0
         return _respond(
             200 if ready else 503,
-            {"ready": ready, "state": state.state, "error": state.source_error},
+            {"ready": ready, "state": snap.state, "error": snap.source.error},
         )
 
     @app.get("/v1/status", summary="Model, build, frame rate, source state and counters")
@@ -365,8 +366,11 @@ def create_app(api: HttpApi, limits: Limits = Limits(), budgets: ClientBudgets |
 
     @app.get("/metrics", summary="Prometheus metrics")
     def metrics() -> Response:
-        text = render_metrics(api.state, aggregates_only=api.aggregates_only)
-        return Response(text, media_type=METRICS_TYPE, headers={"Cache-Control": "no-store"})
+        return Response(
+            generate_latest(registry),
+            media_type=CONTENT_TYPE,
+            headers={"Cache-Control": "no-store"},
+        )
 
     @app.post("/v1/reload", summary="Re-read the config file, as SIGHUP does")
     async def reload() -> Response:
