@@ -51,6 +51,7 @@ def run(
     from emoedge.models.zoo import load_keras_model
     from emoedge.quantization import CalibrationSet, get_quantizer
     from emoedge.quantization.compare import quantized_build
+    from emoedge.targets.formats import get_format
     from emoedge.targets.runtimes import load_runtime
 
     model = load_keras_model(ref)
@@ -95,7 +96,7 @@ def run(
                 result = {
                     "model": ref,
                     "format": fmt,
-                    "runtime": quantizer.runtime,
+                    "runtime": get_format(fmt).runtime,
                     "split": split,
                     "seed": seed,
                     "weights": "per-channel" if per_channel else "per-tensor",

@@ -1,13 +1,14 @@
 """Post-training quantization, one module per model format, chosen by format name.
 
-Backends load lazily: asking for "tflite" never imports OpenVINO or NNCF.
+Backends load lazily: asking for "tflite" never imports OpenVINO or NNCF. What a
+format is (suffix, runtime, precisions, options) is the format table's
+(`emoedge.targets.formats`); this registry only says which class converts to it.
 """
 
 from __future__ import annotations
 
 from emoedge.lazy import load_registered
 from emoedge.quantization.base import (
-    PRECISIONS,
     Artifact,
     CalibrationSet,
     Quantizer,
@@ -29,7 +30,6 @@ def get_quantizer(fmt: str) -> Quantizer:
 
 
 __all__ = [
-    "PRECISIONS",
     "QUANTIZERS",
     "Artifact",
     "CalibrationSet",

@@ -8,6 +8,7 @@ runs, so the int8 ranges are measured on exactly the inputs the device will see.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import logging
 from abc import ABC, abstractmethod
@@ -21,10 +22,10 @@ import numpy as np
 from emoedge.data.faceset import FaceSet, balanced_sample
 from emoedge.data.preprocess import PreprocessSpec, preprocess_batch
 from emoedge.errors import UserInputError
+from emoedge.targets.formats import ModelFormat, get_format
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("int8", "fp16", "fp32")
 # 2000 rather than 500: `emoedge export --target rpi --validation-size 3191` with
 # zoo:mini_xception lost 0.63 point calibrated on 500 images and 0.28 on 2000.
 DEFAULT_CALIBRATION_SIZE = 2000
@@ -151,37 +152,61 @@ class Artifact:
 
 
 class Quantizer(ABC):
-    """One model format. `quantize` converts a float Keras model into `out_dir`."""
+    """One model format. `quantize` checks the request against the format table
+    (`emoedge.targets.formats`: precisions and the options this format takes),
+    then `convert` writes the float Keras model into `out_dir`."""
 
-    name: str = "base"
     format: str = "base"
-    runtime: str = "base"  # the runtime that loads this format (emoedge.targets.runtimes)
-    precisions: tuple[str, ...] = ("fp32",)
+
+    @property
+    def model_format(self) -> ModelFormat:
+        return get_format(self.format)
 
     def check_precision(self, precision: str) -> None:
-        if precision not in self.precisions:
-            raise UserInputError(
-                f"{self.format} does not support precision {precision!r}; "
-                f"expected one of: {', '.join(self.precisions)}"
-            )
+        self.model_format.check_precision(precision)
 
-    @abstractmethod
     def quantize(
         self,
         keras_model,
         calibration: CalibrationSet | None,
         precision: str,
         out_dir: Path,
-        per_channel: bool = True,
         **options: Any,
     ) -> Artifact:
         """Write the model file(s) for `precision` into `out_dir` and describe them.
 
-        `per_channel` (int8 only): one weight scale per output channel, the default
-        (accuracy), or one per tensor: smaller files, since per-channel parameters
-        are a large part of models this small (benchmarks/results/
-        quantization_granularity_*.md), and less accuracy where channels differ.
+        `options` are the format's own (the table's `options`), plus `per_channel`
+        for int8: one weight scale per output channel, the default (accuracy), or
+        one per tensor: smaller files, since per-channel parameters are a large
+        part of models this small (benchmarks/results/quantization_granularity_*.md),
+        and less accuracy where channels differ. One the format does not take, or
+        not at this precision, is refused before anything is converted; one left
+        at `convert`'s default asks for nothing and is not checked.
         """
+        self.check_precision(precision)
+        defaults = {
+            name: param.default for name, param in inspect.signature(self.convert).parameters.items()
+        }
+        self.model_format.check_options(
+            precision,
+            {
+                name: value
+                for name, value in options.items()
+                if name not in defaults or defaults[name] is not value
+            },
+        )
+        return self.convert(keras_model, calibration, precision, out_dir, **options)
+
+    @abstractmethod
+    def convert(
+        self,
+        keras_model,
+        calibration: CalibrationSet | None,
+        precision: str,
+        out_dir: Path,
+        per_channel: bool = True,
+    ) -> Artifact:
+        """The conversion itself, on a request `quantize` has checked."""
 
 
 @contextlib.contextmanager

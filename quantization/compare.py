@@ -18,16 +18,9 @@ import numpy as np
 from emoedge.build import Build
 from emoedge.errors import UserInputError
 from emoedge.labels import EMOTIONS
+from emoedge.targets.formats import FORMATS, format_for_suffix
 
 log = logging.getLogger(__name__)
-
-# A bare model file: which runtime loads it, and which companion file it needs.
-SUFFIX_RUNTIMES: dict[str, tuple[str, str]] = {
-    ".tflite": ("tflite", "litert"),
-    ".xml": ("openvino", "openvino"),
-    ".onnx": ("onnx", "onnxruntime"),
-}
-
 
 def quantized_build(path: str | Path) -> Build:
     """A build folder (verified), or an in-memory build around a bare model file."""
@@ -38,24 +31,25 @@ def quantized_build(path: str | Path) -> Build:
         raise UserInputError(
             f"{path}: quantized model not found (give a build folder or a model file)"
         )
-    try:
-        fmt, runtime = SUFFIX_RUNTIMES[path.suffix.lower()]
-    except KeyError:
+    fmt = format_for_suffix(path.suffix)
+    if fmt is None:
+        suffixes = [row.suffix for row in FORMATS.values() if row.targets]
         raise UserInputError(
-            f"{path}: unknown model format; expected a build folder or one of "
-            f"{', '.join(SUFFIX_RUNTIMES)}"
-        ) from None
+            f"{path}: unknown model format; expected a build folder or one of {', '.join(suffixes)}"
+        )
     files = {"model": {"path": path.name}}
-    if fmt == "openvino":
-        weights = path.with_suffix(".bin")
-        if not weights.is_file():
-            raise UserInputError(f"{weights}: OpenVINO weights file not found next to {path.name}")
-        files["weights"] = {"path": weights.name}
+    for role, suffix in fmt.companions.items():
+        companion = path.with_suffix(suffix)
+        if not companion.is_file():
+            raise UserInputError(
+                f"{companion}: {fmt.name} {role} file not found next to {path.name}"
+            )
+        files[role] = {"path": companion.name}
     manifest = {
-        "format": fmt,
+        "format": fmt.name,
         "precision": "unknown",
         "files": files,
-        "runtime": {"name": runtime, "threads": 0, "options": {}},
+        "runtime": {"name": fmt.runtime, "threads": 0, "options": {}},
     }
     return Build(path.parent, manifest)
 

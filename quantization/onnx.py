@@ -81,12 +81,9 @@ class _Reader:
 
 
 class ONNXQuantizer(Quantizer):
-    name = "onnx"
     format = "onnx"
-    runtime = "onnxruntime"
-    precisions = ("int8", "fp16", "fp32")
 
-    def quantize(
+    def convert(
         self,
         keras_model,
         calibration: CalibrationSet | None,
@@ -94,11 +91,9 @@ class ONNXQuantizer(Quantizer):
         out_dir: Path,
         per_channel: bool = True,
         symmetric_activations: bool = True,
-        **options: Any,
     ) -> Artifact:
         import onnx
 
-        self.check_precision(precision)
         out_dir.mkdir(parents=True, exist_ok=True)
         target = out_dir / MODEL_FILE
         params: dict[str, Any] = {}

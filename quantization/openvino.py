@@ -72,12 +72,9 @@ def _nncf_quietly(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 class OpenVINOQuantizer(Quantizer):
-    name = "openvino"
     format = "openvino"
-    runtime = "openvino"
-    precisions = ("int8", "fp16", "fp32")
 
-    def quantize(
+    def convert(
         self,
         keras_model,
         calibration: CalibrationSet | None,
@@ -88,11 +85,9 @@ class OpenVINOQuantizer(Quantizer):
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         max_drop: float = 1.0,
         fast_bias_correction: bool = False,
-        **options: Any,
     ) -> Artifact:
         from emoedge.tf_env import import_tf
 
-        self.check_precision(precision)
         import_tf()
         import openvino as ov
 

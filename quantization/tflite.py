@@ -84,23 +84,18 @@ def tensor_quantization(model_path: Path) -> dict[str, Any]:
 
 
 class TFLiteQuantizer(Quantizer):
-    name = "tflite"
     format = "tflite"
-    runtime = "litert"
-    precisions = ("int8", "fp16", "fp32")
 
-    def quantize(
+    def convert(
         self,
         keras_model,
         calibration: CalibrationSet | None,
         precision: str,
         out_dir: Path,
         per_channel: bool = True,
-        **options: Any,
     ) -> Artifact:
         from emoedge.tf_env import import_tf
 
-        self.check_precision(precision)
         tf = import_tf()
         converter = _converter(tf, keras_model)
         params: dict[str, Any] = {"converter": f"tensorflow {tf.__version__} TFLiteConverter"}

@@ -1,7 +1,8 @@
 """Targets as data: each device is a frozen profile, not a branch in the code.
 
-Export reads a profile to choose format, precision and quantizer; runners read
-the build manifest that export wrote from it.
+Export reads a profile to choose precision, threads and detector, and the format
+table (`emoedge.targets.formats`) for the format that ships to it and the runtime
+that format needs; runners read the build manifest that export wrote from both.
 """
 
 from __future__ import annotations
@@ -9,16 +10,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from emoedge.errors import UserInputError
+from emoedge.targets.formats import ModelFormat, format_for_target
 
 
 @dataclass(frozen=True)
 class TargetProfile:
     name: str
     description: str
-    format: str  # tflite | openvino | onnx
     precision: str  # default precision: int8 | fp16 | fp32
-    precisions: tuple[str, ...]
-    runtime: str  # litert | openvino | onnxruntime
+    precisions: tuple[str, ...]  # those of its format this target offers
     # Classifier threads (0 = all cores). The face detector runs just before the
     # classifier on every frame with its own thread pool, so what counts is the
     # pipeline's speed, not the classifier's alone. On 2 cores one thread ran the
@@ -30,6 +30,21 @@ class TargetProfile:
     camera: str  # picamera2 | v4l2 | gstreamer
     install: str  # what the device installs
     runtime_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """A profile can narrow its format's precisions, never add one the quantizer lacks."""
+        self.model_format.check_precision(self.precision)
+        for precision in self.precisions:
+            self.model_format.check_precision(precision)
+
+    @property
+    def model_format(self) -> ModelFormat:
+        """The format row that names this target (`emoedge.targets.formats.FORMATS`)."""
+        return format_for_target(self.name)
+
+    @property
+    def format(self) -> str:
+        return self.model_format.name
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -43,10 +58,8 @@ PROFILES: dict[str, TargetProfile] = {
         TargetProfile(
             name="rpi",
             description="Raspberry Pi 4/5 (Cortex-A72/A76): TFLite int8 on LiteRT with XNNPACK",
-            format="tflite",
             precision="int8",
             precisions=("int8", "fp32"),
-            runtime="litert",
             threads=4,
             detector="blazeface",
             camera="picamera2",
@@ -55,10 +68,8 @@ PROFILES: dict[str, TargetProfile] = {
         TargetProfile(
             name="x86",
             description="x86-64 CPU: OpenVINO IR int8 on the OpenVINO CPU plugin",
-            format="openvino",
             precision="int8",
             precisions=("int8", "fp32"),
-            runtime="openvino",
             threads=1,
             detector="blazeface",
             camera="v4l2",
@@ -68,10 +79,8 @@ PROFILES: dict[str, TargetProfile] = {
         TargetProfile(
             name="jetson",
             description="NVIDIA Jetson: ONNX for TensorRT / ONNX Runtime (TensorRT, CUDA, CPU)",
-            format="onnx",
             precision="int8",
             precisions=("int8", "fp16", "fp32"),
-            runtime="onnxruntime",
             threads=1,
             detector="blazeface",
             camera="gstreamer",

@@ -140,7 +140,7 @@ def test_compare_rejects_an_unknown_file(tmp_path):
         (["--target", "esp32"], 2, "unknown target 'esp32'"),
         (["--target", "rpi", "--model", "missing.keras"], 2, "model file not found"),
         (["--target", "rpi", "--precision", "fp32", "--max-drop", "-100"], 1, "--allow-drop"),
-        (["--target", "jetson", "--precision", "fp16", "--per-tensor"], 2, "int8 setting"),
+        (["--target", "jetson", "--precision", "fp16", "--per-tensor"], 2, "applies to int8"),
     ],
 )
 def test_export_errors_are_one_clear_line(args, code, message, tmp_path):

@@ -53,7 +53,6 @@ def test_empty_or_missing_calibration_folder(tmp_path):
 
 def test_registry():
     assert set(QUANTIZERS) == {"tflite", "openvino", "onnx"}
-    assert get_quantizer("tflite").runtime == "litert"
     with pytest.raises(UserInputError, match="unknown model format 'coreml'"):
         get_quantizer("coreml")
     with pytest.raises(UserInputError, match="does not support precision 'int4'"):

@@ -25,6 +25,7 @@ import numpy as np
 
 from emoedge.cache import cache_dir
 from emoedge.errors import EmoedgeError
+from emoedge.targets.formats import FORMATS, runtime_module
 from emoedge.versions import installed_versions
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
@@ -144,22 +145,30 @@ def onnxruntime_wheel_clash(versions: dict[str, str]) -> Check | None:
     )
 
 
+def _installed(runtime: str) -> bool:
+    return util.find_spec(runtime_module(runtime)) is not None
+
+
+def _absent(runtime: str, also: str = "") -> Check:
+    """What a missing runtime costs: the targets whose builds it runs (the format table)."""
+    targets = [t for row in FORMATS.values() if row.runtime == runtime for t in row.targets]
+    return Check(runtime, INFO, f"not installed ({', '.join(targets)} builds{also})")
+
+
 def runtime_checks() -> list[Check]:
     checks = []
-    if util.find_spec("ai_edge_litert"):
+    if _installed("litert"):
         checks.append(Check("litert", OK, f"ai-edge-litert {_version('ai-edge-litert')}"))
     else:
-        checks.append(
-            Check("litert", INFO, "not installed (rpi builds and the blazeface detector)")
-        )
-    if util.find_spec("openvino"):
+        checks.append(_absent("litert", " and the blazeface detector"))
+    if _installed("openvino"):
         import openvino as ov
 
         devices = ", ".join(ov.Core().available_devices)
         checks.append(Check("openvino", OK, f"{ov.__version__}; devices: {devices}"))
     else:
-        checks.append(Check("openvino", INFO, "not installed (x86 builds)"))
-    if util.find_spec("onnxruntime"):
+        checks.append(_absent("openvino"))
+    if _installed("onnxruntime"):
         import onnxruntime as ort
 
         providers = ort.get_available_providers()
@@ -179,7 +188,7 @@ def runtime_checks() -> list[Check]:
                 )
             )
     else:
-        checks.append(Check("onnxruntime", INFO, "not installed (jetson builds)"))
+        checks.append(_absent("onnxruntime"))
     return checks
 
 

@@ -86,6 +86,20 @@ def _detector_file(name: str) -> Path | None:
     return Path(path) if path and Path(path).is_file() else None
 
 
+#: the export option that sets each quantizer option, for errors in the user's words
+OPTION_FLAGS = {"per_channel": "--per-tensor", "accuracy_control": "--accuracy-control"}
+
+
+def _check_options(profile: TargetProfile, precision: str, options: dict[str, Any]) -> None:
+    """Refuse, before the model loads, an option the target's format does not take."""
+    for name, value in options.items():
+        try:
+            profile.model_format.check_options(precision, {name: value})
+        except UserInputError as exc:
+            flag = OPTION_FLAGS.get(name, name)
+            raise UserInputError(f"{flag} is not for target {profile.name} {precision}: {exc}") from None
+
+
 #: why a build made without FER+ has no accuracy figures (manifest, README, CLI)
 NOT_MEASURED = "not measured: no dataset given (--data), so the --max-drop gate was not applied"
 
@@ -217,23 +231,24 @@ def export_build(
         raise UserInputError(
             f"target {profile.name} takes precision {', '.join(profile.precisions)}, not {precision!r}"
         )
-    if accuracy_control and (profile.format != "openvino" or precision != "int8"):
-        raise UserInputError(
-            "--accuracy-control is NNCF's (OpenVINO int8, target x86); "
-            f"target {profile.name} {precision} does not offer it"
-        )
-    if not per_channel and precision != "int8":
-        raise UserInputError(f"--per-tensor is an int8 setting; precision is {precision}")
+    options: dict[str, Any] = {} if per_channel else {"per_channel": False}
+    if accuracy_control:
+        options["accuracy_control"] = True
+    _check_options(profile, precision, options)
     if accuracy_control and data is None:
         raise UserInputError(
             "--accuracy-control needs a FER+ dataset (--data) to measure accuracy on"
         )
     if detector is not None:
-        from emoedge.targets.detectors import DETECTORS
+        from emoedge.targets.detectors import DETECTORS, HOST_ONLY
 
         if detector not in DETECTORS:
             raise UserInputError(
                 f"unknown detector {detector!r}; expected one of: {', '.join(DETECTORS)}"
+            )
+        if detector in HOST_ONLY:
+            raise UserInputError(
+                f"the {detector} detector runs on TensorFlow, host only: a build cannot carry it"
             )
     if data is not None and not Path(data).is_dir():
         raise missing_dataset(data)
@@ -278,16 +293,9 @@ def export_build(
     try:
         step(f"converting to {profile.format} {precision}")
         quantizer = get_quantizer(profile.format)
-        artifact = quantizer.quantize(
-            keras_model,
-            calibration_set,
-            precision,
-            tmp,
-            per_channel=per_channel,
-            accuracy_control=accuracy_control,
-            validation=validation,
-            max_drop=max_drop,
-        )
+        if accuracy_control:
+            options.update(validation=validation, max_drop=max_drop)
+        artifact = quantizer.quantize(keras_model, calibration_set, precision, tmp, **options)
         detector_name = detector or profile.detector
         files = dict(artifact.files)
         detector_path = _detector_file(detector_name)
@@ -316,7 +324,7 @@ def export_build(
             "output": {"shape": [None, len(EMOTIONS)], "kind": "probabilities"},
             "quantization": artifact.params,
             "runtime": {
-                "name": quantizer.runtime,
+                "name": profile.model_format.runtime,
                 "threads": profile.threads,
                 "options": dict(profile.runtime_options),
             },

@@ -19,22 +19,10 @@ import numpy as np
 
 from emoedge.errors import UserInputError
 from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
+from emoedge.targets.formats import FORMATS
 
 log = logging.getLogger(__name__)
 
-FORMAT_TARGET = {"tflite": "rpi", "openvino": "x86", "onnx": "jetson"}
-FORMAT_RUNTIME = {
-    "keras": "keras",
-    "tflite": "litert",
-    "openvino": "openvino",
-    "onnx": "onnxruntime",
-}
-RUNTIME_MODULE = {
-    "keras": "keras",
-    "litert": "ai_edge_litert",
-    "openvino": "openvino",
-    "onnxruntime": "onnxruntime",
-}
 
 
 @dataclass(frozen=True)
@@ -48,11 +36,13 @@ class Variant:
 
     @property
     def runtime(self) -> str:
-        return FORMAT_RUNTIME[self.format]
+        return FORMATS[self.format].runtime
 
     @property
     def target(self) -> str | None:
-        return FORMAT_TARGET.get(self.format)
+        """The target whose export makes this variant (None: the float Keras model)."""
+        targets = FORMATS[self.format].targets
+        return targets[0] if targets else None
 
     @property
     def is_float(self) -> bool:
@@ -74,10 +64,10 @@ def parse_variant(text: str) -> Variant:
     """`format:precision`, e.g. `tflite:int8`. Only the format is checked here: an
     unsupported precision is the export's to refuse, and shows as a failed row."""
     fmt, _, precision = text.strip().lower().partition(":")
-    if fmt not in FORMAT_RUNTIME or not precision:
+    if fmt not in FORMATS or not precision:
         raise UserInputError(
             f"variant {text!r}: expected FORMAT:PRECISION with FORMAT one of "
-            f"{', '.join(FORMAT_RUNTIME)} (e.g. tflite:int8)"
+            f"{', '.join(FORMATS)} (e.g. tflite:int8)"
         )
     return Variant(fmt, precision)
 
@@ -97,7 +87,7 @@ def variants_for_target(target: str | None) -> list[Variant]:
 
 def unavailable_reason(variant: Variant) -> str | None:
     """Why this variant cannot run on this machine (its runtime is not installed), or None."""
-    module = RUNTIME_MODULE[variant.runtime]
+    module = FORMATS[variant.format].runtime_module
     if importlib.util.find_spec(module) is None:
         return f"{variant.runtime} is not installed ({module} not importable)"
     return None

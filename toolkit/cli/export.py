@@ -9,7 +9,7 @@ import typer
 from emoedge.cli import app
 from emoedge.cli.common import check_output, console, out, user_errors
 from emoedge.data.location import DATA_ENV
-from emoedge.export import DEFAULT_VALIDATION_SIZE
+from emoedge.export import DEFAULT_MAX_DROP, DEFAULT_VALIDATION_SIZE
 from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
 
 
@@ -74,7 +74,7 @@ def export_command(
         help="FER+ valid images for the parity check (0: all 3,191).",
     ),
     max_drop: float = typer.Option(
-        1.0, "--max-drop", help="Fail when accuracy drops more than this many points."
+        DEFAULT_MAX_DROP, "--max-drop", help="Fail when accuracy drops more than this many points."
     ),
     allow_drop: float = typer.Option(
         None, "--allow-drop", help="Accept a drop up to this many points (recorded as an override)."
