@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -179,7 +180,9 @@ class Subscriber:
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, bytes]] = []
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-sub-{port}")
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-sub-{port}-{os.getpid()}-{id(self)}"
+        )  # unique: a broker drops the older of two clients with one id
         if tls:
             self.client.tls_set(str(tls["ca"]), str(tls["client"]), str(tls["client_key"]))
         if user:

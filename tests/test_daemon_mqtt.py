@@ -146,3 +146,50 @@ def test_tls_options_are_checked(tmp_path):
     ):
         with pytest.raises(ConfigError, match=message):
             parse_config({**base, "mqtt": mqtt}, path, check_files="missing" in str(mqtt))
+
+
+def test_home_assistant_discovery_is_retained_with_availability_and_state(broker):
+    """Subscribed as Home Assistant does, after the daemon published: the retained
+    discovery configs, the state they point at and the availability topic are there."""
+    state = ServiceState(labels=["neutral", "happiness"])
+    faces = [{"track_id": i, "label": label} for i, label in
+             enumerate(["happiness", "neutral", "happiness"])]  # fmt: skip
+    state.record_frame({"frame_index": 0, "faces": faces}, {}, dropped=0)
+    config = MqttConfig(
+        enabled=True, host="127.0.0.1", port=broker.port, topic_prefix="shop/door",
+        homeassistant=True,
+    )  # fmt: skip
+    pub = MqttPublisher(config, state).start()
+    try:
+        assert _wait(pub.connected.is_set), "publisher did not connect"
+        assert _wait(lambda: pub._last_state is not None), "no state published"
+        assert _wait(lambda: pub.acked >= 4)  # status, two configs, state: on the broker
+        ha = Subscriber(broker.port, "homeassistant/#")  # Home Assistant starts later
+        dev = Subscriber(broker.port, "shop/door/#")
+        configs = ha.wait_for(lambda m: m[0].endswith("/config"))
+        assert _wait(lambda: len([m for m in ha.messages if m[0].endswith("/config")]) == 2)
+        configs = {topic: json.loads(payload) for topic, payload in ha.messages}
+        assert set(configs) == {
+            "homeassistant/sensor/shop_door/faces/config",
+            "homeassistant/sensor/shop_door/emotion/config",
+        }
+        for payload in configs.values():
+            assert payload["state_topic"] == "shop/door/state"
+            assert payload["availability_topic"] == "shop/door/status"
+            assert payload["device"]["identifiers"] == ["shop_door"]
+            assert payload["unique_id"].startswith("shop_door_")
+        got = dev.wait_for(lambda m: m[0] == "shop/door/state")
+        assert got and json.loads(got[-1][1]) == {"faces": 3, "dominant": "happiness"}
+        got = dev.wait_for(lambda m: m[0] == "shop/door/status")
+        assert got and json.loads(got[-1][1])["state"] == "online"
+        # The daemon dies without a goodbye: the broker's last will marks it unavailable.
+        pub._stop.set()
+        pub.client.loop_stop()
+        pub.client.socket().close()
+        assert dev.wait_for(
+            lambda m: m[0] == "shop/door/status" and b"offline" in m[1], timeout=15.0
+        ), "no last will"
+    finally:
+        pub.client.loop_stop()
+    ha.close()
+    dev.close()

@@ -9,15 +9,27 @@ eat the device's memory); the newest are kept by the event log either way.
 Topics, under `mqtt.topic_prefix` (default `emoedge/<hostname>`):
   <prefix>/status              retained: {"state": "online"|"offline"|source state}; the
                                broker publishes "offline" itself if the daemon dies (will)
+  <prefix>/state               retained: {"faces": N, "dominant": label|"none"} of the latest
+                               frame, when it changes, at most once per `STATE_EVERY_S`
   <prefix>/tracks/<track_id>   a track started, changed emotion or ended (full privacy mode only)
   <prefix>/aggregates/minute   counts for one finished minute
+
+Home Assistant (`mqtt.homeassistant = true`): on every connect the publisher
+sends retained MQTT-discovery configs, `<discovery_prefix>/sensor/<node>/faces/config`
+and `.../emotion/config`, so Home Assistant shows the face count and the
+dominant emotion as two sensors of one device without hand configuration. Their
+availability is the status topic (whose last will says "offline"); retained, so
+a Home Assistant that starts after the daemon still finds them. Both are counts
+of the latest frame, so they are sent in aggregates mode too.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -31,6 +43,13 @@ log = logging.getLogger(__name__)
 
 QOS = 1
 MAX_QUEUED = 10_000
+STATE_EVERY_S = 1.0
+
+
+def dominant(faces: list[dict[str, Any]]) -> str:
+    """The label most faces of a frame show ("none" without faces; ties: the first seen)."""
+    counts = collections.Counter(f.get("label") for f in faces if f.get("label") is not None)
+    return counts.most_common(1)[0][0] if counts else "none"
 
 
 class MqttPublisher:
@@ -70,6 +89,11 @@ class MqttPublisher:
         self.client.will_set(
             f"{self.prefix}/status", json.dumps({"state": "offline"}), qos=QOS, retain=True
         )
+        #: The Home Assistant device id: the topic prefix, in the characters discovery allows.
+        self.node = re.sub(r"[^A-Za-z0-9_-]", "_", self.prefix)
+        self._stop = threading.Event()
+        self._state_thread: threading.Thread | None = None
+        self._last_state: dict[str, Any] | None = None
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
@@ -107,6 +131,52 @@ class MqttPublisher:
         client.publish(
             f"{self.prefix}/status", json.dumps({"state": "online"}), qos=QOS, retain=True
         )
+        if self.config.homeassistant:
+            for topic, payload in self.discovery().items():
+                client.publish(topic, json.dumps(payload), qos=QOS, retain=True)
+
+    def discovery(self) -> dict[str, dict[str, Any]]:
+        """Home Assistant's MQTT-discovery configs: topic -> payload."""
+        from emoedge import __version__
+
+        model = self.state.build.model if self.state is not None else ""
+        device = {
+            "identifiers": [self.node],
+            "name": f"emoedge {self.prefix}",
+            "manufacturer": "emoedge",
+            "model": model or "emoedge daemon",
+            "sw_version": __version__,
+        }
+        common = {
+            "state_topic": f"{self.prefix}/state",
+            "availability_topic": f"{self.prefix}/status",
+            "availability_template": "{{ 'offline' if value_json.state == 'offline' "
+            "else 'online' }}",
+            "device": device,
+        }
+        sensors = {
+            "faces": {
+                "name": "Faces",
+                "value_template": "{{ value_json.faces }}",
+                "state_class": "measurement",
+                "icon": "mdi:face-recognition",
+            },
+            "emotion": {
+                "name": "Dominant emotion",
+                "value_template": "{{ value_json.dominant }}",
+                "icon": "mdi:emoticon-outline",
+            },
+        }
+        base = self.config.discovery_prefix
+        return {
+            f"{base}/sensor/{self.node}/{key}/config": {
+                **sensor,
+                "unique_id": f"{self.node}_{key}",
+                "object_id": f"{self.node}_{key}",
+                **common,
+            }
+            for key, sensor in sensors.items()
+        }
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self.connected.is_set():
@@ -133,10 +203,28 @@ class MqttPublisher:
         """Connect in the background; a broker that is down now is retried, not an error."""
         self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
         self.client.loop_start()
+        if self.state is not None:
+            self._stop.clear()
+            self._state_thread = threading.Thread(
+                target=self._publish_state, name="emoedge-mqtt-state", daemon=True
+            )
+            self._state_thread.start()
         return self
+
+    def _publish_state(self) -> None:
+        """The latest frame's face count and dominant emotion, when they change."""
+        while not self._stop.wait(STATE_EVERY_S):
+            faces = (self.state.latest_result() or {}).get("faces") or []
+            value = {"faces": len(faces), "dominant": dominant(faces)}
+            if value != self._last_state and self.connected.is_set():
+                self._last_state = value
+                self._publish(f"{self.prefix}/state", value, retain=True)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Say offline, give in-flight QoS 1 messages up to `timeout` to be acked, disconnect."""
+        self._stop.set()
+        if self._state_thread is not None:
+            self._state_thread.join(1.0)
         try:
             if self.connected.is_set():
                 info = self.client.publish(
