@@ -259,8 +259,13 @@ def iter_rows(
     until: float | None = None,
     *,
     lock: threading.Lock | None = None,
+    limit: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Rows of one table as dicts, oldest first, optionally within [since, until)."""
+    """Rows of one table as dicts, oldest first, optionally within [since, until).
+
+    `limit` caps the rows SQLite reads (the HTTP page of `/v1/aggregates`), so a
+    month-wide range costs one page, not the month.
+    """
     _check_table(table)
     column = "start" if table == "segments" else "minute"
     where, args = [], []
@@ -274,6 +279,9 @@ def iter_rows(
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY {column}, rowid"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(int(limit))
     if lock is not None:
         with lock:
             cursor = db.execute(sql, args)

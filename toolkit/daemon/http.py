@@ -74,6 +74,7 @@ class HttpApi:
         max_client_requests_per_s: float = 0.0,
         allowed_hosts: tuple[str, ...] = (),
         reload: Callable[[], dict[str, Any]] | None = None,
+        event_log: str | None = None,
     ) -> None:
         self.state = state
         self.token = token
@@ -84,6 +85,7 @@ class HttpApi:
         self.allowed_hosts = allowed_hosts  # Host names served besides loopback and our own
         self.budget = RequestBudget()
         self.reload = reload
+        self.event_log = event_log  # the SQLite file /v1/aggregates reads (read-only)
         self.closing = threading.Event()  # set at shutdown: streams end
 
     def authorized(self, header: str | None) -> bool:
@@ -115,7 +117,8 @@ class HttpApi:
                 "faces": len(result.get("faces") or []),
                 "counts": counts,
             }
-        return {k: result.get(k) for k in ("frame_index", "timestamp", "faces", "time")}
+        keys = ("frame_index", "timestamp", "faces", "time", "frame_size")
+        return {k: result.get(k) for k in keys}
 
 
 def _jsonable(value: Any) -> Any:

@@ -118,6 +118,7 @@ class HttpProcess:
         tls: tuple[str, str] | None = None,
         reload: Callable[[], dict[str, Any]] | None = None,
         nice: int = HTTP_NICE,
+        event_log: str | None = None,
     ) -> None:
         self.state = state
         self.host = host
@@ -134,6 +135,7 @@ class HttpProcess:
         )
         self.reload = reload
         self.nice = nice
+        self.event_log = event_log  # the child reads it for /v1/aggregates (fixed until restart)
         self._conn: Any = None
         self._process: Any = None
         self._send_lock = threading.Lock()
@@ -168,6 +170,7 @@ class HttpProcess:
                         "limits": asdict(self.limits),
                         "tls": self.tls,
                         "nice": self.nice,
+                        "event_log": self.event_log,
                         "parent": os.getpid(),
                         "log_level": logging.getLogger("emoedge").getEffectiveLevel(),
                         "state": self.state.snapshot(),  # served from the first request
@@ -449,7 +452,7 @@ def serve_in_child(conn: Connection) -> None:
     state = ServedState(options["state"])
     send_lock = threading.Lock()
     reload = _ReloadProxy(conn, send_lock)
-    api = HttpApi(state, reload=reload, **options["settings"])
+    api = HttpApi(state, reload=reload, event_log=options["event_log"], **options["settings"])
     try:
         cert, key = options["tls"] or (None, None)
         server = WebServer(

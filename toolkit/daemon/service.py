@@ -131,6 +131,7 @@ class DaemonService:
             if cfg.http.tls_cert_file
             else None,
             reload=self.reload,
+            event_log=str(cfg.events.log),
         ).start()
         if cfg.mqtt.enabled:
             self.mqtt = self._start_mqtt(cfg)
@@ -255,6 +256,8 @@ class DaemonService:
         self._last_frame = time.monotonic()
         data = result.to_dict()
         data["time"] = now
+        # width, height: the page draws the boxes of /v1/latest to scale
+        data["frame_size"] = [int(frame.image.shape[1]), int(frame.image.shape[0])]
         with self._loop_lock:
             if self._flushed:
                 return

@@ -15,13 +15,16 @@ Endpoints (JSON unless noted):
   GET  /metrics              Prometheus text
   GET  /v1/preview.mjpeg     annotated MJPEG, only when `http.preview = true`
   POST /v1/reload            re-read the config file (as SIGHUP does)
+  GET  /v1/aggregates        per-minute aggregates from the event log, paged (`page.py`)
+  GET  /                     the device's web page, and its files under /page/ (`page.py`)
 
 Every request passes `Guard` first, in this order, each step cheaper than the next:
   1. Host: loopback names, the address the client connected to, this machine's
      name and `http.allowed_hosts`; anything else is a DNS-rebinding page (421).
   2. Size: the API takes no bodies; more than `MAX_BODY_BYTES` is refused (413).
      A malformed Content-Length (`-1`) never gets this far: h11 answers 400.
-  3. Access: with a token, `Authorization: Bearer <token>` (constant time) or 401.
+  3. Access: with a token, `Authorization: Bearer <token>` (constant time) or 401;
+     only the web page's own files are public (they hold no data; see `page.py`).
   4. Cross-origin: a POST without a token must say `Content-Type: application/json`
      (a browser cannot send that cross-origin without a preflight we never grant)
      and any Origin it has must be an allowed host (403 / 415).
@@ -58,6 +61,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from emoedge.daemon import page
 from emoedge.daemon.config import is_loopback
 from emoedge.daemon.http import (
     MJPEG_BOUNDARY,
@@ -77,7 +81,7 @@ STREAM_POLL_S = 0.05  # how often a stream looks for news (events, frames, its c
 WRITE_TIMEOUT_S = 10.0  # a stream whose client stops reading this long is ended
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 ROUTES = ("/healthz", "/readyz", "/v1/status", "/v1/latest", "/v1/events", "/metrics",
-          "/v1/preview.mjpeg", "/v1/reload")  # fmt: skip
+          "/v1/preview.mjpeg", "/v1/reload", "/v1/aggregates", "/")  # fmt: skip
 
 
 # -- pieces ---------------------------------------------------------------------------
@@ -231,7 +235,7 @@ class Guard:
                 {"error": f"request bodies are limited to {MAX_BODY_BYTES} bytes"},
                 {"Connection": "close"},
             )
-        if not api.authorized(headers.get("authorization")):
+        if not api.authorized(headers.get("authorization")) and not page.is_public(scope["path"]):
             return (
                 401,
                 {"error": "missing or wrong bearer token"},
@@ -397,6 +401,7 @@ def create_app(api: HttpApi, limits: Limits = Limits(), budgets: ClientBudgets |
             f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}", "MJPEG", _peer(request),
         ))  # fmt: skip
 
+    page.install(app, api)
     return Guard(app, api, budgets or ClientBudgets())
 
 
