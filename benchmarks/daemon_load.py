@@ -5,11 +5,16 @@ the pipeline goes (so the frame rate measures capacity, not the video's own
 rate), measures its idle frame rate, then runs 50 concurrent keep-alive clients
 on loopback for 30 s, alternating GET /v1/latest and GET /v1/status, and
 measures the frame rate again from the daemon's own frame counter, then idle
-once more. Target: the loaded rate is at least 80% of the mean idle rate, with
-no HTTP errors.
+once more. Then `--idle-connections` sockets (default 500) each send half a
+request head (`GET /healthz HTTP/1.1` and no blank line, as a slowloris client
+does) and are reopened whenever the server closes them (its request-head
+timeout, 10 s), for `--seconds`; the frame rate is measured again. The config's
+`http.max_connections` is raised to hold them all, so this measures what holding
+them costs (with the default cap of 64 the rest are refused at once). Target: both loaded rates are at least 80% of the
+mean idle rate, with no HTTP errors from the polling clients.
 
     python benchmarks/daemon_load.py [--build BUILD] [--clients 50] [--seconds 30] \\
-        --out benchmarks/results/daemon_load_$(date +%F).md
+        [--idle-connections 500] [--note TEXT] --out benchmarks/results/daemon_load_$(date +%F).md
 
 Without --build it exports an x86 (OpenVINO int8) build of zoo:mini_xception
 calibrated on the repo's small FER+ fixture into a temporary folder.
@@ -18,6 +23,7 @@ calibrated on the repo's small FER+ fixture into a temporary folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -109,6 +115,56 @@ def client(port: int, stop: threading.Event, counts: dict, lock: threading.Lock)
         counts["latencies"].extend(latencies)
 
 
+def idle_connections(port: int, n: int, stop: threading.Event, stats: dict) -> None:
+    """Hold `n` half-open requests; reopen each one the server closes (at most 2/s a slot)."""
+    import selectors
+
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # no blank line: never complete
+    sel = selectors.DefaultSelector()
+
+    def open_one() -> None:
+        sock = socket.socket()
+        sock.setblocking(False)
+        try:
+            sock.connect_ex(("127.0.0.1", port))
+            sel.register(sock, selectors.EVENT_READ)
+            stats["opened"] += 1
+        except OSError:
+            sock.close()
+            stats["failed"] += 1
+            return
+        pending.append(sock)
+
+    pending: list[socket.socket] = []
+    for _ in range(n):
+        open_one()
+    samples = []
+    while not stop.is_set():
+        time.sleep(0.1)
+        for sock in pending:  # connected by now (loopback); send the half head once
+            with contextlib.suppress(OSError):
+                sock.send(head)
+        pending.clear()
+        closed = 0
+        for key, _ in sel.select(timeout=0.4):
+            sock = key.fileobj
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                data = b""
+            if not data:  # the server closed it (cap, or the request-head timeout)
+                sel.unregister(sock)
+                sock.close()
+                closed += 1
+        stats["closed_by_server"] += closed
+        for _ in range(closed):
+            open_one()
+        samples.append(len(sel.get_map()))
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()
+    stats["mean_open"] = sum(samples) / len(samples) if samples else 0.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", type=Path, help="build folder (default: export an x86 build)")
@@ -120,6 +176,10 @@ def main() -> int:
         type=float,
         help="the daemon's http.max_requests_per_s (default: the config default; 0 = no limit)",
     )
+    parser.add_argument(
+        "--idle-connections", type=int, default=500, help="half-open connections in phase 2"
+    )
+    parser.add_argument("--note", help="what else ran on the machine, written into the result")
     parser.add_argument("--out", type=Path, help="also write the markdown result here")
     args = parser.parse_args()
 
@@ -151,6 +211,7 @@ realtime = false
 [http]
 bind = "127.0.0.1:{port}"
 {"" if args.max_rps is None else f"max_requests_per_s = {args.max_rps}"}
+max_connections = {args.idle_connections + args.clients + 16}
 [events]
 log = "events.sqlite"
 """)
@@ -203,6 +264,21 @@ log = "events.sqlite"
         time.sleep(2.0)  # let the clients' connections wind down
         idle_after_fps, idle_after_frames = rate(port, args.idle_seconds)
         print(f"idle after: {idle_after_fps:.1f} fps", file=sys.stderr)
+
+        stop_idle = threading.Event()
+        idle_stats = {"opened": 0, "failed": 0, "closed_by_server": 0, "mean_open": 0.0}
+        holder = threading.Thread(
+            target=idle_connections,
+            args=(port, args.idle_connections, stop_idle, idle_stats),
+            daemon=True,
+        )
+        holder.start()
+        time.sleep(1.0)
+        half_open_fps, half_open_frames = rate(port, args.seconds - 1.0)
+        health = get_json(port, "/healthz")["status"]  # a real client still gets through
+        stop_idle.set()
+        holder.join(15)
+        print(f"under {args.idle_connections} half-open: {half_open_fps:.1f} fps", file=sys.stderr)
     finally:
         daemon.send_signal(signal.SIGTERM)
         try:
@@ -219,7 +295,8 @@ log = "events.sqlite"
     # and the ratio is taken against their mean.
     idle_mean = (idle_fps + idle_after_fps) / 2
     ratio = loaded_fps / idle_mean if idle_mean else 0.0
-    passed = ratio >= 0.8 and counts["errors"] == 0
+    half_open_ratio = half_open_fps / idle_mean if idle_mean else 0.0
+    passed = ratio >= 0.8 and half_open_ratio >= 0.8 and counts["errors"] == 0
     command = "python " + " ".join(
         shlex.quote(a) for a in ["benchmarks/daemon_load.py", *sys.argv[1:]]
     )
@@ -251,11 +328,20 @@ log = "events.sqlite"
         f"| HTTP requests answered 200 | {counts['ok']} ({counts['ok'] / (args.seconds - 1):.0f}/s) |",
         f"| HTTP errors (target 0) | {counts['errors']} |",
         f"| request latency p50 / p99 (ms) | {p50:.1f} / {p99:.1f} |",
+        f"| fps under {args.idle_connections} half-open connections ({args.seconds - 1:.0f} s, "
+        f"{half_open_frames} frames) | {half_open_fps:.1f} |",
+        f"| ratio to mean idle (target >= 0.80) | {half_open_ratio:.2f} |",
+        f"| half-open connections: opened / closed by the server / mean held open | "
+        f"{idle_stats['opened']} / {idle_stats['closed_by_server']} / "
+        f"{idle_stats['mean_open']:.0f} |",
+        f"| GET /healthz from a real client meanwhile | {health} |",
         f"| daemon exit code after SIGTERM | {code} |",
         "",
         f"Result: **{'PASS' if passed else 'FAIL'}**",
         "",
     ]
+    if args.note:
+        lines += [f"Note: {args.note}", ""]
     text = "\n".join(lines)
     print(text)
     if args.out:
