@@ -53,6 +53,16 @@ FLOAT_SCOPE = (
     r"|channel_padding_10);$"
 )
 FLOAT_OPS = 27  # how many ops FLOAT_SCOPE matches in the wheel's short range model
+# The full range model (192 px, one 48x48 output map fed by an upsampling path):
+# only its output head (a 1x1 convolution and a reshape per output) stays float.
+FULL_FLOAT_SCOPE = r"^(reshaped_)?(classifier|regressor)_face_4;$"
+FULL_FLOAT_OPS = 4
+#: per source variant: the ops kept float, and how many ops that must match (a
+#: check that the file is the graph the scope was written for)
+SCOPES: dict[str, tuple[str, int]] = {
+    "short": (FLOAT_SCOPE, FLOAT_OPS),
+    "full": (FULL_FLOAT_SCOPE, FULL_FLOAT_OPS),
+}
 
 
 @dataclass(frozen=True)
@@ -172,37 +182,38 @@ def _drop_unused_buffers(model, graph) -> None:
         tensor.buffer = renumber[tensor.buffer]
 
 
-def _count_scope_matches(graph: bytes) -> int:
+def _count_scope_matches(graph: bytes, scope: str = FLOAT_SCOPE) -> int:
     _, fb, _, _ = _require_tools()
     from ai_edge_quantizer.utils.tfl_flatbuffer_utils import get_op_scope
 
     subgraph = fb.read_model_from_bytearray(bytearray(graph)).subgraphs[0]
     return sum(
-        bool(re.search(FLOAT_SCOPE, get_op_scope(op, subgraph.tensors)))
-        for op in subgraph.operators
+        bool(re.search(scope, get_op_scope(op, subgraph.tensors))) for op in subgraph.operators
     )
 
 
 def quantize_blazeface(
-    source: Path, calibration_inputs: Iterable[np.ndarray], out: Path
+    source: Path, calibration_inputs: Iterable[np.ndarray], out: Path, variant: str = "short"
 ) -> DetectorQuantization:
-    """Write the int8 BlazeFace to `out`, calibrated on float inputs (1, N, N, 3) in -1..1."""
+    """Write the int8 BlazeFace to `out`, calibrated on float inputs (1, N, N, 3) in -1..1;
+    `variant` (short | full) names the wheel's model `source` is, for its float scope."""
     _, _, quantizer, recipe = _require_tools()
     source = Path(source)
+    if variant not in SCOPES:
+        raise UserInputError(f"no int8 recipe for BlazeFace {variant!r}; have: {', '.join(SCOPES)}")
+    scope, expected = SCOPES[variant]
     batches = [{"input": np.asarray(x, dtype=np.float32)} for x in calibration_inputs]
     if not batches:
         raise UserInputError("no calibration frames: the detector's int8 ranges need real photos")
     graph = float32_graph(source)
-    if (matched := _count_scope_matches(graph)) != FLOAT_OPS:
+    if (matched := _count_scope_matches(graph, scope)) != expected:
         raise UserInputError(
-            f"{source}: {matched} ops match the float scope, expected {FLOAT_OPS}: "
-            "not the short range model this quantization was tuned on"
+            f"{source}: {matched} ops match the float scope, expected {expected}: "
+            f"not the {variant} range model this quantization was tuned on"
         )
     engine = quantizer.Quantizer(graph)
     engine.load_quantization_recipe(recipe.static_wi8_ai8())
-    engine.update_quantization_recipe(
-        regex=FLOAT_SCOPE, operation_name="*", algorithm_key="no_quantize"
-    )
+    engine.update_quantization_recipe(regex=scope, operation_name="*", algorithm_key="no_quantize")
     # Float outputs: the detector decodes boxes from them directly.
     engine.update_quantization_recipe(
         regex=".*", operation_name="OUTPUT", algorithm_key="no_quantize"

@@ -9,8 +9,10 @@ once per frame:
     result.to_dict()                  # one JSON-ready record
 
 Crops go through `emoedge.data.preprocess.preprocess`, the function training and
-evaluation use, with the manifest's spec; all faces of a frame go through the
-runtime in one batch. A bad frame (empty, wrong shape) gives an empty result with
+evaluation use, with the manifest's spec (framed as FER+ framed its faces, padded
+where the frame ends, levelled by the eye keypoints when the detector gives them);
+all faces of a frame go through the runtime in one batch. Faces too small to read
+are reported without a label (`UnreadFace`) rather than with a confident guess. A bad frame (empty, wrong shape) gives an empty result with
 an `error` instead of an exception, so a long-running loop never dies on one
 frame. No TensorFlow here.
 """
@@ -27,7 +29,7 @@ import cv2
 import numpy as np
 
 from emoedge.build import Build
-from emoedge.data.preprocess import as_uint8_image, preprocess
+from emoedge.data.preprocess import as_uint8_image, crop_face, eye_roll, preprocess
 from emoedge.errors import ManifestError, UserInputError
 from emoedge.targets.detectors import Detection, Detector, detector_class, make_detector
 from emoedge.targets.runtimes import Runtime, load_runtime
@@ -41,8 +43,9 @@ Box = tuple[int, int, int, int]
 @dataclass(frozen=True)
 class FaceResult:
     """One classified face. `box` is the detector's box (x, y, w, h) in frame
-    pixels, before the crop margin; `probabilities` are the (smoothed) class
-    probabilities the label and score come from."""
+    pixels, before the crop's framing; `probabilities` are the (smoothed) class
+    probabilities the label and score come from; `roll` the degrees the crop was
+    turned to level the eyes (0: not aligned)."""
 
     track_id: int
     box: Box
@@ -50,14 +53,50 @@ class FaceResult:
     score: float
     probabilities: dict[str, float]
     detector_score: float
+    roll: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "track_id": self.track_id,
             "box": [int(v) for v in self.box],
             "label": self.label,
             "score": round(float(self.score), 6),
             "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
+            "detector_score": round(float(self.detector_score), 6),
+        }
+        if self.roll:
+            data["roll"] = round(float(self.roll), 2)
+        return data
+
+
+#: Faces whose box is narrower than this (frame pixels) are reported unread.
+#: Measured on wild-sample photos shrunk to each size (benchmarks/min_face_size.py,
+#: benchmarks/results/min_face_size_2026-12-03.md): from 40 px on, the shrunk face
+#: keeps its full-size label on 84% of photos, at 32 px on 76%, at 24 px on 74%,
+#: and its agreement with the crowd labels falls from 49% to 40%. (FER+'s own
+#: faces are 48 px images, boxes of about 42 px.)
+MIN_FACE = 40
+#: Level faces by their eye line (the detector's keypoints) before classifying.
+#: Off: on wild-sample it measured no better than the upright crop
+#: (benchmarks/results/wild_accuracy_2026-12-03.md); FER+'s faces are roughly,
+#: not exactly, upright. `--align` turns it on.
+ALIGN = False
+
+
+@dataclass(frozen=True)
+class UnreadFace:
+    """A face the detector found but the pipeline did not classify, and why (too
+    small: a far face's few pixels give a confident wrong label)."""
+
+    box: Box
+    detector_score: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "box": [int(v) for v in self.box],
+            "label": None,
+            "reason": self.reason,
             "detector_score": round(float(self.detector_score), 6),
         }
 
@@ -66,8 +105,10 @@ class FaceResult:
 class FrameResult:
     """Everything the pipeline found in one frame. `timings` are milliseconds per
     stage: detect, classify, track, total (and capture, when the caller gave it).
-    `skipped_faces` counts faces over `max_faces` or too small to classify;
-    `error` says why a frame could not be processed (then `faces` is empty);
+    `skipped_faces` counts faces over `max_faces` or under `min_detector_score`;
+    `unread` lists faces found but too small to classify (in JSON: "unread", each
+    with "label": null and a reason; `faces` holds only classified ones, so
+    consumers that count labels are not handed nulls); `error` says why a frame could not be processed (then `faces` is empty);
     `file` names the photo the frame is (image folders and single images), so a
     record is matched to its photo by name rather than by counting lines."""
 
@@ -78,6 +119,7 @@ class FrameResult:
     skipped_faces: int = 0
     error: str | None = None
     file: str | None = None
+    unread: list[UnreadFace] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"frame_index": self.frame_index}
@@ -88,6 +130,8 @@ class FrameResult:
             "faces": [face.to_dict() for face in self.faces],
             "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
         }
+        if self.unread:
+            data["unread"] = [face.to_dict() for face in self.unread]
         if self.skipped_faces:
             data["skipped_faces"] = self.skipped_faces
         if self.error:
@@ -98,14 +142,16 @@ class FrameResult:
 @dataclass(frozen=True)
 class PipelineConfig:
     """`max_faces`: faces classified per frame, largest first (a crowd of 30 must
-    not stall the loop); `min_face`: smallest box side in pixels worth
-    classifying; `min_detector_score`: drop weaker detections; `tracking`: False
+    not stall the loop); `min_face`: smallest box side in frame pixels worth
+    classifying (smaller faces are reported unread); `align`: level each face by
+    its eye line when the detector gives eyes; `min_detector_score`: drop weaker detections; `tracking`: False
     gives every face a fresh id (track_id = position in the frame); `flip_tta`
     averages each face with its mirror image: one more classifier call per face
     for about one point of FER+ accuracy (see the model cards)."""
 
     max_faces: int = 16
-    min_face: int = 12
+    min_face: int = MIN_FACE
+    align: bool = ALIGN
     min_detector_score: float = 0.0
     tracking: bool = True
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
@@ -181,7 +227,8 @@ class Pipeline:
         alpha: float = 0.4,
         window: int = 5,
         max_faces: int = 16,
-        min_face: int = 12,
+        min_face: int = MIN_FACE,
+        align: bool = ALIGN,
         tracking: bool = True,
         flip_tta: bool = False,
         detector_options: dict[str, Any] | None = None,
@@ -200,6 +247,7 @@ class Pipeline:
         config = PipelineConfig(
             max_faces=max_faces,
             min_face=min_face,
+            align=align,
             tracking=tracking,
             tracker=TrackerConfig(smoothing=smoothing, alpha=alpha, window=window),
             flip_tta=flip_tta,
@@ -217,27 +265,45 @@ class Pipeline:
         """Forget tracks and smoothing state (a new video or scene)."""
         self.tracker.reset()
 
-    def select(self, detections: list[Detection]) -> tuple[list[Detection], int]:
-        """Faces worth classifying: big enough, confident enough, the largest `max_faces`."""
-        usable = [
-            d
-            for d in detections
-            if min(d.box[2], d.box[3]) >= self.config.min_face
-            and d.score >= self.config.min_detector_score
-        ]
+    def select(self, detections: list[Detection]) -> tuple[list[Detection], list[UnreadFace], int]:
+        """Faces worth classifying (confident enough, big enough, the largest
+        `max_faces`), the confident ones too small to read, and how many were dropped."""
+        confident = [d for d in detections if d.score >= self.config.min_detector_score]
+        small = [d for d in confident if min(d.box[2], d.box[3]) < self.config.min_face]
+        usable = [d for d in confident if min(d.box[2], d.box[3]) >= self.config.min_face]
         usable.sort(key=lambda d: d.box[2] * d.box[3], reverse=True)
         kept = usable[: self.config.max_faces]
-        return kept, len(detections) - len(kept)
+        reason = f"face smaller than {self.config.min_face} px"
+        unread = [UnreadFace(d.box, d.score, reason) for d in small]
+        return kept, unread, len(detections) - len(kept) - len(unread)
 
-    def classify(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """Probabilities (N, classes) for face boxes in one frame, in one runtime call."""
+    def roll(self, detection: Detection) -> float:
+        """Degrees to turn this face's crop by: its eye line's tilt, with alignment on."""
+        return eye_roll(detection.eyes) if self.config.align else 0.0
+
+    def crop(self, image: np.ndarray, face: FaceResult) -> np.ndarray:
+        """The face as the model saw it before resizing: framed, padded, levelled, in
+        the model's colour (what `emoedge run --save-crops` writes)."""
+        crop = crop_face(image, face.box, self.spec.margin, self.spec.shift, face.roll)
+        if self.spec.channels == 1 and crop.ndim == 3:
+            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        return crop
+
+    def classify(
+        self, image: np.ndarray, boxes: list[Box], rolls: list[float] | None = None
+    ) -> np.ndarray:
+        """Probabilities (N, classes) for face boxes in one frame, in one runtime call;
+        `rolls`: degrees to turn each crop by (`roll`), none when omitted."""
         if not boxes:
             return np.zeros((0, len(self.labels)), np.float32)
         # Colour conversion happens inside `preprocess`, on the crop only: the same
         # pixels as converting the whole frame first, without the cost that grows
         # with the frame (a 4K camera frame) rather than with the faces.
         image = as_uint8_image(image)
-        batch = np.stack([preprocess(image, self.spec, box) for box in boxes])
+        rolls = rolls or [0.0] * len(boxes)
+        batch = np.stack(
+            [preprocess(image, self.spec, box, r) for box, r in zip(boxes, rolls, strict=True)]
+        )
         if not self.config.flip_tta:
             return self.runtime.predict(batch)
         # Faces and mirrors in one call, as `emoedge evaluate --flip-tta` averages them.
@@ -270,9 +336,10 @@ class Pipeline:
             return FrameResult(index, timestamp, [], timings, error=f"bad frame: {exc}", file=file)
 
         t0 = time.perf_counter()
-        detections, skipped = self.select(self.detector.detect(frame))
+        detections, unread, skipped = self.select(self.detector.detect(frame))
         t1 = time.perf_counter()
-        probabilities = self.classify(frame, [d.box for d in detections])
+        rolls = [self.roll(d) for d in detections]
+        probabilities = self.classify(frame, [d.box for d in detections], rolls)
         t2 = time.perf_counter()
         if self.config.tracking:
             tracked = self.tracker.update([d.box for d in detections], probabilities)
@@ -292,9 +359,10 @@ class Pipeline:
                 score=float(probs[label]),
                 probabilities={name: float(p) for name, p in zip(self.labels, probs, strict=True)},
                 detector_score=float(detection.score),
+                roll=roll,
             )
-            for detection, track_id, label, probs in zip(
-                detections, ids, labels, smoothed, strict=True
+            for detection, track_id, label, probs, roll in zip(
+                detections, ids, labels, smoothed, rolls, strict=True
             )
         ]
         timings.update(
@@ -303,7 +371,9 @@ class Pipeline:
             track=(t3 - t2) * 1000.0,
             total=(time.perf_counter() - start) * 1000.0,
         )
-        return FrameResult(index, timestamp, faces, timings, skipped_faces=skipped, file=file)
+        return FrameResult(
+            index, timestamp, faces, timings, skipped_faces=skipped, file=file, unread=unread
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -317,6 +387,8 @@ class Pipeline:
             "detector_options": dict(self.detector.options),
             "smoothing": self.config.tracker.smoothing if self.config.tracking else "off",
             "flip_tta": self.config.flip_tta,
+            "align": self.config.align,
+            "min_face": self.config.min_face,
         }
 
 
@@ -392,4 +464,14 @@ def _draw_label(
     )
 
 
-__all__ = ["FaceResult", "FrameResult", "Pipeline", "PipelineConfig", "annotate", "load_detector"]
+__all__ = [
+    "ALIGN",
+    "MIN_FACE",
+    "FaceResult",
+    "FrameResult",
+    "Pipeline",
+    "PipelineConfig",
+    "UnreadFace",
+    "annotate",
+    "load_detector",
+]

