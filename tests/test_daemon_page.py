@@ -189,6 +189,36 @@ def browser():
         chromium.close()
 
 
+def test_health_says_in_words_what_went_wrong_and_keeps_the_last_error(browser):
+    """A hand-driven state: the source fails, then recovers; the page says both."""
+    state = ServiceState(labels=LABELS)
+    state.set_state("running")
+    srv = WebServer(HttpApi(state), "127.0.0.1", 0).start()
+    context = browser.new_context()
+    page = context.new_page()
+    words = "() => document.getElementById('health-words').textContent"
+    try:
+        page.goto(f"http://127.0.0.1:{srv.port}/")
+        page.wait_for_function(f"{words}.includes('No source errors since the daemon started')")
+        state.set_state("reconnecting", "cannot open rtsp://cam/stream (timed out).", retry_in_s=4)
+        page.wait_for_function(
+            f"{words}.includes('No frames: cannot open rtsp://cam/stream (timed out). Next try in 4 s')"
+        )
+        assert page.text_content("#reconnects") == "1"
+        assert page.text_content("#state") == "reconnecting"
+        state.set_state("running")
+        page.wait_for_function(f"{words}.includes('Frames are flowing')")
+        assert re.search(
+            r"Last error, \d+ s ago: cannot open rtsp://cam/stream \(timed out\)\.$",
+            page.text_content("#health-words"),
+        )
+        status = json.loads(_get(srv.port, "/v1/status")[2])["source"]
+        assert status["error"] is None and status["last_error"].startswith("cannot open")
+    finally:
+        context.close()
+        srv.stop()
+
+
 def _start_daemon(tmp_path: Path, build: Path, clip: Path, **kwargs) -> DaemonProcess:
     port = free_port()
     token = kwargs.pop("token", None)

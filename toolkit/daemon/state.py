@@ -71,6 +71,10 @@ class SourceStatus:
     error: str | None
     retry_in_s: float | None
     reconnects: int
+    # The newest error, kept after the source recovers (`error` clears): the page's
+    # Health says what went wrong last, not only what is wrong now.
+    last_error: str | None = None
+    last_error_at: float | None = None  # epoch seconds
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,7 @@ class ServiceState(Served):
         self.state_since = time.time()
         self.source_spec = ""
         self.source_error: str | None = None
+        self.last_error: tuple[str, float] | None = None
         self.retry_in_s: float | None = None
         self.reconnects = 0
         self.frames = 0
@@ -269,6 +274,8 @@ class ServiceState(Served):
             if changed:
                 self.state_since = time.time()
             self.source_error = error
+            if error:
+                self.last_error = (error, time.time())
             self.retry_in_s = retry_in_s
             if state == "reconnecting" and changed:
                 self.reconnects += 1
@@ -364,6 +371,8 @@ class ServiceState(Served):
                     error=self.source_error,
                     retry_in_s=self.retry_in_s,
                     reconnects=self.reconnects,
+                    last_error=self.last_error[0] if self.last_error else None,
+                    last_error_at=self.last_error[1] if self.last_error else None,
                 ),
                 fps=self._fps_locked(),
                 frames=self.frames,

@@ -165,6 +165,7 @@ function duration(seconds) {
   return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
 }
 
+const sentence = (text) => `${String(text).trim().replace(/[.\s]+$/, "")}.`;
 const clock = (epoch) => new Date(epoch * 1000).toLocaleTimeString([], { hour12: false });
 
 function colour(label) {
@@ -202,7 +203,8 @@ function showStatus(s) {
   $("device").textContent = s.model ? `· ${s.model} on ${build.target || "?"}` : "";
   $("privacy").hidden = !aggregatesOnly();
   $("frame").hidden = aggregatesOnly();
-  if (source.error) lastError = { text: source.error, time: Date.now() / 1000 };
+  if (source.last_error) lastError = { text: source.last_error, time: source.last_error_at };
+  else if (source.error) lastError = { text: source.error, time: Date.now() / 1000 };
   showHealth(s);
   showPreviewControl(s);
   connection(`Live · updated ${clock(Date.now() / 1000)}`, false);
@@ -223,7 +225,7 @@ function showHealth(s) {
   const state = source.state || s.state;
   if (state === "reconnecting") {
     const retry = source.retry_in_s != null ? ` Next try in ${Number(source.retry_in_s).toFixed(0)} s.` : "";
-    words = `No frames: ${source.error || "the source stopped"}.${retry}`;
+    words = `No frames: ${sentence(source.error || "the source stopped")}${retry}`;
   } else if (state === "starting") {
     words = "Starting: opening the source.";
   } else if (state === "stopped") {
@@ -235,8 +237,8 @@ function showHealth(s) {
   if (s.loop_errors) words += ` The pipeline failed on ${s.loop_errors} frames (the daemon's log says why).`;
   if (state === "running" || state === "starting") {
     words += lastError
-      ? ` Last error, ${duration(Date.now() / 1000 - lastError.time)} ago: ${lastError.text}.`
-      : " No source errors since this page opened.";
+      ? ` Last error, ${duration(Date.now() / 1000 - lastError.time)} ago: ${sentence(lastError.text)}`
+      : ` No source errors since ${"last_error" in source ? "the daemon started" : "this page opened"}.`;
   }
   const el = $("health-words");
   el.textContent = words;
