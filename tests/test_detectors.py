@@ -202,3 +202,40 @@ def test_full_range_finds_faces_on_a_room_sized_frame():
     for x, y, w, h in (f.box for f in faces):
         assert any(x <= cx <= x + w and y <= cy <= y + h for cx, cy in centres)
     assert make_detector("blazeface").detect(frame) == []
+
+
+def test_mtcnn_module_does_not_import_tensorflow_until_used():
+    """The mtcnn detector is host only: its module (and the registry) load without
+    TensorFlow, which only a detector made on the host pulls in."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import emoedge.targets.detectors.mtcnn\n"
+        "from emoedge.targets.detectors import DETECTORS, HOST_ONLY\n"
+        "assert 'mtcnn' in DETECTORS and 'mtcnn' in HOST_ONLY\n"
+        "bad = [m for m in ('tensorflow', 'keras', 'mtcnn') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_mtcnn_finds_the_face_and_its_eyes():
+    pytest.importorskip("mtcnn", reason="host only: pip install mtcnn lz4 (needs TensorFlow)")
+    pytest.importorskip("tensorflow")
+    detector = make_detector("mtcnn")
+    for photo in PHOTOS[:3]:
+        image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+        faces = detector.detect(image)
+        assert faces and _covers_centre(faces[0].box, image.shape)
+        (ax, _), (bx, _) = sorted(faces[0].eyes)
+        x, _, w, _ = faces[0].box
+        assert x < ax < x + w / 2 < bx < x + w
+
+
+def test_export_refuses_a_host_only_detector(tmp_path):
+    from emoedge.export import export_build
+
+    with pytest.raises(UserInputError, match="host only"):
+        export_build("zoo:mini_xception", "rpi", out=tmp_path / "b", detector="mtcnn")
