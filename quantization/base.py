@@ -115,9 +115,15 @@ class CalibrationSet:
 
     @classmethod
     def from_folder(
-        cls, folder: str | Path, spec: PreprocessSpec, size: int | None = None, seed: int = 0
+        cls,
+        folder: str | Path,
+        spec: PreprocessSpec,
+        size: int | None = None,
+        seed: int = 0,
+        photos: bool = False,
     ) -> CalibrationSet:
-        """Every image under `folder` (recursively), each treated as a face crop."""
+        """Every image under `folder` (recursively), each treated as a face crop, or
+        with `photos` as a photo whose largest face is cropped as the pipeline does."""
         from emoedge.data.images import IMAGE_SUFFIXES, read_image
 
         folder = Path(folder)
@@ -133,7 +139,15 @@ class CalibrationSet:
             rng = np.random.default_rng(seed)
             paths = sorted(rng.choice(paths, size=size, replace=False).tolist())
         images = [read_image(Path(p)) for p in paths]
-        return cls(inputs=preprocess_batch(images, spec), source=f"folder:{folder} n={len(paths)}")
+        kind = "folder"
+        if photos:
+            from emoedge.data.photos import face_crops
+
+            images, _ = face_crops(images, spec.margin, spec.shift)
+            if not images:
+                raise UserInputError(f"{folder}: no face found in any calibration photo")
+            kind = "photos"
+        return cls(inputs=preprocess_batch(images, spec), source=f"{kind}:{folder} n={len(images)}")
 
 
 @dataclass

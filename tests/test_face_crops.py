@@ -165,3 +165,41 @@ def test_a_face_below_the_minimum_size_gets_no_label(builds_rpi):
     low = Pipeline.from_build(builds_rpi, smoothing="none", min_face=8)
     assert len(low(small).faces) == 1 and low(small).unread == []
     assert pipeline.describe()["min_face"] == MIN_FACE
+
+
+def _photo_folder(root: Path) -> Path:
+    for index, emotion in ((0, "happiness"), (1, "happiness"), (2, "sadness")):
+        (root / emotion).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / emotion / f"{index}.png"), _photo(index, cv2.IMREAD_COLOR))
+    cv2.imwrite(str(root / "sadness" / "blank.png"), np.full((200, 200, 3), 90, np.uint8))
+    return root
+
+
+def test_fine_tuning_from_photos_uses_the_pipelines_crop(tmp_path):
+    """`emoedge train --format photos`: each photo's face, cut by the same detector
+    and crop function as `emoedge run`; a photo with no face is left out."""
+    from emoedge.data.folders import load_folders
+
+    root = _photo_folder(tmp_path / "photos")
+    faces = load_folders(root, photos=True)
+    assert faces.names == ["happiness/0.png", "happiness/1.png", "sadness/2.png"]
+    detector = make_detector("blazeface")
+    for crop, index in zip(faces.images, (0, 1, 2), strict=True):
+        photo = _photo(index, cv2.IMREAD_COLOR)
+        box = max(detector.detect(photo), key=lambda d: d.box[2] * d.box[3]).box
+        assert np.array_equal(crop, crop_face(photo, box))
+    assert len(load_folders(root).images) == 4  # without photos=True: the images as crops
+
+
+def test_calibration_from_photos_uses_the_pipelines_crop(tmp_path):
+    from emoedge.quantization.base import CalibrationSet
+
+    root = _photo_folder(tmp_path / "photos")
+    spec = PreprocessSpec()
+    calibration = CalibrationSet.from_folder(root, spec, photos=True)
+    assert calibration.inputs.shape == (3, *spec.input_shape)
+    assert calibration.source.startswith("photos:")
+    detector = make_detector("blazeface")
+    photo = _photo(0, cv2.IMREAD_COLOR)
+    box = detector.detect(photo)[0].box
+    np.testing.assert_allclose(calibration.inputs[0], preprocess(photo, spec, box))

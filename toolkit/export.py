@@ -199,6 +199,7 @@ def export_build(
     data: str | Path | None = None,
     calibration: str | Path | None = None,
     calibration_size: int = DEFAULT_CALIBRATION_SIZE,
+    calibration_photos: bool = False,
     validation_size: int = DEFAULT_VALIDATION_SIZE,
     allow_drop: float | None = None,
     max_drop: float = DEFAULT_MAX_DROP,
@@ -212,7 +213,9 @@ def export_build(
     """Write a build for `target` and return its folder.
 
     `data` is a FER+ root (calibration from train, parity from valid);
-    `calibration` a folder of face crops instead. Without `data`, the FER+ sample
+    `calibration` a folder of face crops instead (of photos, with
+    `calibration_photos`: their faces are cropped as the pipeline crops them).
+    Without `data`, the FER+ sample
     the package ships stands in (int8 calibration, unless `calibration` is given,
     and a parity check of agreement only), so an export works on any machine and
     its manifest says accuracy was not measured. `max_drop` is the accuracy gate
@@ -270,7 +273,7 @@ def export_build(
         step("preparing calibration images")
         if calibration is not None:
             calibration_set = CalibrationSet.from_folder(
-                calibration, spec, size=calibration_size, seed=seed
+                calibration, spec, size=calibration_size, seed=seed, photos=calibration_photos
             )
         elif data is not None:
             calibration_set = CalibrationSet.from_ferplus(

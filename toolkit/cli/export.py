@@ -61,6 +61,12 @@ def export_command(
     calibration: Path = typer.Option(
         None, "--calibration", help="A folder of face crops to calibrate on instead of FER+ train."
     ),
+    calibration_photos: bool = typer.Option(
+        False,
+        "--calibration-photos",
+        help="--calibration holds photos, not crops: the largest face of each is found and "
+        "cropped as `emoedge run` crops it (photos without a face are left out).",
+    ),
     calibration_size: int = typer.Option(
         DEFAULT_CALIBRATION_SIZE,
         "--calibration-size",
@@ -107,6 +113,7 @@ def export_command(
             data=data,
             calibration=calibration,
             calibration_size=calibration_size,
+            calibration_photos=calibration_photos,
             validation_size=validation_size,
             allow_drop=allow_drop,
             max_drop=max_drop,

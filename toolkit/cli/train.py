@@ -89,7 +89,10 @@ def train(
         Path(_DEFAULT.data), envvar=DATA_ENV, help="FER+ root or folder-per-class root."
     ),
     data_format: str = typer.Option(
-        _DEFAULT.data_format, "--format", help="ferplus | folders (root/<emotion>/*.png)."
+        _DEFAULT.data_format,
+        "--format",
+        help="ferplus | folders (root/<emotion>/*.png, face crops) | photos (root/<emotion>/ "
+        "photos: the largest face of each is found and cropped as `emoedge run` crops it).",
     ),
     out_dir: Path = typer.Option(
         Path(_DEFAULT.out), "--out", help="Run folder: model.keras, run.json, history."

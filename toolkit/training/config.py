@@ -24,7 +24,7 @@ class TrainConfig:
 
     model: str = "mini_xception"
     data: str = str(DEFAULT_FERPLUS)
-    data_format: str = "ferplus"  # or "folders" (root/<class>/*.png)
+    data_format: str = "ferplus"  # or "folders" (root/<class>/*.png), "photos" (faces cropped)
     out: str = "runs/latest"
     input_size: int | None = None
     model_options: dict = field(default_factory=dict)

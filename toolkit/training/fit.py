@@ -47,10 +47,11 @@ def load_training_data(config: TrainConfig) -> tuple[FaceSet, FaceSet]:
 
         train = load_ferplus(config.data, "train", "majority")
         valid = load_ferplus(config.data, "valid", "majority")
-    elif config.data_format == "folders":
+    elif config.data_format in ("folders", "photos"):
         from emoedge.data.folders import load_folder_split
 
-        train, valid = load_folder_split(config.data, seed=config.seed)
+        photos = config.data_format == "photos"
+        train, valid = load_folder_split(config.data, seed=config.seed, photos=photos)
     else:
         from emoedge.errors import UserInputError
 
