@@ -44,16 +44,15 @@ def main() -> None:
     parser.add_argument("--model", default="zoo:mini_xception", help="a mini_xception model")
     args = parser.parse_args()
 
-    from emoedge.evaluation import keras_preprocess_spec
     from emoedge.models.registry import layer_macs
-    from emoedge.models.zoo import load_keras_model
+    from emoedge.models.zoo import load_keras_model, model_preprocess_spec
     from emoedge.quantization.base import CalibrationSet
     from emoedge.quantization.tflite import TFLiteQuantizer
     from emoedge.tf_env import import_tf
 
     keras = import_tf().keras
     model = load_keras_model(args.model)
-    calibration = CalibrationSet.from_ferplus(args.data, keras_preprocess_spec(model))
+    calibration = CalibrationSet.from_ferplus(args.data, model_preprocess_spec(args.model, model))
     names = [layer.name for layer in model.layers]
     missing = [last for _, last in MINI_XCEPTION_STAGES if last not in names]
     if missing:

@@ -47,15 +47,14 @@ def run(
 ) -> list[dict]:
     """One row per format and calibration seed; the fp32 build is made once per format."""
     from emoedge.data.ferplus import load_ferplus
-    from emoedge.evaluation import keras_preprocess_spec
-    from emoedge.models.zoo import load_keras_model
+    from emoedge.models.zoo import load_keras_model, model_preprocess_spec
     from emoedge.quantization import CalibrationSet, get_quantizer
     from emoedge.quantization.compare import quantized_build
     from emoedge.targets.formats import get_format
     from emoedge.targets.runtimes import load_runtime
 
     model = load_keras_model(ref)
-    spec = keras_preprocess_spec(model)
+    spec = model_preprocess_spec(ref, model)
     faces = load_ferplus(data, split, "majority").limit(limit)
     inputs, labels = faces.to_inputs(spec), faces.labels
     keras_probs = np.concatenate(

@@ -211,11 +211,10 @@ def publish(
     from emoedge.evaluation import (
         classification_report,
         keras_predictor,
-        keras_preprocess_spec,
         predict_faceset,
     )
     from emoedge.models import count_macs
-    from emoedge.models.zoo import load_keras_model
+    from emoedge.models.zoo import load_keras_model, model_preprocess_spec
 
     record = json.loads((run_dir / "run.json").read_text())
     zoo_dir.mkdir(parents=True, exist_ok=True)
@@ -224,7 +223,7 @@ def publish(
     # two thirds of its bytes, which nobody running the model needs.
     load_keras_model(run_dir / "model.keras").save(model_file)
     model = load_keras_model(model_file)
-    spec = keras_preprocess_spec(model)
+    spec = model_preprocess_spec(run_dir / "model.keras", model)
     predictor = keras_predictor(model)
     reports = {}
     for split, protocol in (("valid", "majority"), ("test", "majority"), ("test", "all_faces")):

@@ -100,18 +100,18 @@ def compare_models(
     from emoedge.evaluation import (
         classification_report,
         keras_predictor,
-        keras_preprocess_spec,
         save_confusion_png,
         write_json,
     )
-    from emoedge.models.zoo import load_keras_model
+    from emoedge.models.zoo import load_keras_model, model_preprocess_spec
     from emoedge.targets.runtimes import load_runtime
 
     build = quantized_build(quantized)  # check the cheap things before loading TensorFlow
     _check_same_model(float_ref, build)
+    model_preprocess_spec(float_ref)
     faces = load_ferplus(data, split, protocol).limit(limit)
     model = load_keras_model(float_ref)
-    spec = keras_preprocess_spec(model)
+    spec = model_preprocess_spec(float_ref, model)
     if "preprocess" in build.manifest and build.preprocess != spec:
         log.warning(
             "build preprocessing %s differs from the float model's %s; using the build's",

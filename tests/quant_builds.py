@@ -51,7 +51,7 @@ def float_model():
 def fixture_test_inputs():
     """FER+ fixture test faces, preprocessed for the zoo model, and their labels."""
     from emoedge.data.ferplus import load_ferplus
-    from emoedge.evaluation import keras_preprocess_spec
+    from emoedge.models.zoo import model_preprocess_spec
 
     faces = load_ferplus(FIXTURE, "test")
-    return faces.to_inputs(keras_preprocess_spec(float_model())), faces.labels
+    return faces.to_inputs(model_preprocess_spec("zoo:mini_xception")), faces.labels

@@ -66,6 +66,11 @@ def test_train_writes_model_and_run_record(trained_run):
     out, result = trained_run
     assert "best val accuracy" in result.stdout
     assert (out / "model.keras").is_file() and (out / "last.keras").is_file()
+    # how the run's models are fed travels with them, and is what they are read with
+    from emoedge.models.zoo import model_preprocess_spec
+
+    sidecar = json.loads((out / "preprocess.json").read_text())["preprocess"]
+    assert model_preprocess_spec(out / "model.keras").scale == sidecar["scale"] == "symmetric"
     record = json.loads((out / "run.json").read_text())
     assert record["config"]["model"] == "mini_xception"
     assert record["data"]["train_images"] == 48 and record["data"]["fingerprint"]

@@ -153,16 +153,6 @@ def write_json(path: Path, data: dict) -> Path:
     return path
 
 
-def keras_preprocess_spec(model) -> PreprocessSpec:
-    """The input spec of a Keras model: its input shape, with emoedge's 'symmetric' scaling.
-
-    Every architecture in the registry takes -1..1 inputs, so the shape is all a
-    .keras file needs to tell.
-    """
-    _, height, width, channels = model.input_shape
-    return PreprocessSpec(height=int(height), width=int(width), channels=int(channels))
-
-
 def load_predictor(ref: str | Path) -> tuple[Predictor, PreprocessSpec, dict]:
     """A predictor for a .keras file, a `zoo:` name or a build folder.
 
@@ -183,9 +173,10 @@ def load_predictor(ref: str | Path) -> tuple[Predictor, PreprocessSpec, dict]:
             "runtime": runtime.name,
         }
         return runtime.predict, build.preprocess, info
-    from emoedge.models.zoo import load_keras_model, resolve_model_path
+    from emoedge.models.zoo import load_keras_model, model_preprocess_spec, resolve_model_path
 
     model_path = resolve_model_path(ref)
+    model_preprocess_spec(ref)  # a model without one is refused before TensorFlow loads
     model = load_keras_model(ref)
     info = {
         "kind": "keras",
@@ -194,4 +185,4 @@ def load_predictor(ref: str | Path) -> tuple[Predictor, PreprocessSpec, dict]:
         "precision": "fp32",
         "parameters": int(model.count_params()),
     }
-    return keras_predictor(model), keras_preprocess_spec(model), info
+    return keras_predictor(model), model_preprocess_spec(ref, model), info

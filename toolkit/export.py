@@ -223,8 +223,7 @@ def export_build(
     recorded in the manifest as an override. `per_channel=False` quantizes int8
     weights per tensor (smaller, see `Quantizer.quantize`).
     """
-    from emoedge.evaluation import keras_preprocess_spec
-    from emoedge.models.zoo import load_keras_model, resolve_model_path
+    from emoedge.models.zoo import load_keras_model, model_preprocess_spec, resolve_model_path
     from emoedge.quantization import CalibrationSet, get_quantizer
 
     step = on_step or (lambda message: log.info("%s", message))
@@ -260,13 +259,14 @@ def export_build(
             "the calibration size must be at least 1 and the validation size at least 0 (all)"
         )
     model_path = resolve_model_path(model_ref)
+    model_preprocess_spec(model_ref)  # a model without one is refused before TensorFlow loads
     out = Path(out) if out is not None else default_out(model_ref, profile.name, precision)
     if out.exists() and not force:
         raise UserInputError(f"{out}: output folder exists (choose another --out or pass --force)")
 
     step(f"loading {model_ref}")
     keras_model = load_keras_model(model_ref)
-    spec = keras_preprocess_spec(keras_model)
+    spec = model_preprocess_spec(model_ref, keras_model)
 
     calibration_set = None
     if precision == "int8":

@@ -183,13 +183,13 @@ def load_predictor(model_ref: str, variant: Variant, build: Path | None, threads
     probabilities, in the variant's own runtime with `threads` threads (None: all
     cores), and the preprocessing its input expects."""
     if variant.format == "keras":
-        from emoedge.evaluation import keras_predictor, keras_preprocess_spec
-        from emoedge.models.zoo import load_keras_model
+        from emoedge.evaluation import keras_predictor
+        from emoedge.models.zoo import load_keras_model, model_preprocess_spec
         from emoedge.tf_env import import_tf
 
         import_tf(threads)  # thread count is fixed at TF's first use: one process per setting
         model = load_keras_model(model_ref)
-        return keras_predictor(model), keras_preprocess_spec(model)
+        return keras_predictor(model), model_preprocess_spec(model_ref, model)
     from emoedge.build import Build
     from emoedge.targets.runtimes import load_runtime
 

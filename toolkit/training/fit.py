@@ -1,8 +1,9 @@
 """The fit loop: data in, best checkpoint and a run record out.
 
-A run folder holds `model.keras` (best on validation), `last.keras`, `backup/`
-(Keras BackupAndRestore state, so `--resume` continues an interrupted run where
-it stopped), `history.csv` and `run.json`. Nothing is lost when a run dies: the
+A run folder holds `model.keras` (best on validation), `last.keras`,
+`preprocess.json` (how its models are fed, read wherever they are loaded),
+`backup/` (Keras BackupAndRestore state, so `--resume` continues an interrupted
+run where it stopped), `history.csv` and `run.json`. Nothing is lost when a run dies: the
 best checkpoint is written every time validation improves.
 """
 
@@ -161,6 +162,9 @@ def fit(
     if on_data:
         on_data(train, valid)
     spec = _preprocess_spec(config)
+    # Beside the checkpoints from the start, so that every model this run writes, an
+    # interrupted run's included, says how it is fed (`model_preprocess_spec`).
+    (out / "preprocess.json").write_text(json.dumps({"preprocess": spec.to_dict()}, indent=2))
     x_train, x_valid = train.to_inputs(spec), valid.to_inputs(spec)
     if config.loss == "soft_ce":
         y_train = train.soft_targets
