@@ -165,6 +165,7 @@ function duration(seconds) {
   return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
 }
 
+const count = (n, noun) => `${Number(n || 0).toLocaleString("en")} ${noun}${n === 1 ? "" : "s"}`;
 const sentence = (text) => `${String(text).trim().replace(/[.\s]+$/, "")}.`;
 const clock = (epoch) => new Date(epoch * 1000).toLocaleTimeString([], { hour12: false });
 
@@ -215,7 +216,7 @@ function showHealth(s) {
   $("dropped").textContent = String(s.dropped_frames ?? 0);
   $("reconnects").textContent = String(source.reconnects ?? 0);
   $("loop-errors").textContent = String(s.loop_errors ?? 0);
-  $("written").textContent = `${s.events_written ?? 0} changes, ${s.minutes_written ?? 0} minutes`;
+  $("written").textContent = `${count(s.events_written, "change")}, ${count(s.minutes_written, "minute")}`;
   const mqtt = s.mqtt || {};
   $("mqtt").textContent = mqtt.connected ? `connected · ${mqtt.published} sent`
     : (mqtt.published || mqtt.failed ? "disconnected" : "off");
@@ -456,7 +457,7 @@ function describe(event) {
     return { label: null, text: event.error ? `Source ${event.state}: ${event.error}` : `Source ${event.state}` };
   }
   if (event.type === "minute") {
-    return { label: null, text: `Minute ${clock(event.minute)}: ${event.faces} face observations in ${event.frames} frames` };
+    return { label: null, text: `Minute ${clock(event.minute)}: ${count(event.faces, "face observation")} in ${count(event.frames, "frame")}` };
   }
   const score = event.score != null ? ` ${Math.round(event.score * 100)}%` : "";
   const text = {
@@ -478,14 +479,16 @@ function addEvents(events) {
     const when = event.time || event.minute || Date.now() / 1000;
     time.dateTime = new Date(when * 1000).toISOString();
     time.textContent = clock(when);
-    li.append(time);
+    const what = document.createElement("span"); // swatch and words wrap as one
+    what.className = "what";
     if (label) {
       const swatch = document.createElement("span");
       swatch.className = "swatch";
       swatch.style.background = colour(label);
-      li.append(swatch);
+      what.append(swatch);
     }
-    li.append(document.createTextNode(text));
+    what.append(document.createTextNode(text));
+    li.append(time, what);
     li.dataset.kind = event.type;
     list.prepend(li);
   }
@@ -664,7 +667,7 @@ function summarise(rows) {
   const sum = Object.values(totals).reduce((a, n) => a + n, 0) || 1;
   const top = Object.entries(totals).sort((a, b) => b[1] - a[1]).slice(0, 3)
     .map(([label, n]) => `${label} ${Math.round((100 * n) / sum)}%`).join(", ");
-  el.textContent = `Last ${hours} h: ${rows.length} minutes logged, ${faces} face observations in ${frames} frames`
+  el.textContent = `Last ${hours} h: ${count(rows.length, "minute")} logged, ${count(faces, "face observation")} in ${count(frames, "frame")}`
     + (top ? `; most shown: ${top}.` : ".");
 }
 
