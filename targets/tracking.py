@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emoedge.errors import UserInputError
+from emoedge.targets.boxes import corners, iou_matrix
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
@@ -23,13 +24,8 @@ SMOOTHING = ("ema", "vote", "none")
 
 
 def iou(a: Box, b: Box) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
+    """Intersection over union of two (x, y, w, h) boxes."""
+    return float(iou_matrix(corners([a]), corners([b]))[0, 0])
 
 
 class Smoother(ABC):
@@ -148,11 +144,16 @@ class IoUTracker:
         """Match boxes to tracks, smooth, and return one `TrackedFace` per box, in order."""
         if len(boxes) != len(probabilities):
             raise ValueError(f"{len(boxes)} boxes but {len(probabilities)} probability rows")
+        overlap_of = (
+            iou_matrix(corners([track.box for track in self.tracks]), corners(boxes))
+            if self.tracks and len(boxes)
+            else np.zeros((len(self.tracks), len(boxes)))
+        )
         pairs = sorted(
             (
-                (iou(track.box, box), t, b)
-                for t, track in enumerate(self.tracks)
-                for b, box in enumerate(boxes)
+                (float(overlap_of[t, b]), t, b)
+                for t in range(len(self.tracks))
+                for b in range(len(boxes))
             ),
             reverse=True,
         )

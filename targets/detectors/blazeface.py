@@ -29,6 +29,8 @@ import numpy as np
 
 from emoedge.data.preprocess import as_uint8_image
 from emoedge.errors import ModelFileError, UserInputError
+from emoedge.targets.boxes import iou_matrix
+from emoedge.targets.boxes import overlaps as _overlaps
 from emoedge.targets.detectors.base import Detection, Detector
 from emoedge.targets.runtimes.base import quantize_input
 
@@ -114,25 +116,6 @@ def make_anchors(input_size: int, count: int) -> np.ndarray:
     raise ModelFileError(
         f"no known BlazeFace anchor layout gives {count} anchors for a {input_size} px input"
     )
-
-
-def _overlaps(boxes: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Intersection areas (N, M) of boxes (N, 4) and others (M, 4) given as x0, y0, x1,
-    y1, and the areas of each."""
-    x0 = np.maximum(boxes[:, None, 0], others[None, :, 0])
-    y0 = np.maximum(boxes[:, None, 1], others[None, :, 1])
-    x1 = np.minimum(boxes[:, None, 2], others[None, :, 2])
-    y1 = np.minimum(boxes[:, None, 3], others[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    area_b = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    return inter, area_a, area_b
-
-
-def iou_matrix(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """IoU between (N, 4) and (M, 4) boxes given as x0, y0, x1, y1."""
-    inter, area_a, area_b = _overlaps(boxes, others)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def weighted_nms(
