@@ -6,6 +6,7 @@ an MQTT broker (real Mosquitto), signals, the SQLite file on disk.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -200,6 +201,9 @@ topic_prefix = "cam"
             )
         )
         assert frames > 0
+        # the real pipeline's stages, per frame, as histograms (seconds)
+        assert 'emoedge_stage_duration_seconds_bucket{le="+Inf",stage="' in metrics
+        assert "\nprocess_resident_memory_bytes " in metrics
 
         events = _sse_events(port, TOKEN, 2)
         assert len(events) == 2 and {e["type"] for e in events} <= {"track", "minute", "state"}
@@ -236,6 +240,8 @@ topic_prefix = "cam"
         daemon.proc.send_signal(signal.SIGTERM)
         assert daemon.proc.wait(10) == 0, daemon.output()
         assert time.monotonic() - started < 5.0
+        logged = daemon.output()
+        assert TOKEN not in logged and new_token not in logged  # tokens are never logged
         db = sqlite3.connect(tmp_path / "events.sqlite")
         rows = db.execute("SELECT COUNT(*), SUM(end IS NULL) FROM segments").fetchone()
         assert rows[0] > 0 and rows[1] == 0  # every segment closed on the way out
@@ -408,8 +414,18 @@ def test_cli_check_install_and_export(tmp_path, daemon_build, video):
     assert json.loads(result.stdout)["source_check"] == "ok"
 
     unit = tmp_path / "emoedge.service"
-    result = _cli("daemon", "install", str(config), "--output", str(unit), "--user", "emoedge")
+    result = _cli(
+        "daemon", "install", str(config), "--output", str(unit), "--user", "emoedge",
+        "--no-create-user",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    import pwd
+
+    with contextlib.suppress(KeyError):
+        pwd.getpwnam("emoedge")
+        result = None  # a real emoedge user here: no warning to check
+    if result is not None:
+        assert "no user 'emoedge' here; create it with: sudo useradd --system" in result.stderr
     text = unit.read_text()
     for line in (
         "Type=notify",

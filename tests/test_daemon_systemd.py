@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -149,3 +152,38 @@ def test_systemd_analyze_security_scores_the_unit(tmp_path):
         pytest.skip(f"systemd-analyze security --offline is not available: {result.stderr[-300:]}")
     print(f"systemd-analyze security: {found.group(1)}")
     assert float(found.group(1)) < 5.0, result.stdout
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("useradd"), reason="creating a user needs root and useradd"
+)
+def test_install_creates_the_named_user_in_the_video_group(tmp_path):
+    """`emoedge daemon install --user NAME` creates the system user the unit runs as."""
+    import grp
+    import pwd
+
+    name = f"emoedge-t{os.getpid() % 100000}"
+    cfg = tmp_path / "daemon.toml"
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "manifest.json").write_text("{}")
+    cfg.write_text('[pipeline]\nbuild = "build"\n[source]\nspec = 0\n')
+    unit = tmp_path / "unit.service"
+    command = [sys.executable, "-c", "from emoedge.cli import main; main()", "daemon", "install",
+               str(cfg), "--output", str(unit), "--user", name]  # fmt: skip
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        assert f"created the system user {name}" in result.stderr
+        entry = pwd.getpwnam(name)
+        assert entry.pw_shell == "/usr/sbin/nologin" and entry.pw_uid < 1000  # a system user
+        with contextlib.suppress(KeyError):
+            assert name in grp.getgrnam("video").gr_mem
+        assert f"User={name}" in unit.read_text().splitlines()
+        again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert again.returncode == 0 and "created" not in again.stderr  # named, not re-created
+    finally:
+        subprocess.run(["userdel", name], capture_output=True, check=False)
+    bad = subprocess.run([*command[:-1], "Bad Name"], capture_output=True, text=True,
+                         timeout=120, check=False)  # fmt: skip
+    assert bad.returncode == 2 and "--user must be a user name" in bad.stderr

@@ -130,8 +130,14 @@ def install(
     name: str = typer.Option("emoedge", help="The unit's name."),
     user: str = typer.Option(
         None,
-        help="Run as this existing user (it needs the video group) [default: DynamicUser=yes, "
-        "a fresh unprivileged user, with the event log under /var/lib].",
+        help="Run as this user, created (a system user in the video group, no home, no "
+        "login) when it does not exist [default: DynamicUser=yes, a fresh unprivileged user "
+        "per start, with the event log under /var/lib].",
+    ),
+    create_user: bool = typer.Option(
+        True,
+        "--create-user/--no-create-user",
+        help="Create the --user when it does not exist (needs root).",
     ),
     watchdog: int = typer.Option(30, help="WatchdogSec: restart when the loop hangs this long."),
     memory_max: str = typer.Option("1G", help="MemoryMax: restart the daemon above this memory."),
@@ -142,10 +148,8 @@ def install(
     folder (its StateDirectory when under /var/lib). The config is validated
     first. Then: `systemctl daemon-reload && systemctl enable --now NAME`.
     """
-    import pwd
-
     from emoedge.daemon.config import load_config
-    from emoedge.daemon.systemd import UnitOptions, unit_warnings, write_unit
+    from emoedge.daemon.systemd import UnitOptions, ensure_user, unit_warnings, write_unit
 
     cfg = load_config(config)
     if watchdog < 5:
@@ -155,14 +159,15 @@ def install(
     options = UnitOptions(name=name, user=user, watchdog_s=watchdog, memory_max=memory_max)
     target = output or Path("/etc/systemd/system") / f"{name}.service"
     if user is not None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", user):
+            raise UserInputError(f"--user must be a user name like emoedge, got {user!r}")
         try:
-            pwd.getpwnam(user)
-        except KeyError:
-            console.print(
-                f"[yellow]warning:[/yellow] no user {user!r} here; create it with: sudo useradd "
-                f"--system --user-group --groups video --no-create-home --shell /usr/sbin/nologin {user}",
-                highlight=False,
-            )
+            if ensure_user(user, create=create_user):
+                console.print(f"created the system user {user}", highlight=False)
+        except UserInputError as exc:
+            if create_user:
+                raise
+            console.print(f"[yellow]warning:[/yellow] {exc}", highlight=False)  # unit still written
     for warning in unit_warnings(cfg, options):
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     try:

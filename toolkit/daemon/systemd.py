@@ -13,6 +13,7 @@ call is a no-op.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emoedge.daemon.config import DaemonConfig
+from emoedge.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +182,44 @@ def unit_warnings(config: DaemonConfig, options: UnitOptions = UnitOptions()) ->
             "or pass --user NAME with a user that owns that folder"
         ]
     return []
+
+
+def ensure_user(name: str, *, create: bool = True) -> bool:
+    """Make sure the service's user exists; True if it was created here.
+
+    A system user of its own group, no home, no login shell, in the `video` group
+    when there is one (the unit's SupplementaryGroups=video gives the daemon that
+    group anyway; membership also lets `sudo -u NAME emoedge daemon check` open
+    the camera). Creating needs root (`useradd`); without it the error says how.
+    """
+    import grp
+    import pwd
+    import subprocess
+
+    try:
+        pwd.getpwnam(name)
+        return False
+    except KeyError:
+        pass
+    command = ["useradd", "--system", "--user-group", "--no-create-home",
+               "--shell", "/usr/sbin/nologin"]  # fmt: skip
+    with contextlib.suppress(KeyError):
+        grp.getgrnam("video")
+        command += ["--groups", "video"]
+    command.append(name)
+    shown = " ".join(shlex.quote(part) for part in command)
+    if not create:
+        raise UserInputError(f"no user {name!r} here; create it with: sudo {shown}")
+    if os.geteuid() != 0:
+        raise UserInputError(
+            f"no user {name!r} here, and creating one needs root: run this as root, or "
+            f"first: sudo {shown}"
+        )
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise UserInputError(f"{shown} failed: {result.stderr.strip() or result.returncode}")
+    log.info("created the system user %s", name)
+    return True
 
 
 def write_unit(config: DaemonConfig, path: Path, options: UnitOptions = UnitOptions()) -> Path:
