@@ -18,6 +18,7 @@ schemathesis = pytest.importorskip(
     "schemathesis", reason="the fuzz needs schemathesis (the dev extra)"
 )
 from hypothesis import HealthCheck, given, settings  # noqa: E402  (schemathesis brings it)
+from hypothesis import strategies as st  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 from test_daemon_http import _state  # noqa: E402  (the same hand-filled state)
 
@@ -98,3 +99,69 @@ def test_no_server_error_and_no_hang(fuzzed_server):
             tried += len(seen)
     assert tried >= len(operations), tried
     assert problems == [], problems[:10]
+
+
+_TOKEN_CHARS = st.characters(min_codepoint=0x21, max_codepoint=0x7E)  # visible ASCII
+_HEADER_TEXT = st.text(_TOKEN_CHARS | st.just(" "), max_size=40).map(str.strip)
+
+
+@st.composite
+def _raw_requests(draw) -> bytes:
+    """A request head the schema knows nothing about: odd Hosts, lengths, origins, types."""
+    method = draw(st.sampled_from(["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"]))
+    path = draw(st.sampled_from(["/healthz", "/readyz", "/v1/status", "/v1/latest", "/metrics",
+                                 "/v1/reload", "/openapi.json", "/v1/aggregates"])
+                | st.text(_TOKEN_CHARS, max_size=30).map(lambda p: "/" + p))  # fmt: skip
+    headers = {
+        "Host": draw(
+            st.sampled_from(["127.0.0.1", "localhost:1", "[::1]:80", "evil.example"]) | _HEADER_TEXT
+        ),
+        "Content-Length": draw(
+            st.none() | st.sampled_from(["-1", "0", "2", "99999999"]) | _HEADER_TEXT
+        ),
+        "Content-Type": draw(
+            st.none() | st.sampled_from(["application/json", "text/plain"]) | _HEADER_TEXT
+        ),
+        "Origin": draw(st.none() | st.sampled_from(["http://127.0.0.1", "null"]) | _HEADER_TEXT),
+        "Transfer-Encoding": draw(st.none() | st.just("chunked")),
+    }
+    lines = [f"{method} {path} HTTP/1.1"]
+    lines += [f"{k}: {v}" for k, v in headers.items() if v is not None]
+    body = draw(st.binary(max_size=8))
+    return ("\r\n".join(lines) + "\r\nConnection: close\r\n\r\n").encode() + body
+
+
+def test_odd_request_heads_get_a_4xx_or_less_never_a_5xx_or_a_hang(fuzzed_server):
+    """Hypothesis writes raw request heads past the schema (the Guard's inputs)."""
+    import socket
+
+    problems: list[str] = []
+
+    @settings(max_examples=100, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(request=_raw_requests())
+    def run(request: bytes) -> None:
+        with socket.create_connection(("127.0.0.1", fuzzed_server.port), timeout=5) as sock:
+            sock.sendall(request)
+            sock.shutdown(socket.SHUT_WR)  # all there is: a short body must not be waited for
+            started = time.monotonic()
+            reply = b""
+            try:
+                while b"\r\n" not in reply and time.monotonic() - started < CALL_TIMEOUT_S:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    reply += chunk
+            except TimeoutError:
+                problems.append(f"no answer in 5 s to {request[:120]!r}")
+                return
+        if not reply:
+            return  # closed without an answer (h11 drops what it cannot parse)
+        status = reply.split(b"\r\n", 1)[0].split(b" ")
+        if len(status) < 2 or not status[1].isdigit():
+            problems.append(f"not HTTP: {reply[:60]!r}")
+        elif int(status[1]) >= 500 and int(status[1]) != 503:
+            problems.append(f"{status[1].decode()} for {request[:160]!r}")
+
+    run()
+    assert problems == [], problems[:5]
