@@ -203,3 +203,23 @@ def test_calibration_from_photos_uses_the_pipelines_crop(tmp_path):
     photo = _photo(0, cv2.IMREAD_COLOR)
     box = detector.detect(photo)[0].box
     np.testing.assert_allclose(calibration.inputs[0], preprocess(photo, spec, box))
+
+
+def test_run_prints_and_writes_a_small_face_as_unread(builds_rpi, tmp_path):
+    from typer.testing import CliRunner
+
+    from emoedge.cli import app
+    from emoedge.targets.pipeline import MIN_FACE
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    small = cv2.resize(_photo(0, cv2.IMREAD_COLOR), (MIN_FACE, MIN_FACE), cv2.INTER_AREA)
+    cv2.imwrite(str(photos / "small.png"), small)
+    args = ["run", str(builds_rpi), "--source", str(photos), "--print-faces"]
+    result = CliRunner().invoke(app, [*args, "--json", str(tmp_path / "faces.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "unread at" in result.output and f"smaller than {MIN_FACE} px" in result.output
+    record = json.loads((tmp_path / "faces.jsonl").read_text().splitlines()[0])
+    assert record["faces"] == [] and record["unread"][0]["label"] is None
+    lower = CliRunner().invoke(app, [*args, "--min-face", "8"])
+    assert lower.exit_code == 0 and "unread" not in lower.output

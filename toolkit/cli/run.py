@@ -147,7 +147,7 @@ def run_command(
         help="Print one readable line per frame with its faces and emotions.",
     ),
 ) -> None:
-    from emoedge.build import Build
+    from emoedge.targets.manifest import Build
     from emoedge.targets.pipeline import Pipeline
     from emoedge.targets.sources import FolderReader, open_source
 
@@ -241,7 +241,7 @@ def _device_camera(source: str, build: Path) -> str:
     """`camera` / `camera:N` means the build's target camera (picamera2 on rpi, the CSI
     GStreamer pipeline on jetson, V4L2 on x86) and a /dev/videoN node its index: the
     meaning `emoedge.targets.profiles.device_camera` gives the daemon too."""
-    from emoedge.build import Build
+    from emoedge.targets.manifest import Build
     from emoedge.targets.profiles import device_camera
 
     spec = device_camera(source, Build.load(build, verify=False).target)
@@ -320,14 +320,18 @@ def _face_line(result) -> str:
     """`frame 3: #1 happiness 0.82 at (40, 52, 210x214)` — for people, not parsers."""
     if result.error:
         return f"frame {result.frame_index}: {result.error}"
-    if not result.faces:
+    if not result.faces and not result.unread:
         return f"frame {result.frame_index}: no face"
-    faces = "; ".join(
+    faces = [
         f"#{face.track_id} {face.label} {face.score:.2f} at "
         f"({face.box[0]}, {face.box[1]}, {face.box[2]}x{face.box[3]})"
         for face in result.faces
-    )
-    return f"frame {result.frame_index}: {faces}"
+    ]
+    faces += [
+        f"unread at ({face.box[0]}, {face.box[1]}, {face.box[2]}x{face.box[3]}): {face.reason}"
+        for face in result.unread
+    ]
+    return f"frame {result.frame_index}: {'; '.join(faces)}"
 
 
 def _loop(
