@@ -41,3 +41,42 @@ def wild_sample() -> Path:
     if not (WILD_SAMPLE / "labels.csv").is_file():
         pytest.skip(f"wild-sample photos not found at {WILD_SAMPLE} (set EMOEDGE_DATASETS)")
     return WILD_SAMPLE
+
+
+# -- the daemon's end-to-end tests (test_daemon_service, test_daemon_page) share these:
+# one export and one clip per session, however many modules use them.
+@pytest.fixture(scope="session")
+def photos() -> list[Path]:
+    for folder in (
+        REPO / "tests" / "fixtures" / "wild" / "images",
+        REPO.parent / "shared" / "datasets" / "wild-sample" / "images",
+    ):
+        found = sorted(folder.glob("*.jpg"))[:6]
+        if found:
+            return found
+    pytest.skip("no face photos (tests/fixtures/wild or ../shared/datasets/wild-sample)")
+
+
+@pytest.fixture(scope="session")
+def daemon_build(tmp_path_factory) -> Path:
+    """An rpi build (TFLite int8 on LiteRT) of the zoo model, calibrated on the repo's fixture."""
+    from emoedge.export import export_build
+
+    out = tmp_path_factory.mktemp("daemon-build") / "build"
+    return export_build(
+        "zoo:mini_xception",
+        "rpi",
+        out=out,
+        data=REPO / "tests/fixtures/ferplus",
+        calibration_size=32,
+        validation_size=32,
+        allow_drop=100.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def video(tmp_path_factory, photos) -> Path:
+    """A short looping clip of those photos (the modules with a `video` of their own keep it)."""
+    from daemon_support import make_video
+
+    return make_video(tmp_path_factory.mktemp("video") / "clip.avi", photos)

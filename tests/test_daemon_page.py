@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-import test_daemon_service as service_tests
 from daemon_support import DaemonProcess, free_port
+from test_daemon_service import _config  # the end-to-end tests' daemon.toml
 
 from emoedge.daemon.eventlog import EventLog, MinuteAggregate
 from emoedge.daemon.http import HttpApi
@@ -25,9 +25,6 @@ from emoedge.daemon.page import FIRST_LOAD_BUDGET, MAX_PAGE, PAGE_FILES
 from emoedge.daemon.state import ServiceState
 from emoedge.daemon.web import WebServer
 
-# The real build and clip the daemon end-to-end tests use (same fixtures, same config).
-daemon_build, video, photos = service_tests.daemon_build, service_tests.video, service_tests.photos
-_config = service_tests._config
 TOKEN = "page-token-0123456789abcdef"
 LABELS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
 CHROMIUM = "/usr/bin/chromium"

@@ -19,45 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-from daemon_support import Broker, DaemonProcess, Subscriber, free_port, make_video
+from daemon_support import Broker, DaemonProcess, Subscriber, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "test-token-0123456789abcdef"
-
-
-@pytest.fixture(scope="session")
-def photos() -> list[Path]:
-    for folder in (
-        REPO / "tests" / "fixtures" / "wild" / "images",
-        REPO.parent / "shared" / "datasets" / "wild-sample" / "images",
-    ):
-        found = sorted(folder.glob("*.jpg"))[:6]
-        if found:
-            return found
-    pytest.skip("no face photos (tests/fixtures/wild or ../shared/datasets/wild-sample)")
-
-
-@pytest.fixture(scope="session")
-def daemon_build(tmp_path_factory) -> Path:
-    """An rpi build (TFLite int8 on LiteRT) of the zoo model, calibrated on the repo's fixture."""
-    from emoedge.export import export_build
-
-    out = tmp_path_factory.mktemp("daemon-build") / "build"
-    return export_build(
-        "zoo:mini_xception",
-        "rpi",
-        out=out,
-        data=REPO / "tests/fixtures/ferplus",
-        calibration_size=32,
-        validation_size=32,
-        allow_drop=100.0,
-    )
-
-
-@pytest.fixture(scope="session")
-def video(tmp_path_factory, photos) -> Path:
-    return make_video(tmp_path_factory.mktemp("video") / "clip.avi", photos)
 
 
 def _config(
