@@ -172,6 +172,37 @@ def test_first_load_is_within_its_byte_budget(server):
     assert total <= FIRST_LOAD_BUDGET
 
 
+def _contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two #rrggbb colours."""
+
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_colours_keep_the_contrast_the_style_sheet_promises():
+    from emoedge.daemon.page import PAGE_DIR
+
+    css = (PAGE_DIR / "style.css").read_text()
+    light = dict(re.findall(r"--([\w-]+): (#[0-9a-f]{6});", css.split("@media")[0]))
+    dark_block = css[css.index("prefers-color-scheme: dark") :].split("}\n}")[0]
+    dark_only = dict(re.findall(r"--([\w-]+): (#[0-9a-f]{6});", dark_block))
+    dark = {**light, **dark_only}
+    assert len(light) >= 15 and len(dark_only) >= 15 and set(dark_only) <= set(light)
+    for scheme in (light, dark):
+        for background in ("card", "bg"):
+            assert _contrast(scheme["fg"], scheme[background]) >= 12, (scheme, background)
+            assert _contrast(scheme["muted"], scheme[background]) >= 7, (scheme, background)
+        for colour in ("accent", "ok", "warn", "bad"):
+            assert _contrast(scheme[colour], scheme["card"]) >= 4.5, (colour, scheme)
+        assert _contrast(scheme["accent-fg"], scheme["accent"]) >= 4.5  # pressed buttons
+        assert _contrast(scheme["frame-fg"], scheme["frame-bg"]) >= 7
+
+
 # -- in a real browser, against the real daemon ---------------------------------------
 @pytest.fixture(scope="module")
 def browser():
