@@ -71,11 +71,12 @@ class FaceResult:
 
 #: Faces whose box is narrower than this (frame pixels) are reported unread.
 #: Measured on wild-sample photos shrunk to each size (benchmarks/min_face_size.py,
-#: benchmarks/results/min_face_size_2026-12-03.md): from 40 px on, the shrunk face
-#: keeps its full-size label on 84% of photos, at 32 px on 76%, at 24 px on 74%,
-#: and its agreement with the crowd labels falls from 49% to 40%. (FER+'s own
-#: faces are 48 px images, boxes of about 42 px.)
-MIN_FACE = 40
+#: benchmarks/results/min_face_size_2026-12-03.md), on the rpi builds calibrated on
+#: the shipped sample and on FER+: from 32 px on, the shrunk face keeps its
+#: full-size label on 84-88% of photos; at 28 px on 77-78%, at 20 px on 69-72%, as
+#: its agreement with the crowd labels falls from 45-49% to 32%. (FER+'s own faces
+#: are 48 px images, boxes of about 42 px.)
+MIN_FACE = 32
 #: Level faces by their eye line (the detector's keypoints) before classifying.
 #: Off: on wild-sample it measured no better than the upright crop
 #: (benchmarks/results/wild_accuracy_2026-12-03.md); FER+'s faces are roughly,
