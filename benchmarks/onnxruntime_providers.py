@@ -64,7 +64,7 @@ def _latency_ms(runtime, face: np.ndarray, calls: int) -> tuple[float, float]:
 
 
 def measure(build_dir: Path, providers: list[str] | None, inputs: np.ndarray, calls: int) -> dict:
-    from emoedge.build import Build
+    from emoedge.targets.manifest import Build
     from emoedge.targets.runtimes.onnxruntime import OnnxRuntime
 
     build = Build.load(build_dir)
@@ -110,9 +110,9 @@ def main() -> None:
 
     import onnxruntime as ort
 
-    from emoedge.build import Build
     from emoedge.data.faceset import stratified_sample
     from emoedge.data.ferplus import load_ferplus
+    from emoedge.targets.manifest import Build
 
     faces = load_ferplus(args.data, args.split)
     if args.sample:

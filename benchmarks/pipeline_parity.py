@@ -52,8 +52,8 @@ def make_video(data: Path, path: Path) -> list[tuple[str, str]]:
 
 
 def one_build(build: Path, video: Path, truth: list[tuple[str, str]], work: Path) -> dict:
-    from emoedge.build import Build
     from emoedge.evaluation import load_predictor
+    from emoedge.targets.manifest import Build
 
     jsonl, crops, classes = work / "run.jsonl", work / "crops", work / "by_class"
     run_cmd = [

@@ -46,10 +46,10 @@ def run(
     per_channel: bool = True,
 ) -> list[dict]:
     """One row per format and calibration seed; the fp32 build is made once per format."""
+    from emoedge.compare import quantized_build
     from emoedge.data.ferplus import load_ferplus
     from emoedge.models.zoo import load_keras_model, model_preprocess_spec
     from emoedge.quantization import CalibrationSet, get_quantizer
-    from emoedge.quantization.compare import quantized_build
     from emoedge.targets.formats import get_format
     from emoedge.targets.runtimes import load_runtime
 

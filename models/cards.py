@@ -1,15 +1,11 @@
-"""Model cards for the zoo: figures measured on FER+ and the command that made the model.
+"""Model cards for the zoo: the text around the figures, and the command that made the model.
 
-`publish` copies a run's best model into `models/zoo/` with `<name>.json` (the
-figures `emoedge models list` shows) and `<name>.md` (the card a person reads).
-Every figure comes from evaluating the copied file, not from training logs.
+What a card says is here; measuring its figures is the host flow's
+(`emoedge.publish`, which evaluates the copied file on FER+), so this module
+imports neither evaluation nor the build contract.
 """
 
 from __future__ import annotations
-
-import json
-import time
-from pathlib import Path
 
 from emoedge.labels import EMOTIONS
 
@@ -193,89 +189,3 @@ def render_markdown(card: dict) -> str:
     if card.get("history"):
         lines += ["## What was tried", "", card["history"], ""]
     return "\n".join(lines)
-
-
-def publish(
-    run_dir: Path,
-    name: str,
-    data: Path,
-    zoo_dir: Path,
-    description: str,
-    setup: list[str] | None = None,
-    notes: str = "",
-    history: str = "",
-) -> dict:
-    """Evaluate a run's best model on FER+ valid and test and write it into the zoo with its card."""
-    from emoedge.build import sha256_file
-    from emoedge.data.ferplus import load_ferplus
-    from emoedge.evaluation import (
-        classification_report,
-        keras_predictor,
-        predict_faceset,
-    )
-    from emoedge.models import count_macs
-    from emoedge.models.zoo import load_keras_model, model_preprocess_spec
-
-    record = json.loads((run_dir / "run.json").read_text())
-    zoo_dir.mkdir(parents=True, exist_ok=True)
-    model_file = zoo_dir / f"{name}.keras"
-    # Re-saved uncompiled: the checkpoint also holds the optimizer's moments,
-    # two thirds of its bytes, which nobody running the model needs.
-    load_keras_model(run_dir / "model.keras").save(model_file)
-    model = load_keras_model(model_file)
-    spec = model_preprocess_spec(run_dir / "model.keras", model)
-    predictor = keras_predictor(model)
-    reports = {}
-    for split, protocol in (("valid", "majority"), ("test", "majority"), ("test", "all_faces")):
-        faces = load_ferplus(data, split, protocol)
-        probs = predict_faceset(predictor, faces, spec)
-        reports[f"{split}_{protocol}"] = classification_report(faces.labels, probs.argmax(axis=1))
-        if (split, protocol) == ("test", "majority"):
-            # Reported beside the headline, not instead of it: the device
-            # runners classify each crop once, so the headline is what they get.
-            # Only the mirrors are new work; the plain pass above is reused.
-            mirrored = predict_faceset(
-                lambda batch: predictor(batch[:, :, ::-1, :].copy()), faces, spec
-            )
-            reports["test_majority_flip_tta"] = classification_report(
-                faces.labels, (probs + mirrored).argmax(axis=1)
-            )
-    hardware = record["hardware"]
-    card = {
-        "name": name,
-        "description": description,
-        "architecture": model.name,
-        "parameters": int(model.count_params()),
-        "macs": count_macs(model),
-        "input": "x".join(str(v) for v in spec.input_shape),
-        "preprocess": spec.to_dict(),
-        "file_bytes": model_file.stat().st_size,
-        "sha256": sha256_file(model_file),
-        "valid_accuracy": reports["valid_majority"]["accuracy"],
-        "test_accuracy": reports["test_majority"]["accuracy"],
-        "test_macro_f1": reports["test_majority"]["macro_f1"],
-        "test_all_faces_accuracy": reports["test_all_faces"]["accuracy"],
-        "per_class_recall": {
-            k: v["recall"] for k, v in reports["test_majority"]["per_class"].items()
-        },
-        "reports": reports,
-        "training": {
-            "command": config_to_command(record["config"]),
-            "setup": setup or [],
-            "seed": record["config"]["seed"],
-            "out": record["config"]["out"],
-            "epochs_run": len(record["epochs"]),
-            "wall_seconds": record["wall_seconds"],
-            "hardware": f"{hardware['cpus']} CPU cores ({hardware['machine']}), no GPU",
-            "versions": record["versions"],
-            "data_fingerprint": record["data"]["fingerprint"],
-            "distillation": record.get("distillation"),
-            "notes": notes,
-        },
-        "history": history,
-        "date": time.strftime("%Y-%m-%d"),
-        "protocol": "FER+ majority (FERPlus reference rule), FER2013Test 3,137 images",
-    }
-    (zoo_dir / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
-    (zoo_dir / f"{name}.md").write_text(render_markdown(card))
-    return card

@@ -26,7 +26,6 @@ heads and the last stage stay float (FLOAT_SCOPE says why).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -226,15 +225,13 @@ def quantize_blazeface(
     partial = out.with_name(out.name + ".partial")
     partial.write_bytes(bytes(result.quantized_model))
     partial.replace(out)
-
-    def sha256(path: Path) -> str:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+    from emoedge.targets.manifest import sha256_file
 
     return DetectorQuantization(
         source=source,
-        source_sha256=sha256(source),
+        source_sha256=sha256_file(source),
         output=out,
-        output_sha256=sha256(out),
+        output_sha256=sha256_file(out),
         source_bytes=source.stat().st_size,
         output_bytes=out.stat().st_size,
         calibration_frames=len(batches),

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from emoedge.native_stderr import with_native_stderr_captured
 from emoedge.quantization.base import (
     Artifact,
     CalibrationSet,
@@ -27,7 +28,6 @@ from emoedge.quantization.base import (
     stdout_to_debug_log,
     weight_granularity,
 )
-from emoedge.tf_env import with_native_stderr_captured
 
 log = logging.getLogger(__name__)
 

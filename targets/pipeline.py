@@ -28,10 +28,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emoedge.build import Build
 from emoedge.data.preprocess import as_uint8_image, crop_face, eye_roll, preprocess
 from emoedge.errors import ManifestError, UserInputError
 from emoedge.targets.detectors import Detection, Detector, detector_class, make_detector
+from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes import Runtime, load_runtime
 from emoedge.targets.tracking import IoUTracker, TrackerConfig
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from emoedge.build import SCHEMA, Build, file_entry
 from emoedge.errors import ManifestError
+from emoedge.targets.manifest import SCHEMA, Build, file_entry
 
 
 def _build(root: Path, files: dict) -> Path:

@@ -11,8 +11,8 @@ import pytest
 from quant_builds import FIXTURE, build_for
 from typer.testing import CliRunner
 
-from emoedge.build import Build
 from emoedge.cli import app
+from emoedge.targets.manifest import Build
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

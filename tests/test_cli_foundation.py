@@ -171,7 +171,7 @@ def test_train_distils_from_a_zoo_teacher(tmp_path, ferplus_fixture):
     assert distillation["weight"] == 0.6
     (teacher,) = distillation["teachers"]
     assert teacher["ref"] == "zoo:mini_xception" and teacher["path"].endswith("mini_xception.keras")
-    from emoedge.build import sha256_file
+    from emoedge.targets.manifest import sha256_file
 
     assert teacher["sha256"] == sha256_file(Path(teacher["path"]))
     # the recorded teacher accuracy is the zoo model's own on these training images

@@ -15,9 +15,9 @@ import pytest
 from pipeline_fixtures import WILD_IMAGES, distant_faces_frame, export_builds, write_video
 from typer.testing import CliRunner
 
-from emoedge.build import Build
 from emoedge.cli import app
 from emoedge.data.preprocess import PreprocessSpec, preprocess
+from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes import load_runtime
 
 PHOTOS = sorted(WILD_IMAGES.glob("*.jpg"))

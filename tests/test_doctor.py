@@ -13,9 +13,9 @@ import pytest
 from quant_builds import TARGETS, build_for
 from typer.testing import CliRunner
 
-from emoedge.build import Build
 from emoedge.cli import app
 from emoedge.doctor import video_io
+from emoedge.targets.manifest import Build
 
 runner = CliRunner()
 
@@ -110,7 +110,7 @@ def test_doctor_imports_no_host_tools():
 def test_doctor_fails_on_a_model_its_runtime_cannot_load(tmp_path):
     """Checksums that match a broken file (re-signed by hand): the build check passes,
     the runtime's does not, and nothing after it runs."""
-    from emoedge.build import file_entry, write_manifest
+    from emoedge.targets.manifest import file_entry, write_manifest
 
     copy = Path(shutil.copytree(build_for("jetson"), tmp_path / "build"))
     build = Build.load(copy)

@@ -7,11 +7,11 @@ import json
 import pytest
 from quant_builds import FIXTURE, TARGETS, build_for
 
-from emoedge.build import SCHEMA, Build, sha256_file
 from emoedge.data.preprocess import FERPLUS_MARGIN, FERPLUS_SHIFT
 from emoedge.errors import AccuracyGateError, ModelFileError, UserInputError
 from emoedge.export import export_build
 from emoedge.labels import EMOTIONS
+from emoedge.targets.manifest import SCHEMA, Build, sha256_file
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,8 @@ import pytest
 from quant_builds import FIXTURE, build_for
 from typer.testing import CliRunner
 
-from emoedge.build import Build
 from emoedge.cli import app
+from emoedge.targets.manifest import Build
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = sorted((REPO / "tests" / "fixtures" / "wild" / "images").glob("*.jpg"))[0]

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from pipeline_fixtures import WILD_IMAGES, export_builds, write_video
 
-from emoedge.build import Build
 from emoedge.data.preprocess import preprocess
 from emoedge.errors import ManifestError
+from emoedge.targets.manifest import Build
 from emoedge.targets.pipeline import FaceResult, FrameResult, Pipeline, annotate
 from emoedge.targets.runtimes import load_runtime
 from emoedge.targets.sources import open_source

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from quant_builds import FIXTURE
 
-from emoedge.build import Build
+from emoedge.compare import quantized_build
 from emoedge.data.preprocess import PreprocessSpec
 from emoedge.errors import UserInputError
 from emoedge.quantization import QUANTIZERS, CalibrationSet, get_quantizer
-from emoedge.quantization.compare import quantized_build
+from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes import load_runtime
 
 SPEC = PreprocessSpec()
@@ -61,7 +61,7 @@ def test_registry():
 
 def test_importing_quantization_does_not_import_tensorflow():
     code = (
-        "import sys, emoedge.quantization, emoedge.quantization.compare\n"
+        "import sys, emoedge.quantization, emoedge.compare\n"
         "assert 'tensorflow' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -3,6 +3,7 @@ with the float Keras model on real FER+ faces."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 from quant_builds import TARGETS, build_for, fixture_test_inputs, float_model
 
-from emoedge.build import Build
 from emoedge.errors import ManifestError, ModelFileError
+from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes import load_runtime
 
 pytestmark = pytest.mark.slow
@@ -49,10 +50,18 @@ def test_any_batch_size_gives_the_same_answer(runtime):
         )
         np.testing.assert_allclose(parts, whole, atol=1e-4)
     assert runtime.predict(inputs[0]).shape == (1, 8)  # a single HWC face
+    empty = runtime.predict(inputs[:0])  # never reaches the engine; one column a label
+    assert empty.shape == (0, len(runtime.build.labels)) and empty.dtype == np.float32
 
 
 def test_runtime_threads_and_description(runtime):
-    assert runtime.describe()["threads"] == 2
+    """The count asked for, capped at the cores this process may use (2 on a 1-core box
+    would only add contention)."""
+    cores = len(os.sched_getaffinity(0))
+    assert runtime.describe()["threads"] == min(2, cores)
+    build = Build.load(build_for("rpi"))
+    assert load_runtime(build, threads=cores + 3).threads == cores
+    assert load_runtime(build, threads=None).threads == cores
 
 
 def test_onnxruntime_pool_threads_do_not_spin():
@@ -61,7 +70,7 @@ def test_onnxruntime_pool_threads_do_not_spin():
     runtime = load_runtime(Build.load(build_for("jetson")), threads=2)
     options = runtime._session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert options.intra_op_num_threads == 2
+    assert options.intra_op_num_threads == min(2, len(os.sched_getaffinity(0)))
 
 
 def test_tensorrt_keeps_its_engine_per_model_in_the_cache(tmp_path, monkeypatch):

@@ -222,7 +222,7 @@ class _Collect(logging.Handler):
 
 def build_checks(path: str | os.PathLike) -> list[Check]:
     """Load the build as `emoedge run` does and run its classifier and detector once."""
-    from emoedge.build import Build
+    from emoedge.targets.manifest import Build
 
     try:
         build = Build.load(path)

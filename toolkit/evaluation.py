@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from emoedge.data.faceset import FaceSet
-from emoedge.data.preprocess import PreprocessSpec
+from emoedge.data.preprocess import PreprocessSpec, preprocess_batch
 from emoedge.labels import EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,46 @@ def classification_report(
     }
 
 
+class FaceInputs:
+    """A FaceSet's model inputs, preprocessed slice by slice when `predict_all`
+    asks for them, so that scoring 30k faces holds one batch of floats at a time."""
+
+    def __init__(self, faceset: FaceSet, spec: PreprocessSpec) -> None:
+        self.faceset, self.spec = faceset, spec
+
+    def __len__(self) -> int:
+        return len(self.faceset)
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        return preprocess_batch(list(self.faceset.images[index]), self.spec)
+
+
+def predict_all(
+    predictor: Predictor,
+    inputs: np.ndarray | FaceInputs,
+    batch_size: int = 256,
+    flip_tta: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Probabilities for every input, `batch_size` at a time: the one batch loop
+    behind export's parity gate, compare and evaluate, for Keras and every runtime.
+
+    `flip_tta` averages with the horizontally mirrored face (test-time augmentation).
+    """
+    outputs = []
+    for start in range(0, len(inputs), batch_size):
+        batch = inputs[start : start + batch_size]
+        probs = np.asarray(predictor(batch), dtype=np.float32)
+        if flip_tta:
+            probs = (
+                probs + np.asarray(predictor(batch[:, :, ::-1, :].copy()), dtype=np.float32)
+            ) / 2
+        outputs.append(probs)
+        if progress:
+            progress(min(start + batch_size, len(inputs)), len(inputs))
+    return np.concatenate(outputs) if outputs else np.zeros((0, len(EMOTIONS)), np.float32)
+
+
 def predict_faceset(
     predictor: Predictor,
     faceset: FaceSet,
@@ -74,30 +114,8 @@ def predict_faceset(
     flip_tta: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """Probabilities for every face, preprocessing batch by batch to bound memory.
-
-    `flip_tta` averages with the horizontally mirrored face (test-time augmentation).
-    """
-    outputs = []
-    images = faceset.images
-    for start in range(0, len(faceset), batch_size):
-        chunk = FaceSet(
-            images[start : start + batch_size],
-            faceset.labels[start : start + batch_size],
-            faceset.soft_targets[start : start + batch_size],
-            [],
-            faceset.source,
-        )
-        batch = chunk.to_inputs(spec)
-        probs = np.asarray(predictor(batch), dtype=np.float32)
-        if flip_tta:
-            probs = (
-                probs + np.asarray(predictor(batch[:, :, ::-1, :].copy()), dtype=np.float32)
-            ) / 2
-        outputs.append(probs)
-        if progress:
-            progress(min(start + batch_size, len(faceset)), len(faceset))
-    return np.concatenate(outputs) if outputs else np.zeros((0, len(EMOTIONS)), np.float32)
+    """Probabilities for every face, preprocessing batch by batch to bound memory."""
+    return predict_all(predictor, FaceInputs(faceset, spec), batch_size, flip_tta, progress)
 
 
 def keras_predictor(model) -> Predictor:
@@ -153,18 +171,22 @@ def write_json(path: Path, data: dict) -> Path:
     return path
 
 
-def load_predictor(ref: str | Path) -> tuple[Predictor, PreprocessSpec, dict]:
-    """A predictor for a .keras file, a `zoo:` name or a build folder.
+def load_predictor(
+    ref: str | Path, threads: int | None = None
+) -> tuple[Predictor, PreprocessSpec, dict]:
+    """A predictor for a .keras file, a `zoo:` name or a build folder, with the
+    preprocessing its input expects, on `threads` threads (None: all cores).
 
-    Builds run in the runtime their manifest names (no TensorFlow needed).
+    Builds run in the runtime their manifest names (no TensorFlow needed). Keras
+    fixes its thread count at TensorFlow's first use: one process per setting.
     """
     path = Path(str(ref))
     if path.is_dir():
-        from emoedge.build import Build
+        from emoedge.targets.manifest import Build
         from emoedge.targets.runtimes import load_runtime
 
         build = Build.load(path)
-        runtime = load_runtime(build)
+        runtime = load_runtime(build, threads=threads)
         info = {
             "kind": "build",
             "path": str(path),
@@ -174,9 +196,11 @@ def load_predictor(ref: str | Path) -> tuple[Predictor, PreprocessSpec, dict]:
         }
         return runtime.predict, build.preprocess, info
     from emoedge.models.zoo import load_keras_model, model_preprocess_spec, resolve_model_path
+    from emoedge.tf_env import import_tf
 
     model_path = resolve_model_path(ref)
     model_preprocess_spec(ref)  # a model without one is refused before TensorFlow loads
+    import_tf(threads)
     model = load_keras_model(ref)
     info = {
         "kind": "keras",

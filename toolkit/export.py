@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from emoedge.build import MANIFEST_NAME, Build, file_entry, sha256_file, write_manifest
 from emoedge.data.location import missing_dataset
 from emoedge.errors import AccuracyGateError, UserInputError
 from emoedge.labels import EMOTIONS
 from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
+from emoedge.targets.manifest import MANIFEST_NAME, Build, file_entry, sha256_file, write_manifest
 from emoedge.targets.profiles import TargetProfile, get_profile
 from emoedge.versions import installed_versions
 
@@ -182,7 +182,7 @@ provider started, one inference, the face detector), then run it on the camera:
 
 or from Python:
 
-    from emoedge.build import Build
+    from emoedge.targets.manifest import Build
     from emoedge.targets.runtimes import load_runtime
     runtime = load_runtime(Build.load("{out_name}"))  # checks every file's sha256
     probabilities = runtime.predict(faces)  # float32 (N, {manifest["input"]["shape"][1]}, {manifest["input"]["shape"][2]}, {manifest["input"]["shape"][3]}) from emoedge.data.preprocess
@@ -384,6 +384,7 @@ def _parity(
     """Accuracy of float and built model on FER+ valid, raising past the gate; on the
     shipped sample, only how often the two agree, under `parity`, with accuracy left
     None and `skipped` saying why."""
+    from emoedge.evaluation import keras_predictor, predict_all
     from emoedge.targets.runtimes import load_runtime
 
     record: dict[str, Any] = {
@@ -397,16 +398,8 @@ def _parity(
         "override": None,
     }
     inputs, labels = parity.inputs, parity.labels
-    runtime = load_runtime(build)
-    built = np.concatenate(
-        [runtime.predict(inputs[i : i + 256]) for i in range(0, len(inputs), 256)]
-    )
-    floats = np.concatenate(
-        [
-            keras_model(inputs[i : i + 256], training=False).numpy()
-            for i in range(0, len(inputs), 256)
-        ]
-    )
+    built = predict_all(load_runtime(build).predict, inputs)
+    floats = predict_all(keras_predictor(keras_model), inputs)
     agreement = float((floats.argmax(1) == built.argmax(1)).mean())
     max_diff = float(np.abs(floats - built).max())
     if not parity.measures_accuracy:

@@ -6,8 +6,8 @@ OpenVINO or ONNX Runtime modules.
 
 from __future__ import annotations
 
-from emoedge.build import Build
 from emoedge.lazy import load_registered
+from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes.base import Runtime
 
 RUNTIMES: dict[str, str] = {

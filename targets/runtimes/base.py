@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from emoedge.build import Build
+from emoedge.targets.manifest import Build
 
 
 class Runtime(ABC):
@@ -27,8 +27,23 @@ class Runtime(ABC):
     @abstractmethod
     def load(self, build: Build) -> Runtime: ...
 
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities for a batch, or for one face given as (H, W, C). Every
+        runtime opens the same way: float32, C-contiguous (what the engines read
+        without a copy), at least one face (an empty batch never reaches an engine
+        that cannot take one), one row per face out."""
+        if self.build is None:
+            raise RuntimeError(f"{type(self).__name__}.predict before load")
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if batch.ndim == 3:
+            batch = batch[None]
+        if len(batch) == 0:
+            return np.zeros((0, len(self.build.labels)), np.float32)
+        return np.asarray(self._predict(batch), dtype=np.float32).reshape(len(batch), -1)
+
     @abstractmethod
-    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
+        """The engine's call on a float32 (N, H, W, C) batch with N >= 1."""
 
     def describe(self) -> dict:
         return {"runtime": self.name, "threads": self.threads}

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emoedge.build import Build
 from emoedge.errors import ModelFileError, UserInputError
+from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes.base import Runtime, dequantize_output, quantize_input
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def allocated_interpreter(model_path: Path, threads: int | None = None):
 
     if _delegate_announced:
         return create_litert_interpreter()
-    from emoedge.tf_env import with_native_stderr_captured  # stdlib only, no TensorFlow
+    from emoedge.native_stderr import with_native_stderr_captured
 
     interpreter = with_native_stderr_captured(create_litert_interpreter)
     _delegate_announced = True
@@ -88,14 +88,7 @@ class LiteRTRuntime(Runtime):
         self._output = self._interpreter.get_output_details()[0]
         self._batch = batch
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        if self._interpreter is None:
-            raise RuntimeError("LiteRTRuntime.predict before load")
-        batch = np.asarray(batch, dtype=np.float32)
-        if batch.ndim == 3:
-            batch = batch[None]
-        if len(batch) == 0:
-            return np.zeros((0, int(self._output["shape"][-1])), np.float32)
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) != self._batch:
             self._resize(len(batch))
         dtype = np.dtype(self._input["dtype"])
@@ -108,7 +101,7 @@ class LiteRTRuntime(Runtime):
         if np.dtype(self._output["dtype"]).kind in "iu":
             scale, zero_point = self._output["quantization"]
             result = dequantize_output(result, scale, zero_point)
-        return np.asarray(result, dtype=np.float32).reshape(len(batch), -1)
+        return result
 
     def describe(self) -> dict:
         return {**super().describe(), "delegate": "XNNPACK (default)"}

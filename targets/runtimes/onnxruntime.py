@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
-from emoedge.build import Build
 from emoedge.cache import cache_dir
 from emoedge.errors import ModelFileError, UserInputError
+from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes.base import Runtime
 
 log = logging.getLogger(__name__)
@@ -183,12 +183,7 @@ class OnnxRuntime(Runtime):
             self._session = self._open(entries)
             return self._session.run(None, {self._input.name: batch})[0]
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        if self._session is None:
-            raise RuntimeError("OnnxRuntime.predict before load")
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if batch.ndim == 3:
-            batch = batch[None]
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
         if self._fixed_batch and len(batch) != self._fixed_batch:
             # A model exported with a fixed batch, or a GPU session: run it slice by
             # slice, padding the last.
@@ -199,11 +194,8 @@ class OnnxRuntime(Runtime):
                 padded = np.zeros((step, *batch.shape[1:]), np.float32)
                 padded[: len(chunk)] = chunk
                 parts.append(self._run(padded)[: len(chunk)])
-            if not parts:
-                return np.zeros((0, 8), np.float32)
-            return np.concatenate(parts).astype(np.float32).reshape(len(batch), -1)
-        result = self._run(batch)
-        return np.asarray(result, dtype=np.float32).reshape(len(batch), -1)
+            return np.concatenate(parts)
+        return self._run(batch)
 
     def describe(self) -> dict:
         providers = self._session.get_providers() if self._session else self.providers

@@ -11,8 +11,8 @@ import logging
 
 import numpy as np
 
-from emoedge.build import Build
 from emoedge.errors import ModelFileError, UserInputError
+from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes.base import Runtime
 
 log = logging.getLogger(__name__)
@@ -71,22 +71,14 @@ class OpenVINORuntime(Runtime):
         request.set_input_tensor(ov.Tensor(face, shared_memory=True))
         return request, face, request.get_output_tensor()
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        if self._request is None:
-            raise RuntimeError("OpenVINORuntime.predict before load")
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if batch.ndim == 3:
-            batch = batch[None]
-        if len(batch) == 0:
-            return np.zeros((0, int(self._output.get_partial_shape()[-1].get_length())), np.float32)
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) == 1 and self._single is not None:
             request, face, output = self._single
             np.copyto(face, batch.reshape(face.shape))
             request.infer()
             # Copied out: the next call writes the same output buffer.
             return np.array(output.data, dtype=np.float32).reshape(1, -1)
-        result = self._request.infer({0: batch})[self._output]
-        return np.asarray(result, dtype=np.float32).reshape(len(batch), -1)
+        return self._request.infer({0: batch})[self._output]
 
     def describe(self) -> dict:
         return {**super().describe(), "device": self.device, "precision_hint": "f32"}

@@ -109,8 +109,8 @@ def measure_peak(repeats: int = 5) -> dict:
 
     Runs in its own process (it imports TensorFlow to export the probe model).
     """
+    from emoedge.compare import quantized_build
     from emoedge.quantization import CalibrationSet, get_quantizer
-    from emoedge.quantization.compare import quantized_build
     from emoedge.tf_env import import_tf
 
     import_tf()

@@ -11,11 +11,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from emoedge.errors import UserInputError
 from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
@@ -94,8 +91,8 @@ def unavailable_reason(variant: Variant) -> str | None:
 
 
 def _detector_digest(variant: Variant) -> str | None:
-    from emoedge.build import sha256_file
     from emoedge.targets.detectors import detector_class
+    from emoedge.targets.manifest import sha256_file
     from emoedge.targets.profiles import get_profile
 
     if variant.target is None:
@@ -117,9 +114,9 @@ def build_dir(
     would carry (a new detector must not be benched through an old build)."""
     import hashlib
 
-    from emoedge.build import sha256_file
     from emoedge.export import model_name
     from emoedge.models.zoo import resolve_model_path
+    from emoedge.targets.manifest import sha256_file
 
     digest = sha256_file(resolve_model_path(model_ref))[:12]
     source = (
@@ -148,9 +145,9 @@ def make_build(
     """
     if variant.format == "keras":
         return None
-    from emoedge.build import Build
     from emoedge.errors import EmoedgeError
     from emoedge.export import export_build
+    from emoedge.targets.manifest import Build
 
     out = build_dir(cache, model_ref, variant, data, calibration_size)
     if out.is_dir():
@@ -173,26 +170,3 @@ def make_build(
         force=True,
     )
     return out
-
-
-Predict = Callable[[np.ndarray], np.ndarray]
-
-
-def load_predictor(model_ref: str, variant: Variant, build: Path | None, threads: int | None):
-    """(predict, preprocess spec): a callable from a preprocessed float32 batch to
-    probabilities, in the variant's own runtime with `threads` threads (None: all
-    cores), and the preprocessing its input expects."""
-    if variant.format == "keras":
-        from emoedge.evaluation import keras_predictor
-        from emoedge.models.zoo import load_keras_model, model_preprocess_spec
-        from emoedge.tf_env import import_tf
-
-        import_tf(threads)  # thread count is fixed at TF's first use: one process per setting
-        model = load_keras_model(model_ref)
-        return keras_predictor(model), model_preprocess_spec(model_ref, model)
-    from emoedge.build import Build
-    from emoedge.targets.runtimes import load_runtime
-
-    loaded = Build.load(build)
-    runtime = load_runtime(loaded, threads=threads)
-    return runtime.predict, loaded.preprocess

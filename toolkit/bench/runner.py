@@ -79,17 +79,16 @@ def _error(exc: BaseException) -> str:
 def measure_variant(job: dict) -> dict:
     """Accuracy, latency (1 thread and all cores) and pipeline FPS of one variant."""
     from emoedge.bench.accuracy import evaluate, load_test_faces
-    from emoedge.bench.formats import load_predictor
     from emoedge.bench.latency import measure_latency
     from emoedge.bench.pipeline_fps import pipeline_fps
+    from emoedge.evaluation import load_predictor
 
-    variant = Variant(**job["variant"])
     build = Path(job["build"]) if job["build"] else None
     s = Settings(**job["settings"])
     result: dict = {}
     thread_settings = job["threads"]  # e.g. [None, 1]: None = all cores
     for threads in thread_settings:
-        predict, spec = load_predictor(job["model"], variant, build, threads)
+        predict, spec, _ = load_predictor(build or job["model"], threads=threads)
         faces = load_test_faces(job["data"], s.accuracy_limit) if job["data"] else None
         if threads is None and faces is not None:
             result["accuracy"] = evaluate(predict, faces, spec)
@@ -150,7 +149,7 @@ def measure_peak_job(repeats: int) -> dict:
 
 
 def _model_bytes(build: Path) -> int:
-    from emoedge.build import Build
+    from emoedge.targets.manifest import Build
 
     manifest = Build.load(build, verify=False).manifest
     return int(manifest["sizes"]["model_bytes"])
@@ -177,9 +176,9 @@ def _macs(config: BenchConfig, model: str, step) -> dict:
     """Operation counts of a model and of the face detector, kept in the bench cache
     by both files' sha256: counting imports TensorFlow in a process of its own (4-5 s
     a model)."""
-    from emoedge.build import sha256_file
     from emoedge.models.zoo import resolve_model_path
     from emoedge.targets.detectors import detector_class
+    from emoedge.targets.manifest import sha256_file
 
     try:
         files = [resolve_model_path(model), detector_class("blazeface").default_model_file()]

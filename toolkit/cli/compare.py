@@ -42,7 +42,7 @@ def compare_command(
     ),
     threads: int = typer.Option(None, "--threads", help="Runtime threads (default: all cores)."),
 ) -> None:
-    from emoedge.quantization.compare import compare_models, default_report_dir
+    from emoedge.compare import compare_models, default_report_dir
 
     out_dir = out_dir or default_report_dir(quantized, split)
     check_output(out_dir, "--out")

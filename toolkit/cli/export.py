@@ -123,7 +123,7 @@ def export_command(
             force=force,
             on_step=lambda message: status.update(message),
         )
-    from emoedge.build import Build
+    from emoedge.targets.manifest import Build
 
     manifest = Build.load(path).manifest
     acc = manifest["accuracy"]

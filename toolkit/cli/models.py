@@ -85,8 +85,8 @@ def publish(
 ) -> None:
     """Put a run's best model into the zoo with a model card measured on FER+ valid and test."""
     from emoedge.errors import UserInputError
-    from emoedge.models.cards import publish as publish_card
     from emoedge.models.zoo import ZOO_DIR
+    from emoedge.publish import publish as publish_card
 
     if not (run_dir / "run.json").is_file() or not (run_dir / "model.keras").is_file():
         raise UserInputError(

@@ -58,8 +58,8 @@ def describe_teachers(teachers: list[str]) -> list[dict]:
     teacher it actually learned from."""
     from pathlib import Path
 
-    from emoedge.build import sha256_file
     from emoedge.models.zoo import resolve_model_path
+    from emoedge.targets.manifest import sha256_file
 
     described = []
     for ref in teachers:

@@ -3,22 +3,21 @@
 The float side runs in Keras; the quantized side runs in the runtime a device
 uses (LiteRT, OpenVINO, ONNX Runtime), from a build folder or a bare model file
 whose format is recognised by its suffix. Both see the same inputs from the one
-`preprocess` function, so every difference comes from the conversion.
+`preprocess` function, so every difference comes from the conversion. It is
+evaluation (of two models), so it lives beside `emoedge.evaluation`, on the host:
+the quantizers themselves know nothing of runtimes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from emoedge.build import Build
 from emoedge.errors import UserInputError
 from emoedge.labels import EMOTIONS
 from emoedge.targets.formats import FORMATS, format_for_suffix
+from emoedge.targets.manifest import Build
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +47,19 @@ def quantized_build(path: str | Path) -> Build:
     manifest = {
         "format": fmt.name,
         "precision": "unknown",
+        "labels": list(EMOTIONS),
         "files": files,
         "runtime": {"name": fmt.runtime, "threads": 0, "options": {}},
     }
     return Build(path.parent, manifest)
 
 
-def _predict_all(predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, batch: int = 256):
-    return np.concatenate(
-        [
-            np.asarray(predict(inputs[i : i + batch]), np.float32)
-            for i in range(0, len(inputs), batch)
-        ]
-    )
-
-
 def _check_same_model(float_ref: str | Path, build) -> None:
     """The build must come from this float model: against another one, the "drop"
     measures two different models (zoo:mobilenet_v2 against a mini_xception build
     read as a 0.00-point drop)."""
-    from emoedge.build import sha256_file
     from emoedge.models.zoo import resolve_model_path
+    from emoedge.targets.manifest import sha256_file
 
     made_from = build.manifest.get("model") or {}
     if not made_from.get("sha256"):
@@ -100,6 +91,7 @@ def compare_models(
     from emoedge.evaluation import (
         classification_report,
         keras_predictor,
+        predict_all,
         save_confusion_png,
         write_json,
     )
@@ -122,8 +114,8 @@ def compare_models(
     runtime = load_runtime(build, threads=threads)
     quant_inputs = faces.to_inputs(build.preprocess) if "preprocess" in build.manifest else inputs
 
-    float_probs = _predict_all(keras_predictor(model), inputs)
-    quant_probs = _predict_all(runtime.predict, quant_inputs)
+    float_probs = predict_all(keras_predictor(model), inputs)
+    quant_probs = predict_all(runtime.predict, quant_inputs)
     float_pred, quant_pred = float_probs.argmax(1), quant_probs.argmax(1)
     float_report = classification_report(faces.labels, float_pred, EMOTIONS)
     quant_report = classification_report(faces.labels, quant_pred, EMOTIONS)
