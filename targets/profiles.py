@@ -7,7 +7,7 @@ that format needs; runners read the build manifest that export wrote from both.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from emoedge.errors import UserInputError
 from emoedge.targets.formats import ModelFormat, format_for_target
@@ -45,11 +45,6 @@ class TargetProfile:
     @property
     def format(self) -> str:
         return self.model_format.name
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["precisions"] = list(self.precisions)
-        return data
 
 
 PROFILES: dict[str, TargetProfile] = {

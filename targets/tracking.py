@@ -112,7 +112,6 @@ class Track:
     box: Box
     smoother: Smoother
     missed: int = 0
-    hits: int = 0
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,6 @@ class IoUTracker:
                 self._next_id += 1
                 self.tracks.append(track)
             track.box, track.missed = tuple(int(v) for v in box), 0  # type: ignore[assignment]
-            track.hits += 1
             label, smoothed = track.smoother.update(np.asarray(probabilities[b], dtype=np.float32))
             results.append(TrackedFace(track.track_id, track.box, label, smoothed))
         return results

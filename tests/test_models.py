@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -5,10 +8,28 @@ from emoedge.errors import UserInputError
 from emoedge.models import build_model, count_macs, get_spec, list_models
 
 
-def test_registry_lists_both_architectures_without_tensorflow_imports():
+def test_registry_lists_both_architectures():
     assert {spec.name for spec in list_models()} >= {"mini_xception", "mobilenet_v2"}
     with pytest.raises(UserInputError, match="unknown model 'resnet9000'"):
         get_spec("resnet9000")
+
+
+def test_listing_models_and_reading_their_preprocessing_imports_no_tensorflow():
+    """What `emoedge models list` and every export's first check do, in a fresh
+    process (this one has TensorFlow loaded by other tests): no TensorFlow, no Keras."""
+    code = (
+        "import sys\n"
+        "from emoedge.models import get_spec, list_models\n"
+        "from emoedge.models.zoo import model_preprocess_spec, zoo_entries\n"
+        "import emoedge.models.cards\n"
+        "assert {s.name for s in list_models()} >= {'mini_xception', 'mobilenet_v2'}\n"
+        "get_spec('mobilenet_v2').default_input\n"
+        "assert [model_preprocess_spec(f'zoo:{e.name}').scale for e in zoo_entries()]\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_mini_xception_matches_the_paper_size():

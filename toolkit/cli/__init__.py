@@ -94,12 +94,7 @@ def _quiet_opencv() -> None:
 
 
 for _module in COMMAND_MODULES:
-    try:
-        importlib.import_module(_module)
-    except ModuleNotFoundError as _exc:
-        if _exc.name and _exc.name.startswith("emoedge.cli."):
-            continue  # command group not written yet
-        raise
+    importlib.import_module(_module)
 
 
 def main() -> None:

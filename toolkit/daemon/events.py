@@ -59,7 +59,6 @@ class TrackEvent:
 @dataclass
 class _Track:
     label: str
-    since: float
     last_seen: float
     segment: SegmentOpen
     frames: int = 0
@@ -178,7 +177,6 @@ class ChangeDetector:
         segment = SegmentOpen(track_id=track_id, label=label, start=now, previous=previous)
         track = _Track(
             label=label,
-            since=now,
             last_seen=now,
             segment=segment,
             frames=frames,
