@@ -6,9 +6,10 @@ in one run so that the rows compare:
 - crops: the same detections (the build's detector) classified with each way of
   cropping: the old one (box + 10% a side, clipped at the frame and stretched to a
   square), FER+ framing padded at the frame (`FERPLUS_MARGIN`/`FERPLUS_SHIFT`),
-  and that framing levelled by the eye keypoints (roll alignment);
-- detectors: photos with a face, and the largest face's label with the default
-  crop, for each detector available here, with median `detect` ms per photo.
+  and that framing levelled by the eye keypoints (roll alignment), and the
+  pipeline itself as it ships;
+- detectors: photos with a face, and the largest face's label with the
+  pipeline's crop, for each detector available here.
 
 A photo with no face counts as wrong. No smoothing (the photos are unrelated).
 
@@ -21,9 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,17 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         return out
 
     detectors = detectors_here(pipeline.detector)
-    found: dict[str, list[Detection | None]] = {}
-    ms: dict[str, float] = {}
-    for label, detector in detectors.items():
-        detector.detect(images[0])
-        times, faces = [], []
-        for image in images:
-            start = time.perf_counter()
-            detections = detector.detect(image)
-            times.append((time.perf_counter() - start) * 1000)
-            faces.append(largest(detections))
-        found[label], ms[label] = faces, statistics.median(times)
+    found = {
+        label: [largest(detector.detect(image)) for image in images]
+        for label, detector in detectors.items()
+    }
 
     default = next(iter(detectors))
     today = dt.date.today().isoformat()
@@ -140,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         f"Build: `{args.build.name}` ({pipeline.build.manifest.get('format')} "
         f"{pipeline.build.manifest.get('precision')} on {pipeline.runtime.name}); {n} photos, one",
         "labelled face each (crowd labels, noisy); a photo without a face counts as wrong; no",
-        "smoothing. A training run shared the machine's 2 cores: times are relative (compare",
-        "detectors within this run), not this CPU's speed.",
+        "smoothing. The build's int8 calibration: "
+        f"{pipeline.build.manifest['quantization'].get('calibration', {}).get('source')}.",
+        "Detector times: detector_full_range_*.md (alternating rounds; a training run shares",
+        "this machine's 2 cores, so times taken one detector after another mislead).",
         "",
         f"## Crops (detector: {default}, {sum(f is not None for f in found[default])}/{n} photos"
         " with a face)",
@@ -175,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"## Detectors (the pipeline's crop: FER+ framing, padded, align {pipeline.config.align})",
         "",
-        "| detector | photos with a face | correct | ms/photo (median) |",
-        "|---|---|---|---|",
+        "| detector | photos with a face | correct |",
+        "|---|---|---|",
     ]
     for label, faces in found.items():
         predicted = classify(
@@ -187,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         acc, _ = accuracy_row(predicted, truth)
         hits = sum(f is not None for f in faces)
-        lines.append(f"| {label} | {hits}/{n} ({hits / n:.1%}) | {acc:.1%} | {ms[label]:.2f} |")
+        lines.append(f"| {label} | {hits}/{n} ({hits / n:.1%}) | {acc:.1%} |")
     write_report(lines, args.out / f"wild_accuracy_{today}{args.suffix}.md")
     return 0
 
