@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from emoedge.errors import UserInputError
+from emoedge.errors import UserInputError, pick
 
 
 @dataclass(frozen=True)
@@ -101,12 +101,7 @@ FORMATS: Mapping[str, ModelFormat] = MappingProxyType(
 
 
 def get_format(name: str) -> ModelFormat:
-    try:
-        return FORMATS[name]
-    except KeyError:
-        raise UserInputError(
-            f"unknown model format {name!r}; expected one of: {', '.join(FORMATS)}"
-        ) from None
+    return pick(FORMATS, name, "model format")
 
 
 def format_for_suffix(suffix: str) -> ModelFormat | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from emoedge.errors import UserInputError
+from emoedge.errors import pick
 from emoedge.targets.formats import ModelFormat, format_for_target
 
 
@@ -95,12 +95,7 @@ PROFILES: dict[str, TargetProfile] = {
 
 
 def get_profile(name: str) -> TargetProfile:
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise UserInputError(
-            f"unknown target {name!r}; expected one of: {', '.join(PROFILES)}"
-        ) from None
+    return pick(PROFILES, name, "target")
 
 
 def device_camera(spec: str | int, target: str | None) -> str | int:

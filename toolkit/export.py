@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from emoedge.data.location import missing_dataset
-from emoedge.errors import AccuracyGateError, UserInputError
+from emoedge.errors import AccuracyGateError, UserInputError, pick
 from emoedge.labels import EMOTIONS
 from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
 from emoedge.targets.manifest import MANIFEST_NAME, Build, file_entry, sha256_file, write_manifest
@@ -244,10 +244,7 @@ def export_build(
     if detector is not None:
         from emoedge.targets.detectors import DETECTORS, HOST_ONLY
 
-        if detector not in DETECTORS:
-            raise UserInputError(
-                f"unknown detector {detector!r}; expected one of: {', '.join(DETECTORS)}"
-            )
+        pick(DETECTORS, detector, "detector")
         if detector in HOST_ONLY:
             raise UserInputError(
                 f"the {detector} detector runs on TensorFlow, host only: a build cannot carry it"

@@ -10,15 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from emoedge.errors import UserInputError
+from emoedge.errors import pick
 
 
 def load_registered(table: dict[str, str], name: str, kind: str) -> Any:
     """The class registered under `name`, imported on first use; a clear error otherwise."""
-    try:
-        module_name, class_name = table[name].split(":")
-    except KeyError:
-        raise UserInputError(
-            f"unknown {kind} {name!r}; expected one of: {', '.join(table)}"
-        ) from None
+    module_name, class_name = pick(table, name, kind).split(":")
     return getattr(importlib.import_module(module_name), class_name)
