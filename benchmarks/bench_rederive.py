@@ -4,7 +4,7 @@ Drops, floor ratios, the peer ratio, the goals and the Raspberry Pi 4 estimate
 are computed from the measurements in bench.json (emoedge.bench.derive); after a
 change to those rules (or to the Pi 4 assumptions in emoedge.bench.floor), run:
 
-    python benchmarks/bench_rederive.py benchmarks/results/bench-2026-11-26/<fingerprint>/bench.json
+    python benchmarks/bench_rederive.py benchmarks/results/archive/bench-2026-11-26/<fingerprint>/bench.json
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """How far from the compute floor an int8 MobileNetV2 runs as it gets wider and its
-input larger (issue 6, goal 2: int8 latency within 2x of MACs over the measured peak).
+input larger (the latency goal: int8 within 2x of MACs over the measured peak).
 
 The zoo's classifiers are small (7.5-10 M MACs on 64x64 faces) and their narrow early
 layers run at 4-9% of the peak (`results/int8_stage_rates_2026-11-27.md`). This builds
@@ -19,7 +19,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from litert_invoke import (  # same folder: run as a script
+from timing import (  # the benchmarks' shared helpers, same folder
     cached_int8_peak,
     invoke_us_in_turns,
     one_thread_interpreter,

@@ -1,4 +1,4 @@
-"""Why the int8 classifiers sit 5-20x above their compute floor (issue 6, goal 2):
+"""Why the int8 classifiers sit 5-20x above their compute floor (the latency goal: int8 within 2x of it):
 is it a per-call cost that batching would hide, or the layers themselves? And why
 is the jetson int8 build slower than its fp32 on an x86 CPU?
 
@@ -28,9 +28,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from litert_invoke import median_us  # same folder: run as a script
+from timing import median_us  # the benchmarks' shared helpers, same folder
 
-from emoedge.build import Build
+from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes import load_runtime
 
 BATCHES = (1, 4, 16, 64)

@@ -1,5 +1,5 @@
 """Where an int8 classifier call spends its time, stage by stage, and how many MACs per
-second each stage reaches against the machine's peak (issue 6, goal 2).
+second each stage reaches against the machine's peak (the latency goal: int8 within 2x of the compute floor).
 
 The model is cut after each stage (stem convolutions, each residual block, the head);
 each prefix is quantized like `emoedge export --target rpi` quantizes the whole model
@@ -19,7 +19,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from litert_invoke import (  # same folder: run as a script
+from timing import (  # the benchmarks' shared helpers, same folder
     cached_int8_peak,
     invoke_us_in_turns,
     one_thread_interpreter,

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import openvino as ov
-from litert_invoke import median_us  # same folder: run as a script
+from timing import median_us  # the benchmarks' shared helpers, same folder
 
-from emoedge.build import Build
+from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes import load_runtime
 
 CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1}
