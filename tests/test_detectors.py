@@ -205,14 +205,14 @@ def test_full_range_finds_faces_on_a_room_sized_frame():
 
 
 def test_mtcnn_module_does_not_import_tensorflow_until_used():
-    """The mtcnn detector is host only: its module (and the registry) load without
-    TensorFlow, which only a detector made on the host pulls in."""
+    """The mtcnn detector is host only, outside targets/: its module (and the
+    registry) load without TensorFlow, which only a detector made on the host pulls in."""
     import subprocess
     import sys
 
     code = (
         "import sys\n"
-        "import emoedge.targets.detectors.mtcnn\n"
+        "import emoedge.host_detectors\n"
         "from emoedge.targets.detectors import DETECTORS, HOST_ONLY\n"
         "assert 'mtcnn' in DETECTORS and 'mtcnn' in HOST_ONLY\n"
         "bad = [m for m in ('tensorflow', 'keras', 'mtcnn') if m in sys.modules]\n"

@@ -11,8 +11,9 @@ DETECTORS: dict[str, str] = {
     "haar": "emoedge.targets.detectors.haar:HaarDetector",
     "blazeface": "emoedge.targets.detectors.blazeface:BlazeFaceDetector",
     "blazeface-full": "emoedge.targets.detectors.blazeface:BlazeFaceFullDetector",
-    # Host only: needs TensorFlow (the mtcnn wheel), so never in a device build.
-    "mtcnn": "emoedge.targets.detectors.mtcnn:MtcnnDetector",
+    # Host only: needs TensorFlow (the mtcnn wheel), so it lives outside targets/ and
+    # never in a device build.
+    "mtcnn": "emoedge.host_detectors:MtcnnDetector",
 }
 
 #: detectors that need TensorFlow: the host compares them, no device build carries them

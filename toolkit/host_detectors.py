@@ -1,10 +1,12 @@
-"""MTCNN (Zhang et al., 2016), the detector the product brief names, for comparison.
+"""Face detectors that need TensorFlow: the host compares them, no device runs them.
 
-Host only: the `mtcnn` wheel (MIT; it ships its weights) runs on TensorFlow, which
-nothing under targets/ may import at module level and no device installs. So the
-wheel is imported only when an `MtcnnDetector` is made, a device build never names
-it (export refuses), and the detector tables (benchmarks/wild_accuracy.py) compare
-it with Haar and BlazeFace on the host.
+MTCNN (Zhang et al., 2016) is the detector the product brief names. The `mtcnn`
+wheel (MIT; it ships its weights) runs on TensorFlow, which nothing under
+targets/ imports and no device installs, so it lives here, on the host side: the
+detector registry (`emoedge.targets.detectors.DETECTORS`, `HOST_ONLY`) names it
+by path only, the wheel is imported when an `MtcnnDetector` is made, export
+refuses it for a build, and the detector tables (benchmarks/wild_accuracy.py,
+benchmarks/detector_full_range.py) compare it with Haar and BlazeFace.
 """
 
 from __future__ import annotations
