@@ -68,9 +68,9 @@ def run(
 
     def build_and_score(quantizer, precision: str, calibration, folder: Path) -> dict:
         started = time.perf_counter()
-        artifact = quantizer.quantize(
-            model, calibration, precision, folder, per_channel=per_channel
-        )
+        # per-tensor is an int8 setting: the fp32 reference build is asked for nothing
+        options = {"per_channel": per_channel} if precision == "int8" else {}
+        artifact = quantizer.quantize(model, calibration, precision, folder, **options)
         seconds = time.perf_counter() - started
         runtime = load_runtime(quantized_build(folder / artifact.files["model"]))
         probs = np.concatenate(
