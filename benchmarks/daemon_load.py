@@ -13,7 +13,7 @@ The config's `http.max_connections` is raised to hold them all, so this measures
 what holding them costs (with the default cap of 64 the rest are refused at
 once). Each loaded phase is compared with the idle phases beside it, because on
 a shared machine other work comes and goes; the median round decides. Target:
-both median ratios >= 0.80, no HTTP errors from the polling clients.
+both median ratios >= 0.85 (`TARGET_RATIO`), no HTTP errors from the polling clients.
 
     python benchmarks/daemon_load.py [--build BUILD] [--clients 50] [--rounds 3] \\
         [--seconds 20] [--idle-seconds 10] [--idle-connections 500] [--note TEXT] \\
@@ -43,6 +43,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: the share of its idle frame rate the pipeline must keep under load (the daemon issue's goal)
+TARGET_RATIO = 0.85
 
 
 def free_port() -> int:
@@ -335,7 +338,7 @@ log = "events.sqlite"
         )
     load_median = statistics.median(load_ratios)
     open_median = statistics.median(open_ratios)
-    passed = load_median >= 0.8 and open_median >= 0.8 and counts["errors"] == 0
+    passed = load_median >= TARGET_RATIO and open_median >= TARGET_RATIO and counts["errors"] == 0
     command = "python " + " ".join(
         shlex.quote(a) for a in ["benchmarks/daemon_load.py", *sys.argv[1:]]
     )
@@ -370,8 +373,8 @@ log = "events.sqlite"
         "",
         "| measure | value |",
         "|---|---:|",
-        f"| median ratio, {args.clients} polling clients (target >= 0.80) | {load_median:.2f} |",
-        f"| median ratio, {args.idle_connections} half-open connections (target >= 0.80) | "
+        f"| median ratio, {args.clients} polling clients (target >= {TARGET_RATIO:.2f}) | {load_median:.2f} |",
+        f"| median ratio, {args.idle_connections} half-open connections (target >= {TARGET_RATIO:.2f}) | "
         f"{open_median:.2f} |",
         f"| HTTP requests answered 200 | {counts['ok']} ({counts['ok'] / seconds:.0f}/s) |",
         f"| HTTP errors (target 0) | {counts['errors']} |",
