@@ -6,6 +6,7 @@ two builds are the same where the converter does not write the same bytes twice.
 Prints, per build, accuracy, a sha256 of the argmax labels and of the float32
 probabilities, and the first 16 hex digits of each file's sha256.
 """
+
 import argparse
 import hashlib
 import json
@@ -20,7 +21,9 @@ from emoedge.targets.runtimes import load_runtime
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("builds", nargs="+")
-parser.add_argument("--data", default=os.environ.get(DATA_ENV, str(DEFAULT_FERPLUS)), help="FER+ root")
+parser.add_argument(
+    "--data", default=os.environ.get(DATA_ENV, str(DEFAULT_FERPLUS)), help="FER+ root"
+)
 args = parser.parse_args()
 faces = load_ferplus(args.data, "valid", "majority")
 out = {}
@@ -28,7 +31,9 @@ for path in args.builds:
     build = Build.load(path)
     runtime = load_runtime(build, threads=1)
     inputs = faces.to_inputs(build.preprocess)
-    probs = np.concatenate([runtime.predict(inputs[i : i + 256]) for i in range(0, len(inputs), 256)])
+    probs = np.concatenate(
+        [runtime.predict(inputs[i : i + 256]) for i in range(0, len(inputs), 256)]
+    )
     pred = probs.argmax(1)
     out[path] = {
         "images": len(pred),

@@ -199,7 +199,8 @@ class Quantizer(ABC):
         """
         self.check_precision(precision)
         defaults = {
-            name: param.default for name, param in inspect.signature(self.convert).parameters.items()
+            name: param.default
+            for name, param in inspect.signature(self.convert).parameters.items()
         }
         self.model_format.check_options(
             precision,

@@ -76,11 +76,19 @@ FORMATS: Mapping[str, ModelFormat] = MappingProxyType(
             # The float model itself: benched beside the builds, shipped to no device.
             ModelFormat("keras", ".keras", "keras", "keras", ("fp32",)),
             ModelFormat(
-                "tflite", ".tflite", "litert", "ai_edge_litert", ("int8", "fp16", "fp32"),
+                "tflite",
+                ".tflite",
+                "litert",
+                "ai_edge_litert",
+                ("int8", "fp16", "fp32"),
                 targets=("rpi",),
             ),
             ModelFormat(
-                "openvino", ".xml", "openvino", "openvino", ("int8", "fp16", "fp32"),
+                "openvino",
+                ".xml",
+                "openvino",
+                "openvino",
+                ("int8", "fp16", "fp32"),
                 targets=("x86",),
                 options={
                     "accuracy_control": _INT8,
@@ -91,7 +99,11 @@ FORMATS: Mapping[str, ModelFormat] = MappingProxyType(
                 companions={"weights": ".bin"},
             ),
             ModelFormat(
-                "onnx", ".onnx", "onnxruntime", "onnxruntime", ("int8", "fp16", "fp32"),
+                "onnx",
+                ".onnx",
+                "onnxruntime",
+                "onnxruntime",
+                ("int8", "fp16", "fp32"),
                 targets=("jetson",),
                 options={"symmetric_activations": _INT8},
             ),

@@ -155,7 +155,8 @@ def test_systemd_analyze_security_scores_the_unit(tmp_path):
 
 
 @pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("useradd"), reason="creating a user needs root and useradd"
+    os.geteuid() != 0 or not shutil.which("useradd"),
+    reason="creating a user needs root and useradd",
 )
 def test_install_creates_the_named_user_in_the_video_group(tmp_path):
     """`emoedge daemon install --user NAME` creates the system user the unit runs as."""

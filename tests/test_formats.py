@@ -39,10 +39,14 @@ def test_a_profile_offers_only_precisions_its_format_has():
 
 def test_an_option_the_format_does_not_take_is_refused_before_converting(tmp_path):
     # No model at all: the request is refused before anything would touch it.
-    with pytest.raises(UserInputError, match="tflite quantization does not take option 'accuracy_control'"):
+    with pytest.raises(
+        UserInputError, match="tflite quantization does not take option 'accuracy_control'"
+    ):
         get_quantizer("tflite").quantize(None, None, "int8", tmp_path, accuracy_control=True)
     with pytest.raises(UserInputError, match="does not take option 'symmetric_activations'"):
-        get_quantizer("openvino").quantize(None, None, "int8", tmp_path, symmetric_activations=False)
+        get_quantizer("openvino").quantize(
+            None, None, "int8", tmp_path, symmetric_activations=False
+        )
     with pytest.raises(UserInputError, match="'per_channel' applies to int8, not fp32"):
         get_quantizer("onnx").quantize(None, None, "fp32", tmp_path, per_channel=False)
     with pytest.raises(UserInputError, match="does not support precision 'int4'"):

@@ -21,6 +21,7 @@ from emoedge.targets.manifest import Build
 
 log = logging.getLogger(__name__)
 
+
 def quantized_build(path: str | Path) -> Build:
     """A build folder (verified), or an in-memory build around a bare model file."""
     path = Path(path)

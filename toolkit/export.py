@@ -97,7 +97,9 @@ def _check_options(profile: TargetProfile, precision: str, options: dict[str, An
             profile.model_format.check_options(precision, {name: value})
         except UserInputError as exc:
             flag = OPTION_FLAGS.get(name, name)
-            raise UserInputError(f"{flag} is not for target {profile.name} {precision}: {exc}") from None
+            raise UserInputError(
+                f"{flag} is not for target {profile.name} {precision}: {exc}"
+            ) from None
 
 
 #: why a build made without FER+ has no accuracy figures (manifest, README, CLI)

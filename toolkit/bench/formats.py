@@ -21,7 +21,6 @@ from emoedge.targets.formats import FORMATS
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Variant:
     format: str  # keras | tflite | openvino | onnx
