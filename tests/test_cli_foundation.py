@@ -327,3 +327,17 @@ def test_folder_with_an_unknown_class_name(tmp_path):
     result = invoke("data", "inspect", tmp_path)
     assert result.exit_code == 2
     assert "unknown emotion 'smug'" in result.output
+
+
+def test_a_fine_tuned_model_keeps_the_input_it_was_trained_on():
+    """Without --input-size a zoo model is fed at its card's size, not the registry's
+    default; asking for another size is refused before any data is read."""
+    from emoedge.models.zoo import model_preprocess_spec
+    from emoedge.training.config import TrainConfig
+    from emoedge.training.fit import _preprocess_spec
+
+    card = model_preprocess_spec("zoo:mini_xception")
+    assert _preprocess_spec(TrainConfig(init_from="zoo:mini_xception")) == card
+    other = 64 if card.height != 64 else 48
+    with pytest.raises(UserInputError, match="keeps its input size"):
+        _preprocess_spec(TrainConfig(init_from="zoo:mini_xception", input_size=other))

@@ -33,16 +33,18 @@ def test_build_manifest_describes_the_build(target):
     for role, name in files.items():
         assert build.files[role]["path"] == name
     assert manifest["labels"] == list(EMOTIONS)
+    from emoedge.models.zoo import model_preprocess_spec, resolve_model_path
+
+    side = model_preprocess_spec("zoo:mini_xception").height  # what its card states
     assert manifest["preprocess"] == {
-        "height": 64,
-        "width": 64,
+        "height": side,
+        "width": side,
         "channels": 1,
         "scale": "symmetric",
         "margin": FERPLUS_MARGIN,
         "shift": FERPLUS_SHIFT,
     }
-    assert manifest["input"]["shape"] == [None, 64, 64, 1]
-    from emoedge.models.zoo import resolve_model_path
+    assert manifest["input"]["shape"] == [None, side, side, 1]
 
     assert manifest["model"]["sha256"] == sha256_file(resolve_model_path("zoo:mini_xception"))
     assert manifest["quantization"]["calibration"]["images"] == 48

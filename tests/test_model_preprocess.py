@@ -57,7 +57,10 @@ def test_the_sidecar_is_what_is_read(bare_copy):
 def test_a_sidecar_that_contradicts_the_model_is_refused(bare_copy):
     from emoedge.models.zoo import load_keras_model
 
-    sidecar = {"height": 48, "width": 48, "channels": 1, "scale": "symmetric"}
+    real = model_preprocess_spec("zoo:mini_xception").height
+    wrong = 64 if real != 64 else 48
+    sidecar = {"height": wrong, "width": wrong, "channels": 1, "scale": "symmetric"}
     bare_copy.with_suffix(".json").write_text(json.dumps({"preprocess": sidecar}))
-    with pytest.raises(UserInputError, match=r"takes 64x64x1 inputs but .*copy\.json says 48x48x1"):
+    pattern = rf"takes {real}x{real}x1 inputs but .*copy\.json says {wrong}x{wrong}x1"
+    with pytest.raises(UserInputError, match=pattern):
         model_preprocess_spec(bare_copy, load_keras_model(bare_copy))

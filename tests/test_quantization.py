@@ -105,10 +105,12 @@ def test_nested_backbone_converts_to_int8(fmt, nested_model, tmp_path):
 def test_per_tensor_weights_make_a_smaller_model_that_still_runs(fmt, tmp_path):
     """The zoo model per channel (default) and per tensor: the per-channel parameters
     are what the per-tensor file saves, and the manifest says which scheme it is."""
-    from emoedge.models.zoo import load_keras_model
+    from emoedge.models.zoo import load_keras_model, model_preprocess_spec
 
     model = load_keras_model("zoo:mini_xception")
-    calibration = CalibrationSet.from_ferplus(FIXTURE, SPEC, size=40)
+    calibration = CalibrationSet.from_ferplus(
+        FIXTURE, model_preprocess_spec("zoo:mini_xception"), size=40
+    )
     quantizer = get_quantizer(fmt)
     sizes, outputs = {}, {}
     for per_channel in (True, False):

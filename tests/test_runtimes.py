@@ -102,7 +102,8 @@ def test_gpu_sessions_pad_every_call_to_one_batch_size():
     padded._session.run = lambda names, feed: (
         seen.append(len(feed[padded._input.name])) or (real_run(names, feed))
     )
-    faces = np.random.default_rng(0).random((2 * GPU_BATCH + 3, 64, 64, 1), dtype=np.float32)
+    side = build.manifest["preprocess"]["height"]
+    faces = np.random.default_rng(0).random((2 * GPU_BATCH + 3, side, side, 1), dtype=np.float32)
     for count in (1, 5, GPU_BATCH, len(faces)):
         np.testing.assert_allclose(
             padded.predict(faces[:count]), plain.predict(faces[:count]), atol=1e-5

@@ -60,9 +60,31 @@ def load_training_data(config: TrainConfig) -> tuple[FaceSet, FaceSet]:
     return train.limit(config.limit, config.seed), valid.limit(config.valid_limit, config.seed)
 
 
+def _fine_tunes_a_model(config: TrainConfig) -> bool:
+    return bool(config.init_from) and (
+        config.init_from.endswith(".keras") or config.init_from.startswith("zoo:")
+    )
+
+
 def _preprocess_spec(config: TrainConfig) -> PreprocessSpec:
+    """A fine-tuned model keeps the input it was trained on (read from the JSON beside
+    it, as everywhere else): feeding zoo:mini_xception's 48x48 with the registry's
+    default 64x64 would fail deep inside Keras. A new model takes the registry's
+    default, or `--input-size`."""
     from emoedge.models import get_spec
 
+    if _fine_tunes_a_model(config):
+        from emoedge.errors import UserInputError
+        from emoedge.models.zoo import model_preprocess_spec
+
+        stated = model_preprocess_spec(config.init_from)
+        if config.input_size not in (None, stated.height):
+            raise UserInputError(
+                f"--input-size {config.input_size}: {config.init_from} takes "
+                f"{stated.height}x{stated.width} inputs; a fine-tuned model keeps its input "
+                "size (leave --input-size out)"
+            )
+        return stated
     base = get_spec(config.model).default_input
     if config.input_size is None:
         return base
@@ -75,9 +97,7 @@ def _build_or_init(config: TrainConfig, spec: PreprocessSpec):
 
     from emoedge.models import build_model
 
-    if config.init_from and (
-        config.init_from.endswith(".keras") or config.init_from.startswith("zoo:")
-    ):
+    if _fine_tunes_a_model(config):
         from emoedge.models.zoo import load_keras_model
 
         log.info("fine-tuning %s", config.init_from)
