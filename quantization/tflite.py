@@ -51,7 +51,10 @@ def tensor_quantization(model_path: Path) -> dict[str, Any]:
     """Input/output dtype, scale and zero point, and how many tensors are per-channel."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(model_path))
+    from emoedge.native_stderr import with_native_stderr_captured
+
+    # LiteRT's XNNPACK notice goes to the debug log (--verbose)
+    interpreter = with_native_stderr_captured(lambda: Interpreter(model_path=str(model_path)))
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
     per_channel = per_tensor = 0

@@ -90,6 +90,15 @@ def test_no_litert_notice_from_doctor_or_compare(rpi_build, tmp_path, command):
     assert XNNPACK_NOTICE not in done.stderr + done.stdout
 
 
+def test_no_litert_notice_from_a_quick_bench(tmp_path):
+    """The bench meets LiteRT in its own MAC count, the quantizer's tensor report and
+    the `fer` peer's TF Lite interpreter, each printing the notice from C++."""
+    pytest.importorskip("tensorflow")
+    done = emoedge("bench", "--quick", "--target", "rpi", "--out", tmp_path / "bench", timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert XNNPACK_NOTICE not in done.stderr + done.stdout
+
+
 def test_no_litert_notice_from_the_face_detector_alone():
     """x86 and jetson builds meet LiteRT first in the BlazeFace detector."""
     code = "from emoedge.targets.detectors import make_detector; make_detector('blazeface')"

@@ -57,8 +57,14 @@ def tflite_macs(path: Path) -> int:
     """MACs of a .tflite model from its conv/depthwise/dense tensor shapes."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
+    from emoedge.native_stderr import with_native_stderr_captured
+
+    def load():  # LiteRT's XNNPACK notice goes to the debug log (--verbose)
+        interpreter = Interpreter(model_path=str(path))
+        interpreter.allocate_tensors()
+        return interpreter
+
+    interpreter = with_native_stderr_captured(load)
     shapes = {
         d["index"]: tuple(int(v) for v in d["shape"]) for d in interpreter.get_tensor_details()
     }

@@ -52,9 +52,12 @@ def _make(use_tflite: bool):
     import_tf()  # fer imports TensorFlow itself; make it the safe way first
     from fer.fer import FER
 
+    from emoedge.native_stderr import with_native_stderr_captured
+
     FER._tflite_interpreter_cache = None
     FER._model_cache = None
-    return FER(mtcnn=False, use_tflite=use_tflite)
+    # its TF Lite interpreter prints LiteRT's XNNPACK notice from C++: --verbose only
+    return with_native_stderr_captured(lambda: FER(mtcnn=False, use_tflite=use_tflite))
 
 
 def classify_crops(detector, gray48: np.ndarray, batch: int = 256) -> np.ndarray:
