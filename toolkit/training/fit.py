@@ -178,10 +178,10 @@ def fit(
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
 
+    spec = _preprocess_spec(config)  # a wrong --input-size fails before data is read
     train, valid = load_training_data(config)
     if on_data:
         on_data(train, valid)
-    spec = _preprocess_spec(config)
     # Beside the checkpoints from the start, so that every model this run writes, an
     # interrupted run's included, says how it is fed (`model_preprocess_spec`).
     (out / "preprocess.json").write_text(json.dumps({"preprocess": spec.to_dict()}, indent=2))
