@@ -14,59 +14,53 @@ find_mosquitto() {
     command -v mosquitto 2>/dev/null || { [ -x /usr/sbin/mosquitto ] && echo /usr/sbin/mosquitto; } || true
 }
 
-install_mosquitto() {
-    if [ -n "$(find_mosquitto)" ]; then
-        return 0
-    fi
-    local sudo=""
+# The one way a tool comes from Debian's packages: as root, or with sudo (saying
+# so before it may ask), and skipped with a note when neither works, so the tests
+# that need it skip instead of CI failing. `apt-get update` runs once per script.
+SUDO=""
+APT_UPDATED=""
+apt_install() {  # PACKAGE WHAT (e.g. "the MQTT tests")
+    local package="$1" what="$2"
     if [ "$(id -u)" != "0" ]; then
         if ! command -v sudo >/dev/null 2>&1; then
-            echo "note: the MQTT tests need Mosquitto (Debian package 'mosquitto'); not root and" \
-                 "no sudo, so it is not installed and those tests will be skipped" >&2
-            return 0
+            echo "note: Debian package '$package' (for $what) is not installed: not root" \
+                 "and no sudo; $what will be skipped" >&2
+            return 1
         fi
-        sudo="sudo"
+        SUDO="sudo"
     fi
-    echo "Installing Mosquitto (Debian package 'mosquitto') with apt-get for the daemon's MQTT" \
-         "tests${sudo:+; sudo may ask for your password}" >&2
+    echo "Installing Debian package '$package' with apt-get for $what${SUDO:+; sudo may ask for" \
+         "your password}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    if ! { $sudo apt-get update -qq >/dev/null && \
-           $sudo apt-get install -y -qq --no-install-recommends mosquitto >/dev/null; }; then
-        echo "note: apt-get could not install mosquitto; the MQTT tests will be skipped" >&2
-        return 0
+    if [ -z "$APT_UPDATED" ]; then
+        $SUDO apt-get update -qq >/dev/null || { echo "note: apt-get update failed;" \
+            "$what will be skipped" >&2; return 1; }
+        APT_UPDATED=1
     fi
-    # Debian's package may start a system broker on 1883; the tests do not need it.
-    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
-        $sudo systemctl stop mosquitto || true
-        $sudo systemctl disable mosquitto >/dev/null 2>&1 || true
+    if ! $SUDO apt-get install -y -qq --no-install-recommends "$package" >/dev/null; then
+        echo "note: apt-get could not install $package; $what will be skipped" >&2
+        return 1
     fi
+}
+
+stop_system_service() {  # Debian's packages may start a server the tests do not need
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$1" 2>/dev/null; then
+        $SUDO systemctl stop "$1" || true
+        $SUDO systemctl disable "$1" >/dev/null 2>&1 || true
+    fi
+}
+
+install_mosquitto() {
+    [ -n "$(find_mosquitto)" ] && return 0
+    apt_install mosquitto "the daemon's MQTT tests" || return 0
+    stop_system_service mosquitto  # a system broker on 1883
     [ -n "$(find_mosquitto)" ] || echo "note: mosquitto did not install; the MQTT tests will be skipped" >&2
 }
 
 install_promtool() {
     command -v promtool >/dev/null 2>&1 && return 0
-    local sudo=""
-    if [ "$(id -u)" != "0" ]; then
-        if ! command -v sudo >/dev/null 2>&1; then
-            echo "note: the metrics lint test needs promtool (Debian package 'prometheus'); not" \
-                 "root and no sudo, so it is not installed and that test will be skipped" >&2
-            return 0
-        fi
-        sudo="sudo"
-    fi
-    echo "Installing promtool (Debian package 'prometheus') with apt-get for the daemon's" \
-         "metrics test${sudo:+; sudo may ask for your password}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    if ! { $sudo apt-get update -qq >/dev/null && \
-           $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; then
-        echo "note: apt-get could not install prometheus; the promtool test will be skipped" >&2
-        return 0
-    fi
-    # The package starts a Prometheus server; the tests only need its promtool.
-    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
-        $sudo systemctl stop prometheus || true
-        $sudo systemctl disable prometheus >/dev/null 2>&1 || true
-    fi
+    apt_install prometheus "the daemon's metrics lint test (promtool)" || return 0
+    stop_system_service prometheus  # the tests only need its promtool
 }
 
 find_chromium() {
@@ -77,23 +71,7 @@ find_chromium() {
 # (executable_path), since Playwright's own browser download is not reachable.
 install_chromium() {
     [ -n "$(find_chromium)" ] && return 0
-    local sudo=""
-    if [ "$(id -u)" != "0" ]; then
-        if ! command -v sudo >/dev/null 2>&1; then
-            echo "note: the daemon page's browser tests need Chromium (Debian package 'chromium');" \
-                 "not root and no sudo, so it is not installed and those tests will be skipped" >&2
-            return 0
-        fi
-        sudo="sudo"
-    fi
-    echo "Installing Chromium (Debian package 'chromium') with apt-get for the daemon page's" \
-         "browser tests${sudo:+; sudo may ask for your password}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    if ! { $sudo apt-get update -qq >/dev/null && \
-           $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; then
-        echo "note: apt-get could not install chromium; the browser tests will be skipped" >&2
-        return 0
-    fi
+    apt_install chromium "the daemon page's browser tests" || return 0
     [ -n "$(find_chromium)" ] || echo "note: chromium did not install; the browser tests will be skipped" >&2
 }
 
