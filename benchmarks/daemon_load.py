@@ -42,16 +42,10 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from daemon_bench import fixture_build, free_port, make_video, start_daemon
 
 #: the share of its idle frame rate the pipeline must keep under load (the daemon issue's goal)
 TARGET_RATIO = 0.85
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get_json(port: int, path: str) -> dict:
@@ -65,21 +59,6 @@ def get_json(port: int, path: str) -> dict:
         return json.loads(body)
     finally:
         conn.close()
-
-
-def make_video(path: Path) -> Path:
-    import cv2
-
-    photos = sorted((REPO / "tests/fixtures/wild/images").glob("*.jpg"))
-    if not photos:
-        photos = sorted((REPO.parent / "shared/datasets/wild-sample/images").glob("*.jpg"))[:6]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (350, 350))
-    for photo in photos:
-        image = cv2.resize(cv2.imread(str(photo)), (350, 350))
-        for _ in range(30):
-            writer.write(image)
-    writer.release()
-    return path
 
 
 def rate(port: int, seconds: float) -> tuple[float, int]:
@@ -202,18 +181,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="daemon-load-"))
     build = args.build
     if build is None:
-        from emoedge.export import export_build
-
         print("exporting an x86 build ...", file=sys.stderr)
-        build = export_build(
-            "zoo:mini_xception",
-            "x86",
-            out=work / "build",
-            data=REPO / "tests/fixtures/ferplus",
-            calibration_size=64,
-            validation_size=64,
-            allow_drop=100.0,
-        )
+        build = fixture_build("x86", work / "build")
     video = make_video(work / "clip.avi")
     port = free_port()
     config = work / "daemon.toml"
@@ -232,18 +201,7 @@ max_connections = {args.idle_connections + args.clients + 16}
 log = "events.sqlite"
 """)
     log_file = open(work / "daemon.log", "wb")  # noqa: SIM115 - lives as long as the daemon
-    daemon = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from emoedge.cli import main; main()",
-            "daemon",
-            "run",
-            str(config),
-        ],
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
+    daemon = start_daemon(config, log_file)
     try:
         deadline = time.time() + 120
         while True:

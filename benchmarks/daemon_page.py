@@ -29,15 +29,13 @@ import platform
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from daemon_load import free_port, make_video
+from daemon_bench import fixture_build, free_port, make_video, start_daemon
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "page-benchmark-0123456789"
 log = logging.getLogger("daemon_page")
 
@@ -145,18 +143,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="daemon-page-"))
     build = args.build
     if build is None:
-        from emoedge.export import export_build
-
         log.info("exporting an rpi build ...")
-        build = export_build(
-            "zoo:mini_xception",
-            "rpi",
-            out=work / "build",
-            data=REPO / "tests/fixtures/ferplus",
-            calibration_size=64,
-            validation_size=64,
-            allow_drop=100.0,
-        )
+        build = fixture_build("rpi", work / "build")
     labels = json.loads((Path(build) / "manifest.json").read_text())["labels"]
     seeded = seed_day(work / "events.sqlite", labels)
     video = make_video(work / "clip.avi")
@@ -178,18 +166,8 @@ log = "events.sqlite"
 min_frames = 2
 """)
     load_before = os.getloadavg()[0]
-    daemon = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from emoedge.cli import main; main()",
-            "daemon",
-            "run",
-            str(config),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "daemon.log", "wb"),  # noqa: SIM115 - closed with the process
-    )
+    daemon_log = open(work / "daemon.log", "wb")  # noqa: SIM115 - lives as long as the daemon
+    daemon = start_daemon(config, daemon_log)
     try:
         deadline = time.time() + 120
         while True:
@@ -211,6 +189,7 @@ min_frames = 2
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(15)
+        daemon_log.close()
 
     first = measured["first_load"]
     total = sum(size for _, size in first)

@@ -1,0 +1,68 @@
+"""What the daemon benchmarks (`daemon_load.py`, `daemon_page.py`) share: a build
+calibrated on the repo's FER+ fixture, a looping clip, a free port and the real
+`emoedge daemon run` in a process of its own. A module of its own so that neither
+script imports the other (the way `timing.py` serves the LiteRT scripts)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_video(path: Path) -> Path:
+    """Six photos, a second each, at 350x350: faces to find and classify."""
+    import cv2
+
+    photos = sorted((REPO / "tests/fixtures/wild/images").glob("*.jpg"))
+    if not photos:
+        photos = sorted((REPO.parent / "shared/datasets/wild-sample/images").glob("*.jpg"))[:6]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (350, 350))
+    for photo in photos:
+        image = cv2.resize(cv2.imread(str(photo)), (350, 350))
+        for _ in range(30):
+            writer.write(image)
+    writer.release()
+    return path
+
+
+def fixture_build(target: str, out: Path) -> Path:
+    """zoo:mini_xception exported for `target`, calibrated on the repo's FER+ fixture
+    (a benchmark of the daemon does not need a calibration that measures accuracy)."""
+    from emoedge.export import export_build
+
+    return export_build(
+        "zoo:mini_xception",
+        target,
+        out=out,
+        data=REPO / "tests/fixtures/ferplus",
+        calibration_size=64,
+        validation_size=64,
+        allow_drop=100.0,
+    )
+
+
+def start_daemon(config: Path, log: IO[bytes]) -> subprocess.Popen:
+    """`emoedge daemon run CONFIG` in a fresh process, its output into `log`."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from emoedge.cli import main; main()",
+            "daemon",
+            "run",
+            str(config),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
