@@ -20,7 +20,6 @@ A photo with no face counts as wrong. No smoothing (the photos are unrelated).
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import sys
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from detector_recall import write_report  # same folder: run as a script
+from wild_sample import labelled_photos
 
 from emoedge.data.preprocess import expand_box, eye_roll, preprocess
 from emoedge.labels import EMOTIONS
@@ -94,9 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--suffix", default="")
     args = parser.parse_args(argv)
-    with open(args.data / "labels.csv", newline="") as handle:
-        labels = {row["image"]: row["emotion"] for row in csv.DictReader(handle)}
-    files = sorted(p for p in (args.data / "images").glob("*.jpg") if p.name in labels)
+    labels = {path.name: emotion for path, emotion in labelled_photos(args.data).items()}
+    files = [args.data / "images" / name for name in labels]
     if not files:
         print(f"no labelled photos under {args.data}", file=sys.stderr)
         return 2
