@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,9 @@ from emoedge.data.preprocess import as_uint8_image, crop_face, eye_roll, preproc
 from emoedge.errors import ManifestError, UserInputError
 from emoedge.targets.detectors import Detection, Detector, detector_class, make_detector
 from emoedge.targets.manifest import Build
+from emoedge.targets.pipeline_config import ALIGN, MIN_FACE, PipelineConfig
 from emoedge.targets.runtimes import Runtime, load_runtime
-from emoedge.targets.tracking import IoUTracker, TrackerConfig
+from emoedge.targets.tracking import IoUTracker
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +68,6 @@ class FaceResult:
         if self.roll:
             data["roll"] = round(float(self.roll), 2)
         return data
-
-
-#: Faces whose box is narrower than this (frame pixels) are reported unread.
-#: Measured on wild-sample photos shrunk to each size (benchmarks/min_face_size.py,
-#: benchmarks/results/min_face_size_2026-12-03.md), on the rpi builds calibrated on
-#: the shipped sample and on FER+: from 32 px on, the shrunk face keeps its
-#: full-size label on 84-88% of photos; at 28 px on 77-78%, at 20 px on 69-72%, as
-#: its agreement with the crowd labels falls from 45-49% to 32%. (FER+'s own faces
-#: are 48 px images, boxes of about 42 px.)
-MIN_FACE = 32
-#: Level faces by their eye line (the detector's keypoints) before classifying.
-#: Off: on wild-sample it measured no better than the upright crop
-#: (benchmarks/results/wild_accuracy_2026-12-03.md); FER+'s faces are roughly,
-#: not exactly, upright. `--align` turns it on.
-ALIGN = False
 
 
 @dataclass(frozen=True)
@@ -140,31 +126,6 @@ class FrameResult:
         return data
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
-    """`max_faces`: faces classified per frame, largest first (a crowd of 30 must
-    not stall the loop); `min_face`: smallest box side in frame pixels worth
-    classifying (smaller faces are reported unread); `align`: level each face by
-    its eye line when the detector gives eyes; `min_detector_score`: drop weaker detections; `tracking`: False
-    gives every face a fresh id (track_id = position in the frame); `flip_tta`
-    averages each face with its mirror image: one more classifier call per face
-    for about one point of FER+ accuracy (see the model cards)."""
-
-    max_faces: int = 16
-    min_face: int = MIN_FACE
-    align: bool = ALIGN
-    min_detector_score: float = 0.0
-    tracking: bool = True
-    tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    flip_tta: bool = False
-
-    def __post_init__(self) -> None:
-        if self.max_faces < 1:
-            raise UserInputError(f"max_faces must be at least 1, got {self.max_faces}")
-        if self.min_face < 1:
-            raise UserInputError(f"min_face must be at least 1 pixel, got {self.min_face}")
-
-
 def load_detector(
     build: Build,
     name: str | None = None,
@@ -221,37 +182,26 @@ class Pipeline:
         cls,
         path: str | Path | Build,
         *,
-        runtime: str | None = None,
-        threads: int | None = None,
-        detector: str | None = None,
-        smoothing: str = "ema",
-        alpha: float = 0.4,
-        window: int = 5,
-        max_faces: int = 16,
-        min_face: int = MIN_FACE,
-        align: bool = ALIGN,
-        tracking: bool = True,
-        flip_tta: bool = False,
+        config: PipelineConfig | None = None,
         detector_options: dict[str, Any] | None = None,
+        **settings: Any,
     ) -> Pipeline:
         """Load a build folder: verify its checksums, load its runtime and detector.
 
-        `runtime` overrides the manifest's (e.g. "litert" on x86), `threads` its
-        thread count (0: all cores), `detector` its face detector; `smoothing` is
-        ema | vote | none (use none for unrelated photos).
+        `settings` are `PipelineConfig`'s fields (`runtime="litert"` on x86,
+        `threads`, `detector`, `smoothing="none"` for unrelated photos, ...), over
+        `config` or the defaults; `detector_options` go to the detector besides
+        `detector_tiles`.
         """
+        config = replace(config or PipelineConfig(), **settings)
         build = path if isinstance(path, Build) else Build.load(path)
+        threads = config.threads
         if threads is None:
             threads = int(build.runtime.get("threads") or 0)
-        engine = load_runtime(build, runtime, threads or None)
-        face_detector = load_detector(build, detector, threads=None, options=detector_options)
-        config = PipelineConfig(
-            max_faces=max_faces,
-            min_face=min_face,
-            align=align,
-            tracking=tracking,
-            tracker=TrackerConfig(smoothing=smoothing, alpha=alpha, window=window),
-            flip_tta=flip_tta,
+        engine = load_runtime(build, config.runtime, threads or None)
+        options = {"tiles": config.detector_tiles} if config.detector_tiles > 1 else {}
+        face_detector = load_detector(
+            build, config.detector, threads=None, options=options | (detector_options or {})
         )
         log.info(
             "pipeline: %s %s on %s, detector %s",
