@@ -313,3 +313,37 @@ def test_a_bad_config_is_a_clear_message_and_exit_2_not_a_traceback(tmp_path):
     assert "pipeline.build must be a path" in result.stderr
     assert "source.spec" in result.stderr and "camera index" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_pipeline_table_is_the_pipelines_own_settings(tmp_path):
+    """`[pipeline]` is made from the pipeline's dataclass, the one `emoedge run` reads its
+    options from: the same keys, defaults, docs and ranges, so the two cannot drift."""
+    from dataclasses import fields
+
+    from emoedge.daemon.config import PIPELINE_KEYS, PipelineConfig
+    from emoedge.targets import pipeline_config
+
+    settings = pipeline_config.PipelineConfig()
+    assert set(PIPELINE_KEYS) == {f.name for f in fields(settings)} - {"tracking"}
+    section = PipelineConfig.model_fields
+    assert list(section) == ["build", *PIPELINE_KEYS]
+    for key in PIPELINE_KEYS:
+        assert section[key].default == getattr(settings, key), key
+        assert section[key].description == pipeline_config.SETTINGS[key].doc, key
+
+    _fake_build(tmp_path)
+    base = '[pipeline]\nbuild = "build"\n[source]\nspec = 0\n'
+    assert load_config(_write(tmp_path, base)).pipeline.pipeline_config() == settings
+    cfg = load_config(
+        _write(tmp_path, base.replace("[source]", 'threads = ""\nmin_face = 20\n[source]'))
+    )
+    assert cfg.pipeline.pipeline_config() == pipeline_config.PipelineConfig(min_face=20)
+    for text, message in (
+        ("threads = -1", "pipeline.threads must be >= 0, got -1"),
+        ("max_faces = 0", "pipeline.max_faces must be >= 1, got 0"),
+        ('smoothing = "kalman"', "pipeline.smoothing must be one of"),
+        ("min_detector_score = 2", "pipeline.min_detector_score must be <= 1.0, got 2"),
+        ("tracking = false", "pipeline.tracking: unknown key"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_config(_write(tmp_path, base.replace("[source]", f"{text}\n[source]")))

@@ -26,7 +26,7 @@ import textwrap
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -36,13 +36,14 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from emoedge.daemon.redact import redact
 from emoedge.errors import UserInputError
-from emoedge.targets.tracking import SMOOTHING  # numpy only; the pipeline's own list
+from emoedge.targets import pipeline_config  # numpy only: the pipeline's settings
 
 PRIVACY_MODES = ("full", "aggregates")
 
@@ -135,24 +136,12 @@ def _example(value: Any) -> dict[str, Any]:
 
 
 # -- the sections ----------------------------------------------------------------------
-class PipelineConfig(_Section):
-    """The build and how the pipeline runs it."""
+class _PipelineTable(_Section):
+    """The build; `PipelineConfig` adds the pipeline's own settings to it."""
 
     build: Path = Field(
         description="the folder `emoedge export --target rpi` writes",
         **_example("builds/mini_xception-rpi-int8"),
-    )
-    runtime: OptionalText = Field(
-        None, description='override the manifest\'s runtime ("" = manifest)'
-    )
-    threads: int = Field(0, ge=0, description="0 = the manifest's setting")
-    detector: OptionalText = Field(None, description="override the manifest's detector")
-    detector_tiles: int = Field(
-        1, ge=1, le=8, description="blazeface: N > 1 also searches N x N tiles (crowds)"
-    )
-    smoothing: Literal[SMOOTHING] = Field("ema", description=" | ".join(SMOOTHING))  # type: ignore[valid-type]
-    flip_tta: bool = Field(
-        False, description="also classify the mirrored face (+1 point, 2x classifier)"
     )
 
     @field_validator("build", mode="before")
@@ -169,11 +158,52 @@ class PipelineConfig(_Section):
             raise ValueError(f"{value} is not an emoedge build (no manifest.json)")
         return value
 
-    @model_validator(mode="after")
-    def _tiles_need_blazeface(self) -> PipelineConfig:
-        if self.detector_tiles > 1 and self.detector not in (None, "blazeface"):
-            raise ValueError(f"detector_tiles is a blazeface option; detector is {self.detector!r}")
-        return self
+    def pipeline_config(self) -> pipeline_config.PipelineConfig:
+        """The settings as `Pipeline.from_build` takes them."""
+        return pipeline_config.PipelineConfig(**{key: getattr(self, key) for key in PIPELINE_KEYS})
+
+
+#: The daemon's events follow tracks (a change is a track's label holding), so it
+#: always tracks; every other setting of the pipeline is a `[pipeline]` key.
+PIPELINE_KEYS = tuple(key for key in pipeline_config.SETTINGS if key != "tracking")
+
+
+def _blank_in_schema(schema: dict[str, Any]) -> None:
+    """TOML has no null: the schema of a number that may be unset admits "" too."""
+    schema["anyOf"].append({"const": ""})
+
+
+def _pipeline_field(setting: pipeline_config.Setting) -> tuple[Any, Any]:
+    """One pipeline setting as a pydantic field: its type (its choices as a Literal, ""
+    meaning "not set" where the default is None), default, range and doc."""
+    annotation: Any = Literal[setting.choices] if setting.choices else setting.type  # type: ignore[valid-type]
+    extra = None
+    if setting.default is None:
+        annotation = Annotated[annotation, BeforeValidator(_blank_is_none)]
+        extra = None if str in get_args(setting.type) else _blank_in_schema
+    return annotation, Field(
+        setting.default,
+        ge=setting.ge,
+        le=setting.le,
+        description=setting.doc,
+        json_schema_extra=extra,
+    )
+
+
+def _tiles_need_blazeface(self: Any) -> Any:
+    if self.detector_tiles > 1 and self.detector not in (None, "blazeface"):
+        raise ValueError(f"detector_tiles is a blazeface option; detector is {self.detector!r}")
+    return self
+
+
+PipelineConfig = create_model(
+    "PipelineConfig",
+    __base__=_PipelineTable,
+    __doc__="The build and how the pipeline runs it.",
+    __module__=__name__,
+    __validators__={"_tiles_need_blazeface": model_validator(mode="after")(_tiles_need_blazeface)},
+    **{key: _pipeline_field(pipeline_config.SETTINGS[key]) for key in PIPELINE_KEYS},
+)
 
 
 def _looks_like_path(spec: str) -> bool:

@@ -48,16 +48,7 @@ PRUNE_EVERY_S = 600.0
 def _load_pipeline(config: DaemonConfig):
     from emoedge.targets.pipeline import Pipeline  # runtimes load here, not at import
 
-    p = config.pipeline
-    return Pipeline.from_build(
-        p.build,
-        runtime=p.runtime,
-        threads=p.threads or None,
-        detector=p.detector,
-        smoothing=p.smoothing,
-        flip_tta=p.flip_tta,
-        detector_options={"tiles": p.detector_tiles} if p.detector_tiles > 1 else None,
-    )
+    return Pipeline.from_build(config.pipeline.build, config=config.pipeline.pipeline_config())
 
 
 def _open_source(config: DaemonConfig):
@@ -331,7 +322,7 @@ class DaemonService:
     def reload(self) -> dict[str, Any]:
         """Re-read the config file and apply it; raises `UserInputError` if it is invalid.
 
-        Applied live: source, pipeline (build, runtime, detector, smoothing), event
+        Applied live: source, pipeline (the build and every setting), event
         settings, retention, token, preview, privacy, MQTT. The HTTP address and the
         event-log path need a restart (reported, not applied).
         """
