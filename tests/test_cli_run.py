@@ -360,3 +360,39 @@ def test_print_faces_gives_one_readable_line_per_photo(builds, tmp_path):
         assert line.startswith(
             f"frame {record['frame_index']}: #{face['track_id']} {face['label']} "
         )
+
+
+def test_help_shows_the_pipelines_defaults_and_docs():
+    """The pipeline's options take their defaults, ranges and help from `PipelineConfig`,
+    the dataclass the daemon's `[pipeline]` keys are made from."""
+    import re
+
+    from emoedge.targets.pipeline_config import SETTINGS, PipelineConfig
+
+    result = CliRunner().invoke(app, ["run", "--help"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    defaults = PipelineConfig()
+    for option, key, shown in (
+        ("--tiles <int range>", "detector_tiles", f"default: {defaults.detector_tiles}; 1<=x<=8"),
+        ("--max-faces <int range>", "max_faces", f"default: {defaults.max_faces}; x>=1"),
+        ("--min-face <int range>", "min_face", f"default: {defaults.min_face}; x>=1"),
+        (
+            "--align / --no-align",
+            "align",
+            "default: align" if defaults.align else "default: no-align",
+        ),
+        ("--threads <int range>", "threads", "x>=0"),
+    ):
+        entry = re.search(re.escape(option) + r" (.*?) \[([^\]]*)\]", text)
+        assert entry, option
+        assert entry.group(1) == SETTINGS[key].doc, option
+        assert entry.group(2) == shown, option
+    for option, key in (
+        ("--runtime", "runtime"),
+        ("--detector", "detector"),
+        ("--flip-tta", "flip_tta"),
+    ):
+        assert (
+            f"{option} <str> {SETTINGS[key].doc}" in text or f"{option} {SETTINGS[key].doc}" in text
+        )

@@ -8,20 +8,31 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from emoedge.cli import app
 from emoedge.cli.common import check_output, console, out, progress_bar, user_errors
 from emoedge.errors import UserInputError
+from emoedge.targets.pipeline_config import SETTINGS
 
 if TYPE_CHECKING:
     import numpy as np
 
 log = logging.getLogger(__name__)
 
-SMOOTHING_CHOICES = ("auto", "ema", "vote", "none")
+#: `auto` is run's own: what smoothing means depends on the source (`_smoothing_and_tracking`).
+SMOOTHING_CHOICES = ("auto", *SETTINGS["smoothing"].choices)
+
+
+def _setting(name: str, *flags: str, **options: Any) -> Any:
+    """The option for one of the pipeline's settings, with its default, range and help
+    from `PipelineConfig` (the daemon's `[pipeline]` keys are made from it too)."""
+    setting = SETTINGS[name]
+    return typer.Option(
+        setting.default, *flags, min=setting.ge, max=setting.le, help=setting.doc, **options
+    )
 
 
 @app.command(
@@ -73,55 +84,21 @@ def run_command(
         help="Show annotated frames in a window (needs an "
         "OpenCV build with GUI support, not opencv-python-headless).",
     ),
-    runtime: str = typer.Option(
-        None, "--runtime", help="Override the build's runtime (litert | openvino | onnxruntime)."
+    runtime: str = _setting("runtime", "--runtime"),
+    threads: int = _setting("threads", "--threads"),
+    detector: str = _setting("detector", "--detector"),
+    tiles: int = _setting("detector_tiles", "--tiles"),
+    smoothing: str = typer.Option(
+        "auto",
+        "--smoothing",
+        help=f"{' | '.join(SMOOTHING_CHOICES)}. {SETTINGS['smoothing'].doc} auto: "
+        f"{SETTINGS['smoothing'].default} for videos, cameras and streams; none, untracked, "
+        "for an image folder's photos.",
     ),
-    threads: int = typer.Option(
-        None, "--threads", min=0, help="Inference threads (0: all cores; default: the build's)."
-    ),
-    detector: str = typer.Option(
-        None,
-        "--detector",
-        help="Override the build's face detector: blazeface (short range, faces within "
-        "~2 m), blazeface-full (full range, ~5 m: room cameras), haar; mtcnn on a host "
-        "with TensorFlow.",
-    ),
-    tiles: int = typer.Option(
-        1,
-        "--tiles",
-        min=1,
-        max=8,
-        help="BlazeFace only: also search N x N overlapping tiles of each frame, for "
-        "crowds and distant faces one pass at 128 px cannot resolve (1 + N^2 detector "
-        "calls per frame; in the crowd benchmark 3 finds 109 of 120 faces, 4 finds 116, one pass none).",
-    ),
-    smoothing: str = typer.Option("auto", "--smoothing", help="auto | ema | vote | none."),
-    max_faces: int = typer.Option(
-        16, "--max-faces", min=1, help="Faces classified per frame, largest first."
-    ),
-    align: bool = typer.Option(
-        None,
-        "--align/--no-align",
-        help="Turn each face so its eye line is level (BlazeFace's and MTCNN's eye "
-        "keypoints) before classifying (default: the pipeline's ALIGN, chosen on "
-        "wild-sample: benchmarks/results/wild_accuracy_*.md).",
-        show_default=False,
-    ),
-    min_face: int = typer.Option(
-        None,
-        "--min-face",
-        min=1,
-        help="Faces narrower than this many frame pixels are reported unread "
-        '("label": null and a reason, under "unread" in --json) instead of classified '
-        "(default: the pipeline's MIN_FACE, measured: benchmarks/results/min_face_size_*.md).",
-        show_default=False,
-    ),
-    flip_tta: bool = typer.Option(
-        False,
-        "--flip-tta",
-        help="Also classify each face mirrored and average: about +1 point FER+ "
-        "accuracy for a second classifier call per face.",
-    ),
+    max_faces: int = _setting("max_faces", "--max-faces"),
+    align: bool = _setting("align", "--align/--no-align"),
+    min_face: int = _setting("min_face", "--min-face"),
+    flip_tta: bool = _setting("flip_tta", "--flip-tta"),
     max_frames: int = typer.Option(
         None, "--max-frames", min=1, help="Stop after this many frames."
     ),
@@ -181,12 +158,13 @@ def run_command(
             runtime=runtime,
             threads=threads,
             detector=detector,
+            detector_tiles=tiles,
             smoothing=smoothing,
             tracking=tracking,
             max_faces=max_faces,
+            min_face=min_face,
+            align=align,
             flip_tta=flip_tta,
-            detector_options={"tiles": tiles} if tiles > 1 else None,
-            **{k: v for k, v in (("min_face", min_face), ("align", align)) if v is not None},
         )
         info = pipeline.describe()
         console.print(
@@ -220,7 +198,7 @@ def _smoothing_and_tracking(asked: str, *, photos: bool) -> tuple[str, bool]:
     which only makes sense on a folder holding a video's frames.
     """
     if not photos:
-        return ("ema" if asked == "auto" else asked), True
+        return (SETTINGS["smoothing"].default if asked == "auto" else asked), True
     smoothing = "none" if asked == "auto" else asked
     return smoothing, smoothing != "none"
 
