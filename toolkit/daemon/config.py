@@ -6,8 +6,10 @@ frozen pydantic model that forbids unknown keys (a typo must not silently fall
 back to a default; the error suggests the key it was probably meant to be),
 checks types strictly (TOML already has them: `preview = 1` is a mistake, not
 `true`) and ranges. The models are the one place where a key, its default, its
-range and its meaning are stated: `emoedge daemon schema` prints them as JSON
-schema, `emoedge daemon check --example` as the commented example config.
+range and its meaning are stated (the `[pipeline]` keys besides `build` are made
+from the pipeline's own `PipelineConfig`, which `emoedge run`'s options read too):
+`emoedge daemon schema` prints them as JSON schema, `emoedge daemon check
+--example` as the commented example config.
 
 Relative paths are resolved against the config file's folder (passed to the
 validators as pydantic's validation context), so a unit file can point at
