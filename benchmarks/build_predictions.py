@@ -40,6 +40,6 @@ for path in args.builds:
         "accuracy": float((pred == faces.labels).mean()),
         "argmax_sha256": hashlib.sha256(pred.astype(np.int8).tobytes()).hexdigest()[:16],
         "probs_sha256": hashlib.sha256(probs.astype(np.float32).tobytes()).hexdigest()[:16],
-        "files": {r: e["sha256"][:16] for r, e in build.files.items()},
+        "files": {r: e.sha256[:16] for r, e in build.files.items()},
     }
 print(json.dumps(out, indent=1))

@@ -60,11 +60,11 @@ def measure(build: str, threads: int, frames: str, passes: int) -> dict:
 
 
 def describe_build(build: str) -> str:
-    manifest = json.loads((Path(build) / "manifest.json").read_text())
-    model = manifest.get("model", {}).get("name", "?")
-    runtime = manifest.get("runtime", {}).get("name", "?")
-    precision = manifest.get("precision", "?")
-    return f"{model} {runtime} {precision}"
+    from emoedge.targets.manifest import Build
+
+    manifest = Build.load(build, verify=False).manifest
+    model = manifest.model.name if manifest.model else "?"
+    return f"{model} {manifest.runtime.name} {manifest.precision}"
 
 
 def main() -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import http.client
-import json
 import logging
 import math
 import os
@@ -139,13 +138,14 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for the PNGs and README.md")
     args = parser.parse_args()
     from emoedge.daemon.page import FIRST_LOAD_BUDGET
+    from emoedge.targets.manifest import Build
 
     work = Path(tempfile.mkdtemp(prefix="daemon-page-"))
     build = args.build
     if build is None:
         log.info("exporting an rpi build ...")
         build = fixture_build("rpi", work / "build")
-    labels = json.loads((Path(build) / "manifest.json").read_text())["labels"]
+    labels = Build.load(build, verify=False).labels
     seeded = seed_day(work / "events.sqlite", labels)
     video = make_video(work / "clip.avi")
     (work / "token").write_text(TOKEN)

@@ -52,7 +52,7 @@ def timed_in_turns(rows: list[tuple], rounds: int = ROUNDS) -> list[list[float]]
     samples = [[[] for _ in BATCHES] for _ in rows]
     for _ in range(rounds):
         for row, (_, predict, _, build) in enumerate(rows):
-            shape = tuple(build.manifest["input"]["shape"][1:])
+            shape = build.manifest.input.shape[1:]
             for column, batch in enumerate(BATCHES):
                 samples[row][column].append(per_face_us(predict, shape, batch))
     return [[statistics.median(cell) for cell in row] for row in samples]

@@ -59,7 +59,7 @@ def table(build: Path, files: list[Path], labels: dict[str, str]) -> tuple[list[
     full = classify(None)
     n = len(images)
     full_acc = sum(a == b for a, b in zip(full, truth, strict=True)) / n
-    calibration = pipeline.build.manifest["quantization"].get("calibration", {}).get("source")
+    calibration = (pipeline.build.manifest.calibration or {}).get("source")
     rows = [
         f"## `{build.name}` (int8 calibrated on {calibration})",
         "",

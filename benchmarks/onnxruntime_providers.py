@@ -125,7 +125,7 @@ def main() -> None:
         inputs = faces.to_inputs(spec)
         reference = None
         for name, providers in PROVIDER_LISTS.items():
-            wanted = providers or build.runtime.get("options", {}).get("providers", [])
+            wanted = providers or build.runtime.options.get("providers", [])
             if any(p not in available for p in wanted):
                 logging.warning("%s: %s skipped, not in this wheel", build_dir.name, name)
                 continue

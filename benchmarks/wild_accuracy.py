@@ -128,11 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `python benchmarks/wild_accuracy.py --build {args.build} --data {args.data}"
         + (f" --suffix {args.suffix}`" if args.suffix else "`"),
         "",
-        f"Build: `{args.build.name}` ({pipeline.build.manifest.get('format')} "
-        f"{pipeline.build.manifest.get('precision')} on {pipeline.runtime.name}); {n} photos, one",
+        f"Build: `{args.build.name}` ({pipeline.build.manifest.format} "
+        f"{pipeline.build.manifest.precision} on {pipeline.runtime.name}); {n} photos, one",
         "labelled face each (crowd labels, noisy); a photo without a face counts as wrong; no",
         "smoothing. The build's int8 calibration: "
-        f"{pipeline.build.manifest['quantization'].get('calibration', {}).get('source')}.",
+        f"{(pipeline.build.manifest.calibration or {}).get('source')}.",
         "Detector times: detector_full_range_*.md (alternating rounds; a training run shares",
         "this machine's 2 cores, so times taken one detector after another mislead).",
         "",

@@ -138,16 +138,16 @@ def load_detector(
     none (or a different detector is asked for); the detector raises a clear
     `ModelFileError` when there is neither.
     """
-    entry = build.detector or {}
-    wanted = name or entry.get("name")
+    entry = build.detector
+    wanted = name or (entry.name if entry else None)
     if not wanted:
         raise ManifestError(f"{build.root}: the manifest names no face detector; pass detector=")
     model_path = None
     opts: dict[str, Any] = {}
-    if wanted == entry.get("name"):
-        opts.update(entry.get("options") or {})
-        if entry.get("file"):
-            model_path = build.path(entry["file"])
+    if entry and wanted == entry.name:
+        opts.update(entry.options)
+        if entry.file:
+            model_path = build.path(entry.file)
     if model_path is None and detector_class(wanted).default_model_file() is None:
         log.warning(
             "%s: build carries no %s model file and none is installed here", build.root, wanted
@@ -197,7 +197,7 @@ class Pipeline:
         build = path if isinstance(path, Build) else Build.load(path)
         threads = config.threads
         if threads is None:
-            threads = int(build.runtime.get("threads") or 0)
+            threads = build.runtime.threads
         engine = load_runtime(build, config.runtime, threads or None)
         options = {"tiles": config.detector_tiles} if config.detector_tiles > 1 else {}
         face_detector = load_detector(
@@ -205,8 +205,8 @@ class Pipeline:
         )
         log.info(
             "pipeline: %s %s on %s, detector %s",
-            build.manifest.get("format"),
-            build.manifest.get("precision"),
+            build.manifest.format,
+            build.manifest.precision,
             engine.name,
             face_detector.name,
         )
@@ -330,8 +330,8 @@ class Pipeline:
         return {
             "build": str(self.build.root),
             "target": self.build.target,
-            "format": self.build.manifest.get("format"),
-            "precision": self.build.manifest.get("precision"),
+            "format": self.build.manifest.format,
+            "precision": self.build.manifest.precision,
             "runtime": self.runtime.describe(),
             "detector": self.detector.name,
             "detector_label": self.detector.label,

@@ -45,7 +45,7 @@ def test_export_rpi_from_the_zoo(tmp_path):
     assert f"build: {out}" in result.stdout and "drop" in result.stdout
     assert "calibration: 24 images, ferplus:train:majority" in result.stdout  # --data's, as before
     assert "TensorSpec" not in result.stdout  # converter chatter stays off the results stream
-    assert Build.load(out).manifest["format"] == "tflite"
+    assert Build.load(out).manifest.format == "tflite"
 
 
 def test_export_with_only_a_target_works_anywhere(tmp_path, monkeypatch):
@@ -58,7 +58,7 @@ def test_export_with_only_a_target_works_anywhere(tmp_path, monkeypatch):
     result = invoke("export", "--target", "rpi")
     assert result.exit_code == 0, result.output
     build = Build.load(tmp_path / "builds" / "mini_xception-rpi-int8")
-    assert build.manifest["model"]["source"] == "zoo:mini_xception"
+    assert build.manifest.model.source == "zoo:mini_xception"
     assert "build: builds/mini_xception-rpi-int8" in result.stdout
     assert "calibration: 128 images, emoedge FER+ sample" in result.stdout
     assert "accuracy: not measured: no dataset given (--data)" in result.stdout

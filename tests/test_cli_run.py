@@ -331,7 +331,7 @@ def test_unopenable_video_and_tampered_build(builds, tmp_path):
     assert result.exit_code == 2 and "cannot open video" in result.output
 
     copy = Path(shutil.copytree(builds["x86"], tmp_path / "x86"))
-    (copy / Build.load(copy).files["model"]["path"]).write_text("<xml/>")
+    (copy / Build.load(copy).files["model"].path).write_text("<xml/>")
     result = run(copy, "--source", PHOTOS[0])
     assert result.exit_code == 2 and "checksum" in result.output
 

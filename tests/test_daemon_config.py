@@ -196,7 +196,7 @@ def _real_manifest(build: Path, target: str) -> Path:
         "target": target,
         "labels": ["neutral"],
         "preprocess": {},
-        "input": {},
+        "input": {"shape": [None, 64, 64, 1], "dtype": "int8"},
         "runtime": {"name": "litert"},
         "files": {},
         "format": "tflite",

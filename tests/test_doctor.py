@@ -76,7 +76,7 @@ def test_doctor_loads_and_runs_a_build(target):
     for area in ("build", "runtime", "inference", "detector"):
         assert checks[area]["status"] == "ok", checks[area]
     assert checks["build"]["detail"].startswith(f"{target}:")
-    runtime = Build.load(build_for(target)).runtime["name"]
+    runtime = Build.load(build_for(target)).runtime.name
     assert checks["runtime"]["detail"].startswith(runtime)
     if target == "jetson":  # which provider really started, not the manifest's wish list
         assert checks["runtime"]["detail"].endswith("running on CPUExecutionProvider")
@@ -110,18 +110,16 @@ def test_doctor_imports_no_host_tools():
 def test_doctor_fails_on_a_model_its_runtime_cannot_load(tmp_path):
     """Checksums that match a broken file (re-signed by hand): the build check passes,
     the runtime's does not, and nothing after it runs."""
+    from dataclasses import replace
+
     from emoedge.targets.manifest import file_entry, write_manifest
 
     copy = Path(shutil.copytree(build_for("jetson"), tmp_path / "build"))
     build = Build.load(copy)
     model = build.path("model")
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 3])
-    manifest = dict(build.manifest)
-    manifest["files"] = {
-        **manifest["files"],
-        "model": file_entry(copy, manifest["files"]["model"]["path"]),
-    }
-    write_manifest(copy, manifest)
+    files = {**build.files, "model": file_entry(copy, build.files["model"].path)}
+    write_manifest(copy, replace(build.manifest, files=files))
     result = runner.invoke(app, ["doctor", str(copy), "--json"])
     assert result.exit_code == 1
     checks = checks_of(result.output)

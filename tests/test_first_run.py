@@ -59,7 +59,7 @@ def test_run_checks_the_builds_checksums_before_opening_the_source(rpi_build, tm
     import shutil
 
     copy = Path(shutil.copytree(rpi_build, tmp_path / "rpi"))
-    (copy / Build.load(copy).files["model"]["path"]).write_bytes(b"tampered")
+    (copy / Build.load(copy).files["model"].path).write_bytes(b"tampered")
     result = CliRunner().invoke(app, ["run", str(copy), "--source", "57"])
     assert result.exit_code == 2, result.output
     assert "checksum" in result.output and "camera" not in result.output

@@ -81,7 +81,7 @@ def test_tensorrt_keeps_its_engine_per_model_in_the_cache(tmp_path, monkeypatch)
     monkeypatch.setenv("EMOEDGE_CACHE", str(tmp_path))
     build = Build.load(build_for("jetson"))
     name, options = provider_entry("TensorrtExecutionProvider", build)
-    folder = tmp_path / "tensorrt" / build.files["model"]["sha256"][:16]
+    folder = tmp_path / "tensorrt" / build.files["model"].sha256[:16]
     assert name == "TensorrtExecutionProvider" and folder.is_dir()
     assert options == {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(folder)}
     assert provider_entry("CUDAExecutionProvider", build) == "CUDAExecutionProvider"
@@ -102,7 +102,7 @@ def test_gpu_sessions_pad_every_call_to_one_batch_size():
     padded._session.run = lambda names, feed: (
         seen.append(len(feed[padded._input.name])) or (real_run(names, feed))
     )
-    side = build.manifest["preprocess"]["height"]
+    side = build.preprocess.height
     faces = np.random.default_rng(0).random((2 * GPU_BATCH + 3, side, side, 1), dtype=np.float32)
     for count in (1, 5, GPU_BATCH, len(faces)):
         np.testing.assert_allclose(
@@ -196,5 +196,5 @@ def test_int8_input_keeps_every_gray_level_apart():
     inputs = preprocess_batch(faces, runtime.build.preprocess)
     scale, zero_point = runtime._input["quantization"]
     codes = quantize_input(inputs, scale, zero_point, np.int8)[:, 0, 0, 0]
-    assert runtime.build.manifest["input"]["rounding"].startswith("half up")
+    assert runtime.build.manifest.input.rounding.startswith("half up")
     assert np.array_equal(codes.astype(int), levels.astype(int) - 128)

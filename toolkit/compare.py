@@ -17,7 +17,7 @@ from typing import Any
 from emoedge.errors import UserInputError
 from emoedge.labels import EMOTIONS
 from emoedge.targets.formats import FORMATS, format_for_suffix
-from emoedge.targets.manifest import Build
+from emoedge.targets.manifest import Build, Manifest, RuntimeEntry, file_entry
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +37,21 @@ def quantized_build(path: str | Path) -> Build:
         raise UserInputError(
             f"{path}: unknown model format; expected a build folder or one of {', '.join(suffixes)}"
         )
-    files = {"model": {"path": path.name}}
+    files = {"model": file_entry(path.parent, path.name)}
     for role, suffix in fmt.companions.items():
         companion = path.with_suffix(suffix)
         if not companion.is_file():
             raise UserInputError(
                 f"{companion}: {fmt.name} {role} file not found next to {path.name}"
             )
-        files[role] = {"path": companion.name}
-    manifest = {
-        "format": fmt.name,
-        "precision": "unknown",
-        "labels": list(EMOTIONS),
-        "files": files,
-        "runtime": {"name": fmt.runtime, "threads": 0, "options": {}},
-    }
+        files[role] = file_entry(path.parent, companion.name)
+    manifest = Manifest(
+        format=fmt.name,
+        precision="unknown",
+        labels=tuple(EMOTIONS),
+        runtime=RuntimeEntry(fmt.runtime),
+        files=files,
+    )
     return Build(path.parent, manifest)
 
 
@@ -62,13 +62,13 @@ def _check_same_model(float_ref: str | Path, build) -> None:
     from emoedge.models.zoo import resolve_model_path
     from emoedge.targets.manifest import sha256_file
 
-    made_from = build.manifest.get("model") or {}
-    if not made_from.get("sha256"):
+    made_from = build.manifest.model
+    if made_from is None or not made_from.sha256:
         return  # a build from before the manifest recorded its model
-    if sha256_file(resolve_model_path(float_ref)) != made_from["sha256"]:
+    if sha256_file(resolve_model_path(float_ref)) != made_from.sha256:
         raise UserInputError(
-            f"{build.root} was exported from {made_from.get('source', made_from.get('name'))} "
-            f"(sha256 {made_from['sha256'][:12]}), not from {float_ref}: compare it with "
+            f"{build.root} was exported from {made_from.source} "
+            f"(sha256 {made_from.sha256[:12]}), not from {float_ref}: compare it with "
             "the model it was made from"
         )
 
@@ -105,7 +105,8 @@ def compare_models(
     faces = load_ferplus(data, split, protocol).limit(limit)
     model = load_keras_model(float_ref)
     spec = model_preprocess_spec(float_ref, model)
-    if "preprocess" in build.manifest and build.preprocess != spec:
+    recorded = build.manifest.preprocess  # None for a bare model file
+    if recorded is not None and recorded != spec:
         log.warning(
             "build preprocessing %s differs from the float model's %s; using the build's",
             build.preprocess,
@@ -113,7 +114,7 @@ def compare_models(
         )
     inputs = faces.to_inputs(spec)
     runtime = load_runtime(build, threads=threads)
-    quant_inputs = faces.to_inputs(build.preprocess) if "preprocess" in build.manifest else inputs
+    quant_inputs = faces.to_inputs(recorded) if recorded is not None else inputs
 
     float_probs = predict_all(keras_predictor(model), inputs)
     quant_probs = predict_all(runtime.predict, quant_inputs)
@@ -126,8 +127,8 @@ def compare_models(
         "float": {"model": str(float_ref), **float_report},
         "quantized": {
             "model": str(quantized),
-            "format": build.manifest.get("format"),
-            "precision": build.manifest.get("precision"),
+            "format": build.manifest.format,
+            "precision": build.manifest.precision,
             "runtime": runtime.describe(),
             **quant_report,
         },

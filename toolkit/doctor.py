@@ -232,8 +232,8 @@ def build_checks(path: str | os.PathLike) -> list[Check]:
         Check(
             "build",
             OK,
-            f"{build.target or 'no target'}: {build.manifest.get('format')} "
-            f"{build.manifest.get('precision')}, {len(build.files)} files, checksums verified",
+            f"{build.target or 'no target'}: {build.manifest.format} "
+            f"{build.manifest.precision}, {len(build.files)} files, checksums verified",
         )
     ]
     collect = _Collect()
@@ -252,7 +252,7 @@ def _load_and_run(build) -> list[Check]:
     from emoedge.targets.runtimes import load_runtime
 
     try:
-        threads = int(build.runtime.get("threads") or 0)
+        threads = build.runtime.threads
         runtime = load_runtime(build, None, threads or None)
     except EmoedgeError as exc:
         return [Check("runtime", FAIL, str(exc))]

@@ -190,8 +190,8 @@ def load_predictor(
         info = {
             "kind": "build",
             "path": str(path),
-            "format": build.manifest["format"],
-            "precision": build.manifest["precision"],
+            "format": build.manifest.format,
+            "precision": build.manifest.precision,
             "runtime": runtime.name,
         }
         return runtime.predict, build.preprocess, info

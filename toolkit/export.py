@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,22 @@ from emoedge.data.location import missing_dataset
 from emoedge.errors import AccuracyGateError, UserInputError, pick
 from emoedge.labels import EMOTIONS
 from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
-from emoedge.targets.manifest import MANIFEST_NAME, Build, file_entry, sha256_file, write_manifest
+from emoedge.targets.manifest import (
+    MANIFEST_NAME,
+    Accuracy,
+    Build,
+    DetectorEntry,
+    Manifest,
+    ModelInput,
+    ModelOrigin,
+    ModelOutput,
+    ParityCheck,
+    RuntimeEntry,
+    Sizes,
+    file_entry,
+    sha256_file,
+    write_manifest,
+)
 from emoedge.targets.profiles import TargetProfile, get_profile
 from emoedge.versions import installed_versions
 
@@ -136,33 +151,32 @@ def _shipped_parity_sample(spec, size: int, seed: int) -> ParitySample:
     return ParitySample(faces.to_inputs(spec), faces.labels, faces.source, measures_accuracy=False)
 
 
-def _readme(profile: TargetProfile, out_name: str, manifest: dict[str, Any]) -> str:
-    acc = manifest["accuracy"]
-    if acc.get("quantized") is not None:
+def _readme(profile: TargetProfile, out_name: str, manifest: Manifest) -> str:
+    acc, model, detector = manifest.accuracy, manifest.model, manifest.detector
+    shape = manifest.input.shape
+    if acc.quantized_accuracy is not None:
         accuracy = (
-            f"float {acc['float']:.2%}, {manifest['precision']} {acc['quantized']:.2%} "
-            f"(drop {acc['drop_points']:.2f} points, top-1 agreement {acc['agreement']:.2%}) "
-            f"on {acc['images']} images of {acc['sample']}"
+            f"float {acc.float_accuracy:.2%}, {manifest.precision} {acc.quantized_accuracy:.2%} "
+            f"(drop {acc.drop_points:.2f} points, top-1 agreement {acc.agreement:.2%}) "
+            f"on {acc.images} images of {acc.sample}"
         )
     else:
-        accuracy = str(acc.get("skipped"))
-        if acc.get("parity"):
-            parity = acc["parity"]
+        accuracy = str(acc.skipped)
+        if acc.parity:
             accuracy += (
-                f"; top-1 agreement with the float model {parity['agreement']:.2%} "
-                f"on {parity['images']} faces of the {parity['sample']}"
+                f"; top-1 agreement with the float model {acc.parity.agreement:.2%} "
+                f"on {acc.parity.images} faces of the {acc.parity.sample}"
             )
-    detector = manifest["detector"]
     files = "\n".join(
-        f"- `{e['path']}` ({role}, {e['bytes']:,} bytes)" for role, e in manifest["files"].items()
+        f"- `{e.path}` ({role}, {e.bytes:,} bytes)" for role, e in manifest.files.items()
     )
-    return f"""# {out_name}: {manifest["model"]["name"]} for {profile.name}
+    return f"""# {out_name}: {model.name} for {profile.name}
 
 {profile.description}.
 
-Model: `{manifest["model"]["source"]}` as {manifest["format"]} {manifest["precision"]},
-run by `{manifest["runtime"]["name"]}` with {manifest["runtime"]["threads"] or "all"} threads.
-Face detector: {detector["name"]}{"" if detector["file"] else " (its model is not in this build)"}.
+Model: `{model.source}` as {manifest.format} {manifest.precision},
+run by `{manifest.runtime.name}` with {manifest.runtime.threads or "all"} threads.
+Face detector: {detector.name}{"" if detector.file else " (its model is not in this build)"}.
 Accuracy: {accuracy}.
 
 ## Files
@@ -187,7 +201,7 @@ or from Python:
     from emoedge.targets.manifest import Build
     from emoedge.targets.runtimes import load_runtime
     runtime = load_runtime(Build.load("{out_name}"))  # checks every file's sha256
-    probabilities = runtime.predict(faces)  # float32 (N, {manifest["input"]["shape"][1]}, {manifest["input"]["shape"][2]}, {manifest["input"]["shape"][3]}) from emoedge.data.preprocess
+    probabilities = runtime.predict(faces)  # float32 (N, {shape[1]}, {shape[2]}, {shape[3]}) from emoedge.data.preprocess
 
 A build whose files do not match `manifest.json` is refused: re-export instead of editing it.
 """
@@ -307,54 +321,49 @@ def export_build(
             files["detector"] = f"detector/{detector_path.name}"
 
         height, width, channels = spec.input_shape
-        manifest: dict[str, Any] = {
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "target": profile.name,
-            "device": profile.description,
-            "format": artifact.format,
-            "precision": precision,
-            "model": {
-                "name": model_name(model_ref),
-                "source": str(model_ref),
-                "file": model_path.name,  # the host's path means nothing on a device
-                "sha256": sha256_file(model_path),
-                "parameters": int(keras_model.count_params()),
-            },
-            "labels": list(EMOTIONS),
-            "preprocess": spec.to_dict(),
-            "input": {"shape": [None, height, width, channels], "layout": "NHWC", **artifact.input},
-            "output": {"shape": [None, len(EMOTIONS)], "kind": "probabilities"},
-            "quantization": artifact.params,
-            "runtime": {
-                "name": profile.model_format.runtime,
-                "threads": profile.threads,
-                "options": dict(profile.runtime_options),
-            },
-            "detector": {
-                "name": detector_name,
-                "file": "detector" if "detector" in files else None,
-                "options": {},
-            },
-            "files": {role: file_entry(tmp, rel) for role, rel in files.items()},
-        }
-        model_bytes = sum(manifest["files"][r]["bytes"] for r in ("model", "weights") if r in files)
+        parameters = int(keras_model.count_params())
+        entries = {role: file_entry(tmp, rel) for role, rel in files.items()}
+        model_bytes = sum(entries[r].bytes for r in ("model", "weights") if r in entries)
         float_bytes = model_path.stat().st_size
-        manifest["sizes"] = {
-            "float_keras_bytes": float_bytes,
-            "float32_weights_bytes": manifest["model"]["parameters"] * 4,
-            "model_bytes": model_bytes,
-            "ratio_to_float_keras": round(model_bytes / float_bytes, 4),
-            "ratio_to_float32_weights": round(
-                model_bytes / (manifest["model"]["parameters"] * 4), 4
+        manifest = Manifest(
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            target=profile.name,
+            device=profile.description,
+            format=artifact.format,
+            precision=precision,
+            model=ModelOrigin(
+                name=model_name(model_ref),
+                source=str(model_ref),
+                file=model_path.name,  # the host's path means nothing on a device
+                sha256=sha256_file(model_path),
+                parameters=parameters,
             ),
-        }
+            labels=tuple(EMOTIONS),
+            preprocess=spec,
+            input=ModelInput(shape=(None, height, width, channels), **artifact.input),
+            output=ModelOutput(shape=(None, len(EMOTIONS)), kind="probabilities"),
+            quantization=artifact.params,
+            runtime=RuntimeEntry(
+                profile.model_format.runtime, profile.threads, dict(profile.runtime_options)
+            ),
+            detector=DetectorEntry(detector_name, "detector" if "detector" in files else None),
+            files=entries,
+            sizes=Sizes(
+                float_keras_bytes=float_bytes,
+                float32_weights_bytes=parameters * 4,
+                model_bytes=model_bytes,
+                ratio_to_float_keras=round(model_bytes / float_bytes, 4),
+                ratio_to_float32_weights=round(model_bytes / (parameters * 4), 4),
+            ),
+        )
 
         step("parity check in the target runtime")
-        manifest["accuracy"] = _parity(
-            Build(tmp, manifest), keras_model, parity, max_drop, allow_drop
+        manifest = replace(
+            manifest,
+            accuracy=_parity(Build(tmp, manifest), keras_model, parity, max_drop, allow_drop),
+            tools=tool_versions(),
+            install=profile.install,
         )
-        manifest["tools"] = tool_versions()
-        manifest["install"] = profile.install
         write_manifest(tmp, manifest)
         (tmp / "README.md").write_text(_readme(profile, out.name, manifest))
         Build.load(tmp)  # what a device will do: schema, keys, checksums
@@ -379,59 +388,38 @@ def _parity(
     parity: ParitySample,
     max_drop: float,
     allow_drop: float | None,
-) -> dict[str, Any]:
+) -> Accuracy:
     """Accuracy of float and built model on FER+ valid, raising past the gate; on the
     shipped sample, only how often the two agree, under `parity`, with accuracy left
     None and `skipped` saying why."""
     from emoedge.evaluation import keras_predictor, predict_all
     from emoedge.targets.runtimes import load_runtime
 
-    record: dict[str, Any] = {
-        "sample": None,
-        "images": 0,
-        "float": None,
-        "quantized": None,
-        "drop_points": None,
-        "agreement": None,
-        "max_drop": max_drop,
-        "override": None,
-    }
     inputs, labels = parity.inputs, parity.labels
     built = predict_all(load_runtime(build).predict, inputs)
     floats = predict_all(keras_predictor(keras_model), inputs)
     agreement = float((floats.argmax(1) == built.argmax(1)).mean())
     max_diff = float(np.abs(floats - built).max())
     if not parity.measures_accuracy:
-        record["skipped"] = NOT_MEASURED
-        record["parity"] = {
-            "sample": parity.source,
-            "images": len(labels),
-            "agreement": agreement,
-            "max_abs_probability_diff": max_diff,
-        }
-        return record
+        return Accuracy(
+            max_drop=max_drop,
+            skipped=NOT_MEASURED,
+            parity=ParityCheck(parity.source, len(labels), agreement, max_diff),
+        )
     float_acc = float((floats.argmax(1) == labels).mean())
     built_acc = float((built.argmax(1) == labels).mean())
     drop = round((float_acc - built_acc) * 100.0, 3)
-    record.update(
-        sample=parity.source,
-        images=len(labels),
-        float=float_acc,
-        quantized=built_acc,
-        drop_points=drop,
-        agreement=agreement,
-        max_abs_probability_diff=max_diff,
-    )
+    override = None
     if drop > max_drop:
         if allow_drop is None or drop > allow_drop:
             limit = max_drop if allow_drop is None else allow_drop
             raise AccuracyGateError(
-                f"{build.manifest['format']} {build.manifest['precision']} loses {drop:.2f} accuracy "
+                f"{build.manifest.format} {build.manifest.precision} loses {drop:.2f} accuracy "
                 f"points on {len(labels)} FER+ valid images (float {float_acc:.2%}, built "
                 f"{built_acc:.2%}); the limit is {limit:g}. Accept it with --allow-drop {drop:.1f}"
                 " (recorded in the manifest), or try --accuracy-control (x86) or more calibration images"
             )
-        record["override"] = {
+        override = {
             "allow_drop": allow_drop,
             "reason": "--allow-drop accepted a drop over max_drop",
         }
@@ -442,5 +430,15 @@ def _parity(
             allow_drop,
         )
     elif allow_drop is not None:
-        record["override"] = {"allow_drop": allow_drop, "reason": "given but not needed"}
-    return record
+        override = {"allow_drop": allow_drop, "reason": "given but not needed"}
+    return Accuracy(
+        sample=parity.source,
+        images=len(labels),
+        float_accuracy=float_acc,
+        quantized_accuracy=built_acc,
+        drop_points=drop,
+        agreement=agreement,
+        max_drop=max_drop,
+        override=override,
+        max_abs_probability_diff=max_diff,
+    )

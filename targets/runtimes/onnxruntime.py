@@ -36,13 +36,13 @@ def provider_entry(provider: str, build: Build) -> str | tuple[str, dict[str, st
     if provider != "TensorrtExecutionProvider":
         return provider
     options: dict[str, str] = {}
-    folder = cache_dir("tensorrt", build.files["model"]["sha256"][:16])
+    folder = cache_dir("tensorrt", build.files["model"].sha256[:16])
     try:
         folder.mkdir(parents=True, exist_ok=True)  # made here: the provider may not make parents
         options.update(trt_engine_cache_enable="True", trt_engine_cache_path=str(folder))
     except OSError as exc:
         log.warning("no TensorRT engine cache (%s): each start builds the engine again", exc)
-    if build.manifest.get("precision") == "fp16":
+    if build.manifest.precision == "fp16":
         options["trt_fp16_enable"] = "True"
     return provider, options
 
@@ -65,7 +65,7 @@ class OnnxRuntime(Runtime):
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - depends on the device install
             raise UserInputError("ONNX Runtime is not installed: pip install onnxruntime") from exc
-        options = build.runtime.get("options", {}) if build.manifest.get("runtime") else {}
+        options = build.runtime.options
         wanted = self.requested_providers or options.get("providers") or list(DEFAULT_PROVIDERS)
         available = set(ort.get_available_providers())
         self.providers = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
@@ -97,7 +97,7 @@ class OnnxRuntime(Runtime):
           (benchmarks/results/int8_per_face_2026-11-27.md). Said at INFO: running a
           jetson build on an x86 host to try it is fine, its speed there is not the
           Jetson's."""
-        if self.build.manifest.get("precision") != "int8":
+        if self.build.manifest.precision != "int8":
             return
         running = self._session.get_providers()[0]
         if "TensorrtExecutionProvider" in self.providers and running == "CUDAExecutionProvider":

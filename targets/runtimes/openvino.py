@@ -34,7 +34,7 @@ class OpenVINORuntime(Runtime):
             raise UserInputError("OpenVINO is not installed: pip install openvino") from exc
         xml = build.path("model")
         weights = build.path("weights") if "weights" in build.files else xml.with_suffix(".bin")
-        options = build.runtime.get("options", {}) if build.manifest.get("runtime") else {}
+        options = build.runtime.options
         config = {
             "INFERENCE_PRECISION_HINT": str(options.get("inference_precision_hint", "f32")),
             "INFERENCE_NUM_THREADS": int(self.threads),

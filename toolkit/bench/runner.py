@@ -151,8 +151,7 @@ def measure_peak_job(repeats: int) -> dict:
 def _model_bytes(build: Path) -> int:
     from emoedge.targets.manifest import Build
 
-    manifest = Build.load(build, verify=False).manifest
-    return int(manifest["sizes"]["model_bytes"])
+    return Build.load(build, verify=False).manifest.sizes.model_bytes
 
 
 def _peak(config: BenchConfig, fingerprint_slug: str, step) -> dict | None:

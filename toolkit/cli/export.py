@@ -126,35 +126,30 @@ def export_command(
     from emoedge.targets.manifest import Build
 
     manifest = Build.load(path).manifest
-    acc = manifest["accuracy"]
+    acc, sizes = manifest.accuracy, manifest.sizes
     out.print(f"build: {path}")
+    out.print(f"format: {manifest.format} {manifest.precision}, runtime {manifest.runtime.name}")
     out.print(
-        f"format: {manifest['format']} {manifest['precision']}, runtime {manifest['runtime']['name']}"
+        f"model size: {sizes.model_bytes:,} bytes (float .keras {sizes.float_keras_bytes:,} bytes)"
     )
-    sizes = manifest["sizes"]
-    out.print(
-        f"model size: {sizes['model_bytes']:,} bytes "
-        f"(float .keras {sizes['float_keras_bytes']:,} bytes)"
-    )
-    calibration = manifest["quantization"].get("calibration")
+    calibration = manifest.calibration
     if calibration:  # as text: rich would turn "ferplus:train:majority" into an emoji
         out.print(
             f"calibration: {calibration['images']} images, {calibration['source']}",
             markup=False,
             emoji=False,
         )
-    if acc.get("quantized") is None:
-        out.print(f"accuracy: {acc.get('skipped')}", markup=False)
-        if acc.get("parity"):
-            parity = acc["parity"]
+    if acc.quantized_accuracy is None:
+        out.print(f"accuracy: {acc.skipped}", markup=False)
+        if acc.parity:
             out.print(
-                f"parity: float and {manifest['precision']} agree on {parity['agreement']:.2%} "
-                f"of {parity['images']} faces, {parity['sample']}",
+                f"parity: float and {manifest.precision} agree on {acc.parity.agreement:.2%} "
+                f"of {acc.parity.images} faces, {acc.parity.sample}",
                 markup=False,
             )
     else:
         out.print(
-            f"accuracy on {acc['images']} FER+ valid images: float {acc['float']:.2%}, "
-            f"{manifest['precision']} {acc['quantized']:.2%}, drop {acc['drop_points']:.2f} points, "
-            f"agreement {acc['agreement']:.2%}"
+            f"accuracy on {acc.images} FER+ valid images: float {acc.float_accuracy:.2%}, "
+            f"{manifest.precision} {acc.quantized_accuracy:.2%}, drop {acc.drop_points:.2f} "
+            f"points, agreement {acc.agreement:.2%}"
         )

@@ -19,7 +19,10 @@ import queue
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from emoedge.targets.manifest import Manifest
 
 STATES = ("starting", "running", "reconnecting", "stopped")
 #: Upper bounds (seconds) of the stage-latency histogram buckets: 0.5 ms (a
@@ -44,23 +47,21 @@ class BuildInfo:
     def from_manifest(
         cls,
         path: str,
-        manifest: dict[str, Any],
+        manifest: Manifest,
         runtime: str | None = None,
         detector: str | None = None,
     ) -> BuildInfo:
-        model = manifest.get("model")
-        if isinstance(model, dict):
-            model = model.get("name") or model.get("source") or ""
-        det = manifest.get("detector") or {}
+        """`runtime` and `detector`: what the pipeline runs, over what the build names."""
+        model = manifest.model
         return cls(
             path=path,
-            model=str(model or ""),
-            target=str(manifest.get("target") or ""),
-            format=str(manifest.get("format") or ""),
-            precision=str(manifest.get("precision") or ""),
-            runtime=runtime or str((manifest.get("runtime") or {}).get("name", "")),
-            detector=detector or str(det.get("name", "") if isinstance(det, dict) else det),
-            labels=list(manifest.get("labels") or []),
+            model=(model.name or model.source) if model else "",
+            target=manifest.target or "",
+            format=manifest.format,
+            precision=manifest.precision,
+            runtime=runtime or manifest.runtime.name,
+            detector=detector or (manifest.detector.name if manifest.detector else ""),
+            labels=list(manifest.labels),
         )
 
 
