@@ -39,7 +39,7 @@ def main() -> None:
     from emoedge.data.preprocess import PreprocessSpec
     from emoedge.models import count_macs
     from emoedge.models.mobilenet_v2 import build_mobilenet_v2
-    from emoedge.quantization.base import CalibrationSet
+    from emoedge.quantization.base import CalibrationSet, ConvertRequest
     from emoedge.quantization.tflite import TFLiteQuantizer
     from emoedge.tf_env import import_tf
 
@@ -51,7 +51,7 @@ def main() -> None:
             spec = PreprocessSpec(height=side, width=side, channels=1, scale="symmetric")
             calibration = CalibrationSet.from_ferplus(args.data, spec, size=CALIBRATION_IMAGES)
             out = Path(tmp) / f"{alpha}-{side}"
-            TFLiteQuantizer().quantize(model, calibration, "int8", out)
+            TFLiteQuantizer().quantize(ConvertRequest(model, calibration, "int8", out))
             rows.append(
                 (alpha, side, count_macs(model), one_thread_interpreter(out / "model.tflite"))
             )

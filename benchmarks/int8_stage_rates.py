@@ -46,7 +46,7 @@ def main() -> None:
 
     from emoedge.models.registry import layer_macs
     from emoedge.models.zoo import load_keras_model, model_preprocess_spec
-    from emoedge.quantization.base import CalibrationSet
+    from emoedge.quantization.base import CalibrationSet, ConvertRequest
     from emoedge.quantization.tflite import TFLiteQuantizer
     from emoedge.tf_env import import_tf
 
@@ -62,7 +62,7 @@ def main() -> None:
         for index, (_, last) in enumerate(MINI_XCEPTION_STAGES):
             prefix = keras.Model(model.input, model.get_layer(last).output)
             out = Path(tmp) / str(index)
-            TFLiteQuantizer().quantize(prefix, calibration, "int8", out)
+            TFLiteQuantizer().quantize(ConvertRequest(prefix, calibration, "int8", out))
             interpreters.append(one_thread_interpreter(out / "model.tflite"))
     prefix_us = invoke_us_in_turns(interpreters, ROUNDS, warmup=100, repeats=1000)
     peak_gmacs = cached_int8_peak()

@@ -49,7 +49,7 @@ def run(
     from emoedge.compare import quantized_build
     from emoedge.data.ferplus import load_ferplus
     from emoedge.models.zoo import load_keras_model, model_preprocess_spec
-    from emoedge.quantization import CalibrationSet, get_quantizer
+    from emoedge.quantization import CalibrationSet, ConvertRequest, get_quantizer
     from emoedge.targets.formats import get_format
     from emoedge.targets.runtimes import load_runtime
 
@@ -69,8 +69,10 @@ def run(
     def build_and_score(quantizer, precision: str, calibration, folder: Path) -> dict:
         started = time.perf_counter()
         # per-tensor is an int8 setting: the fp32 reference build is asked for nothing
-        options = {"per_channel": per_channel} if precision == "int8" else {}
-        artifact = quantizer.quantize(model, calibration, precision, folder, **options)
+        request = ConvertRequest(
+            model, calibration, precision, folder, per_channel or precision != "int8"
+        )
+        artifact = quantizer.quantize(request)
         seconds = time.perf_counter() - started
         runtime = load_runtime(quantized_build(folder / artifact.files["model"]))
         probs = np.concatenate(

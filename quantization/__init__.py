@@ -11,6 +11,7 @@ from emoedge.lazy import load_registered
 from emoedge.quantization.base import (
     Artifact,
     CalibrationSet,
+    ConvertRequest,
     Quantizer,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "QUANTIZERS",
     "Artifact",
     "CalibrationSet",
+    "ConvertRequest",
     "Quantizer",
     "get_quantizer",
     "quantizer_class",

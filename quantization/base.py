@@ -8,14 +8,13 @@ runs, so the int8 ranges are measured on exactly the inputs the device will see.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -165,12 +164,44 @@ class Artifact:
     input: dict[str, Any] = field(default_factory=dict)  # dtype, scale, zero_point
 
 
+@dataclass(frozen=True)
+class ConvertRequest:
+    """One conversion, asked of any backend: the interface and every format take
+    this one object rather than each repeating the same long signature.
+
+    `calibration` is needed for int8 only. `per_channel` is every int8 quantizer's:
+    one weight scale per output channel, the default (accuracy), or one per tensor:
+    smaller files, since per-channel parameters are a large part of models this
+    small (benchmarks/results/quantization_granularity_*.md), and less accuracy
+    where channels differ. `options` are the format's own, by name (the format
+    table's `options`; the backend's `options_type` gives their defaults).
+    """
+
+    keras_model: Any
+    calibration: CalibrationSet | None
+    precision: str
+    out_dir: Path
+    per_channel: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if "per_channel" in self.options:
+            raise TypeError("per_channel is a field of the request, not a format option")
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a format that takes none of its own (TFLite)."""
+
+
 class Quantizer(ABC):
     """One model format. `quantize` checks the request against the format table
     (`emoedge.targets.formats`: precisions and the options this format takes),
-    then `convert` writes the float Keras model into `out_dir`."""
+    then `convert` writes the float Keras model into the request's `out_dir`."""
 
     format: str = "base"
+    #: the dataclass of this format's own options, with their defaults
+    options_type: ClassVar[type] = NoOptions
 
     @property
     def model_format(self) -> ModelFormat:
@@ -179,48 +210,30 @@ class Quantizer(ABC):
     def check_precision(self, precision: str) -> None:
         self.model_format.check_precision(precision)
 
-    def quantize(
-        self,
-        keras_model,
-        calibration: CalibrationSet | None,
-        precision: str,
-        out_dir: Path,
-        **options: Any,
-    ) -> Artifact:
-        """Write the model file(s) for `precision` into `out_dir` and describe them.
+    def quantize(self, request: ConvertRequest) -> Artifact:
+        """Write the model file(s) for the request into its `out_dir` and describe them.
 
-        `options` are the format's own (the table's `options`), plus `per_channel`
-        for int8: one weight scale per output channel, the default (accuracy), or
-        one per tensor: smaller files, since per-channel parameters are a large
-        part of models this small (benchmarks/results/quantization_granularity_*.md),
-        and less accuracy where channels differ. One the format does not take, or
-        not at this precision, is refused before anything is converted; one left
-        at `convert`'s default asks for nothing and is not checked.
+        An option the format does not take, or not at this precision, is refused
+        before anything is converted; one left at its default asks for nothing and
+        is not checked.
         """
-        self.check_precision(precision)
-        defaults = {
-            name: param.default
-            for name, param in inspect.signature(self.convert).parameters.items()
-        }
-        self.model_format.check_options(
-            precision,
-            {
-                name: value
-                for name, value in options.items()
-                if name not in defaults or defaults[name] is not value
-            },
+        self.check_precision(request.precision)
+        defaults = {option.name: option.default for option in fields(self.options_type)}
+        asked: dict[str, Any] = {} if request.per_channel else {"per_channel": False}
+        asked.update(
+            (name, value)
+            for name, value in request.options.items()
+            if name not in defaults or defaults[name] is not value
         )
-        return self.convert(keras_model, calibration, precision, out_dir, **options)
+        self.model_format.check_options(request.precision, asked)
+        return self.convert(request)
+
+    def format_options(self, request: ConvertRequest) -> Any:
+        """The request's options as this format's `options_type`, defaults filled in."""
+        return self.options_type(**request.options)
 
     @abstractmethod
-    def convert(
-        self,
-        keras_model,
-        calibration: CalibrationSet | None,
-        precision: str,
-        out_dir: Path,
-        per_channel: bool = True,
-    ) -> Artifact:
+    def convert(self, request: ConvertRequest) -> Artifact:
         """The conversion itself, on a request `quantize` has checked."""
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from emoedge.errors import EmoedgeError
 from emoedge.quantization.base import (
     Artifact,
     CalibrationSet,
+    ConvertRequest,
     Quantizer,
     keras_input_shape,
     require_calibration,
@@ -80,26 +82,29 @@ class _Reader:
         pass
 
 
+@dataclass(frozen=True)
+class ONNXOptions:
+    """ONNX's own quantizer options. Activations are symmetric by default because
+    TensorRT only takes zero-point-0 QDQ."""
+
+    symmetric_activations: bool = True
+
+
 class ONNXQuantizer(Quantizer):
     format = "onnx"
+    options_type = ONNXOptions
 
-    def convert(
-        self,
-        keras_model,
-        calibration: CalibrationSet | None,
-        precision: str,
-        out_dir: Path,
-        per_channel: bool = True,
-        symmetric_activations: bool = True,
-    ) -> Artifact:
+    def convert(self, request: ConvertRequest) -> Artifact:
         import onnx
 
+        precision, per_channel, out_dir = request.precision, request.per_channel, request.out_dir
+        symmetric_activations = self.format_options(request).symmetric_activations
         out_dir.mkdir(parents=True, exist_ok=True)
         target = out_dir / MODEL_FILE
         params: dict[str, Any] = {}
         with tempfile.TemporaryDirectory(prefix="emoedge-onnx-") as tmp:
             float_path = Path(tmp) / "float.onnx"
-            params["converter"] = export_onnx(keras_model, float_path)
+            params["converter"] = export_onnx(request.keras_model, float_path)
             if precision == "fp32":
                 target.write_bytes(float_path.read_bytes())
                 params.update(scheme="none", weights="float32", activations="float32")
@@ -114,7 +119,7 @@ class ONNXQuantizer(Quantizer):
                     activations="float16",
                 )
             else:
-                calibration = require_calibration(calibration, self.format)
+                calibration = require_calibration(request.calibration, self.format)
                 from onnxruntime.quantization import (
                     CalibrationMethod,
                     QuantFormat,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -25,7 +25,7 @@ import numpy as np
 from emoedge.errors import UserInputError
 from emoedge.quantization.base import (
     Artifact,
-    CalibrationSet,
+    ConvertRequest,
     Quantizer,
     require_calibration,
     weight_granularity,
@@ -71,42 +71,45 @@ def _nncf_quietly(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         nncf.set_log_level(level)
 
 
+@dataclass(frozen=True)
+class OpenVINOOptions:
+    """OpenVINO's own quantizer options: accuracy control scores `validation`
+    (inputs, labels) and keeps the drop within `max_drop` points."""
+
+    accuracy_control: bool = False
+    validation: tuple[np.ndarray, np.ndarray] | None = None
+    max_drop: float = 1.0
+    fast_bias_correction: bool = False
+
+
 class OpenVINOQuantizer(Quantizer):
     format = "openvino"
+    options_type = OpenVINOOptions
 
-    def convert(
-        self,
-        keras_model,
-        calibration: CalibrationSet | None,
-        precision: str,
-        out_dir: Path,
-        per_channel: bool = True,
-        accuracy_control: bool = False,
-        validation: tuple[np.ndarray, np.ndarray] | None = None,
-        max_drop: float = 1.0,
-        fast_bias_correction: bool = False,
-    ) -> Artifact:
+    def convert(self, request: ConvertRequest) -> Artifact:
         from emoedge.tf_env import import_tf
 
         import_tf()
         import openvino as ov
 
+        precision, per_channel = request.precision, request.per_channel
+        options: OpenVINOOptions = self.format_options(request)
         with warnings.catch_warnings():
             # Keras notes that the converter calls the model with a tuple, not a dict.
             warnings.filterwarnings("ignore", message="The structure of `inputs`")
-            model = ov.convert_model(keras_model)
+            model = ov.convert_model(request.keras_model)
         params: dict[str, Any] = {"converter": f"openvino {ov.__version__} convert_model"}
         if precision == "int8":
             import nncf
 
-            calibration = require_calibration(calibration, self.format)
+            calibration = require_calibration(request.calibration, self.format)
             calibration_data = nncf.Dataset(list(calibration.batches(1)))
             common = {
                 "preset": nncf.QuantizationPreset.PERFORMANCE,
                 "subset_size": len(calibration),
                 # Full bias correction: on FER+ valid (mini_xception) it kept int8 within
                 # 0.2 point of float where the fast variant lost 0.7.
-                "fast_bias_correction": fast_bias_correction,
+                "fast_bias_correction": options.fast_bias_correction,
             }
             if not per_channel:
                 from nncf.quantization.advanced_parameters import (
@@ -117,12 +120,12 @@ class OpenVINOQuantizer(Quantizer):
                 common["advanced_parameters"] = AdvancedQuantizationParameters(
                     weights_quantization_params=QuantizationParameters(per_channel=False)
                 )
-            if accuracy_control:
-                if validation is None:
+            if options.accuracy_control:
+                if options.validation is None:
                     raise UserInputError(
                         "accuracy-controlled quantization needs a labelled validation set (--data)"
                     )
-                inputs, labels = validation
+                inputs, labels = options.validation
                 items = [
                     (inputs[i : i + 64], labels[i : i + 64]) for i in range(0, len(inputs), 64)
                 ]
@@ -133,7 +136,7 @@ class OpenVINOQuantizer(Quantizer):
                     calibration_dataset=calibration_data,
                     validation_dataset=validation_data,
                     validation_fn=_accuracy,
-                    max_drop=max_drop / 100.0,
+                    max_drop=options.max_drop / 100.0,
                     drop_type=nncf.DropType.ABSOLUTE,
                     **common,
                 )
@@ -141,16 +144,19 @@ class OpenVINOQuantizer(Quantizer):
                 model = _nncf_quietly(nncf.quantize, model, calibration_data, **common)
             params.update(
                 scheme="NNCF post-training quantization"
-                + (" with accuracy control" if accuracy_control else ""),
+                + (" with accuracy control" if options.accuracy_control else ""),
                 tool=f"nncf {nncf.__version__}",
                 preset="performance",
-                bias_correction="fast" if fast_bias_correction else "full",
+                bias_correction="fast" if options.fast_bias_correction else "full",
                 weights=weight_granularity(per_channel),
                 activations="int8 symmetric, per-tensor",
                 calibration=calibration.describe(),
                 accuracy_control=(
-                    {"max_drop_points": max_drop, "validation_images": len(validation[1])}
-                    if accuracy_control and validation is not None
+                    {
+                        "max_drop_points": options.max_drop,
+                        "validation_images": len(options.validation[1]),
+                    }
+                    if options.accuracy_control and options.validation is not None
                     else None
                 ),
             )
@@ -160,8 +166,10 @@ class OpenVINOQuantizer(Quantizer):
             )
         else:
             params.update(scheme="none", weights="float32", activations="float32")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        ov.save_model(model, str(out_dir / MODEL_FILE), compress_to_fp16=precision == "fp16")
+        request.out_dir.mkdir(parents=True, exist_ok=True)
+        ov.save_model(
+            model, str(request.out_dir / MODEL_FILE), compress_to_fp16=precision == "fp16"
+        )
         return Artifact(
             format=self.format,
             precision=precision,

@@ -21,7 +21,7 @@ import numpy as np
 from emoedge.native_stderr import with_native_stderr_captured
 from emoedge.quantization.base import (
     Artifact,
-    CalibrationSet,
+    ConvertRequest,
     Quantizer,
     keras_input_shape,
     require_calibration,
@@ -89,21 +89,15 @@ def tensor_quantization(model_path: Path) -> dict[str, Any]:
 class TFLiteQuantizer(Quantizer):
     format = "tflite"
 
-    def convert(
-        self,
-        keras_model,
-        calibration: CalibrationSet | None,
-        precision: str,
-        out_dir: Path,
-        per_channel: bool = True,
-    ) -> Artifact:
+    def convert(self, request: ConvertRequest) -> Artifact:
         from emoedge.tf_env import import_tf
 
+        precision, per_channel = request.precision, request.per_channel
         tf = import_tf()
-        converter = _converter(tf, keras_model)
+        converter = _converter(tf, request.keras_model)
         params: dict[str, Any] = {"converter": f"tensorflow {tf.__version__} TFLiteConverter"}
         if precision == "int8":
-            calibration = require_calibration(calibration, self.format)
+            calibration = require_calibration(request.calibration, self.format)
 
             def representative():
                 for batch in calibration.batches(1):
@@ -136,8 +130,8 @@ class TFLiteQuantizer(Quantizer):
         with stdout_to_debug_log(log, "TFLite converter"), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
             flatbuffer = with_native_stderr_captured(converter.convert)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / MODEL_FILE
+        request.out_dir.mkdir(parents=True, exist_ok=True)
+        path = request.out_dir / MODEL_FILE
         path.write_bytes(flatbuffer)
         details = tensor_quantization(path)
         params["per_channel_tensors"] = details["per_channel_tensors"]

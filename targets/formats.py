@@ -51,7 +51,7 @@ class ModelFormat:
     def check_options(self, precision: str, options: Mapping[str, Any]) -> None:
         """Refuse an option this format, at this precision, does not take.
 
-        `per_channel` belongs to every int8 quantizer (`Quantizer.quantize`);
+        `per_channel` belongs to every int8 quantizer (`ConvertRequest.per_channel`);
         the rest are the format's own, listed in `options`."""
         accepted = {"per_channel": ("int8",), **self.options}
         for name in options:

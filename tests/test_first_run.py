@@ -148,14 +148,16 @@ def test_nncf_progress_is_shown_when_the_debug_log_is_on(tmp_path, caplog, capsy
     from quant_builds import float_model
 
     from emoedge.models.zoo import model_preprocess_spec
-    from emoedge.quantization import CalibrationSet, get_quantizer
+    from emoedge.quantization import CalibrationSet, ConvertRequest, get_quantizer
 
     model = float_model()
     spec = model_preprocess_spec("zoo:mini_xception", model)
     calibration = CalibrationSet.from_ferplus(FIXTURE, spec, size=8)
     capsys.readouterr()
     with caplog.at_level(logging.DEBUG, logger="emoedge"):
-        get_quantizer("openvino").quantize(model, calibration, "int8", tmp_path / "verbose")
+        get_quantizer("openvino").quantize(
+            ConvertRequest(model, calibration, "int8", tmp_path / "verbose")
+        )
     assert "Statistics collection" in capsys.readouterr().out
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from emoedge.errors import UserInputError
-from emoedge.quantization import QUANTIZERS, get_quantizer
+from emoedge.quantization import QUANTIZERS, ConvertRequest, get_quantizer
 from emoedge.targets.formats import FORMATS, format_for_suffix, format_for_target, get_format
 from emoedge.targets.profiles import PROFILES, TargetProfile
 from emoedge.targets.runtimes import RUNTIMES
@@ -42,16 +42,27 @@ def test_an_option_the_format_does_not_take_is_refused_before_converting(tmp_pat
     with pytest.raises(
         UserInputError, match="tflite quantization does not take option 'accuracy_control'"
     ):
-        get_quantizer("tflite").quantize(None, None, "int8", tmp_path, accuracy_control=True)
+        get_quantizer("tflite").quantize(
+            ConvertRequest(None, None, "int8", tmp_path, options={"accuracy_control": True})
+        )
     with pytest.raises(UserInputError, match="does not take option 'symmetric_activations'"):
         get_quantizer("openvino").quantize(
-            None, None, "int8", tmp_path, symmetric_activations=False
+            ConvertRequest(None, None, "int8", tmp_path, options={"symmetric_activations": False})
         )
     with pytest.raises(UserInputError, match="'per_channel' applies to int8, not fp32"):
-        get_quantizer("onnx").quantize(None, None, "fp32", tmp_path, per_channel=False)
+        get_quantizer("onnx").quantize(ConvertRequest(None, None, "fp32", tmp_path, False))
     with pytest.raises(UserInputError, match="does not support precision 'int4'"):
-        get_quantizer("onnx").quantize(None, None, "int4", tmp_path)
+        get_quantizer("onnx").quantize(ConvertRequest(None, None, "int4", tmp_path))
     assert not any(tmp_path.iterdir())
+
+
+def test_each_quantizer_takes_the_options_its_table_row_names():
+    """The row says which options a format takes; the backend's `options_type` gives
+    their defaults: the two name the same options."""
+    for fmt in QUANTIZERS:
+        quantizer = get_quantizer(fmt)
+        names = {option.name for option in fields(quantizer.options_type)}
+        assert names == set(get_format(fmt).options), fmt
 
 
 def test_the_table_refuses_an_unknown_format():

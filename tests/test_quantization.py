@@ -12,7 +12,7 @@ from quant_builds import FIXTURE
 from emoedge.compare import quantized_build
 from emoedge.data.preprocess import PreprocessSpec
 from emoedge.errors import UserInputError
-from emoedge.quantization import QUANTIZERS, CalibrationSet, get_quantizer
+from emoedge.quantization import QUANTIZERS, CalibrationSet, ConvertRequest, get_quantizer
 from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes import load_runtime
 
@@ -88,7 +88,7 @@ def test_nested_backbone_converts_to_int8(fmt, nested_model, tmp_path):
     model, x = nested_model
     calibration = CalibrationSet(inputs=x, source="fixture train")
     quantizer = get_quantizer(fmt)
-    artifact = quantizer.quantize(model, calibration, "int8", tmp_path)
+    artifact = quantizer.quantize(ConvertRequest(model, calibration, "int8", tmp_path))
     assert artifact.precision == "int8" and (tmp_path / artifact.files["model"]).is_file()
     runtime = load_runtime(quantized_build(tmp_path / artifact.files["model"]), threads=2)
     assert isinstance(runtime.build, Build)
@@ -115,7 +115,9 @@ def test_per_tensor_weights_make_a_smaller_model_that_still_runs(fmt, tmp_path):
     sizes, outputs = {}, {}
     for per_channel in (True, False):
         folder = tmp_path / ("channel" if per_channel else "tensor")
-        artifact = quantizer.quantize(model, calibration, "int8", folder, per_channel=per_channel)
+        artifact = quantizer.quantize(
+            ConvertRequest(model, calibration, "int8", folder, per_channel)
+        )
         assert artifact.params["weights"].startswith(
             "int8 symmetric, " + ("per-channel" if per_channel else "per-tensor")
         )

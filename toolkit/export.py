@@ -237,10 +237,10 @@ def export_build(
     its manifest says accuracy was not measured. `max_drop` is the accuracy gate
     in points; `allow_drop` accepts a larger drop, up to that many points, and is
     recorded in the manifest as an override. `per_channel=False` quantizes int8
-    weights per tensor (smaller, see `Quantizer.quantize`).
+    weights per tensor (smaller, see `emoedge.quantization.ConvertRequest`).
     """
     from emoedge.models.zoo import load_keras_model, model_preprocess_spec, resolve_model_path
-    from emoedge.quantization import CalibrationSet, get_quantizer
+    from emoedge.quantization import CalibrationSet, ConvertRequest, get_quantizer
 
     step = on_step or (lambda message: log.info("%s", message))
     profile = get_profile(target)
@@ -249,10 +249,8 @@ def export_build(
         raise UserInputError(
             f"target {profile.name} takes precision {', '.join(profile.precisions)}, not {precision!r}"
         )
-    options: dict[str, Any] = {} if per_channel else {"per_channel": False}
-    if accuracy_control:
-        options["accuracy_control"] = True
-    _check_options(profile, precision, options)
+    options: dict[str, Any] = {"accuracy_control": True} if accuracy_control else {}
+    _check_options(profile, precision, ({} if per_channel else {"per_channel": False}) | options)
     if accuracy_control and data is None:
         raise UserInputError(
             "--accuracy-control needs a FER+ dataset (--data) to measure accuracy on"
@@ -311,7 +309,9 @@ def export_build(
         quantizer = get_quantizer(profile.format)
         if accuracy_control:
             options.update(validation=validation, max_drop=max_drop)
-        artifact = quantizer.quantize(keras_model, calibration_set, precision, tmp, **options)
+        artifact = quantizer.quantize(
+            ConvertRequest(keras_model, calibration_set, precision, tmp, per_channel, options)
+        )
         detector_name = detector or profile.detector
         files = dict(artifact.files)
         detector_path = _detector_file(detector_name)

@@ -116,7 +116,7 @@ def measure_peak(repeats: int = 5) -> dict:
     Runs in its own process (it imports TensorFlow to export the probe model).
     """
     from emoedge.compare import quantized_build
-    from emoedge.quantization import CalibrationSet, get_quantizer
+    from emoedge.quantization import CalibrationSet, ConvertRequest, get_quantizer
     from emoedge.tf_env import import_tf
 
     import_tf()
@@ -139,7 +139,7 @@ def measure_peak(repeats: int = 5) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for precision in ("fp32", "int8"):
             folder = Path(tmp) / precision
-            artifact = quantizer.quantize(model, calibration, precision, folder)
+            artifact = quantizer.quantize(ConvertRequest(model, calibration, precision, folder))
             build = quantized_build(folder / artifact.files["model"])
             for threads, label in ((1, "1t"), (cores, "all")):
                 seconds = _time_runtime(build, threads, repeats)
