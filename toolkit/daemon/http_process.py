@@ -45,6 +45,7 @@ from dataclasses import asdict, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
+from emoedge.daemon.backoff import Backoff
 from emoedge.daemon.limits import Limits
 from emoedge.daemon.redact import install_log_redaction
 from emoedge.daemon.state import Served, ServiceState, Snapshot
@@ -142,7 +143,7 @@ class HttpProcess:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._events: queue.Queue | None = None
-        self._restart_backoff = 0.5  # doubled before its first use: 1 s
+        self._restart_backoff = Backoff(1.0, 60.0)
         self._next_restart = 0.0
 
     # -- lifecycle ------------------------------------------------------------------
@@ -226,15 +227,11 @@ class HttpProcess:
         try:
             self.start()
         except EmoedgeError as exc:
-            self._restart_backoff = min(self._restart_backoff * 2, 60.0)
-            self._next_restart = time.monotonic() + self._restart_backoff
-            log.error(
-                "the HTTP process did not come back (%s); next try in %.0f s",
-                exc,
-                self._restart_backoff,
-            )
+            delay = self._restart_backoff.next()
+            self._next_restart = time.monotonic() + delay
+            log.error("the HTTP process did not come back (%s); next try in %.0f s", exc, delay)
             return False
-        self._restart_backoff = 0.5
+        self._restart_backoff.reset()
         return True
 
     def configure(

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from emoedge.daemon.backoff import Backoff
 from emoedge.daemon.config import DaemonConfig, load_config
 from emoedge.daemon.eventlog import EventLog
 from emoedge.daemon.events import Batch, ChangeDetector, MinuteAggregator
@@ -179,17 +180,23 @@ class DaemonService:
         if self.mqtt is not None:
             self.mqtt.source_state("reconnecting", message)
 
+    def _retry_after(self, message: str, backoff: Backoff) -> bool:
+        """Report the fault and wait out the next delay; True if asked to stop meanwhile."""
+        source = self.config.source  # retry limits a reload changed apply from here on
+        backoff.initial_s, backoff.max_s = source.retry_initial_s, source.retry_max_s
+        delay = backoff.next()
+        self._fault(message, delay)
+        return self._wait(delay)
+
     def _loop(self) -> None:
-        backoff = self.config.source.retry_initial_s
+        backoff = Backoff(self.config.source.retry_initial_s, self.config.source.retry_max_s)
         while not self._stop.is_set():
             self._source_changed.clear()
             try:
                 source = self._source_factory(self.config)
             except EmoedgeError as exc:
-                self._fault(str(exc), backoff)
-                if self._wait(backoff):
+                if self._retry_after(str(exc), backoff):
                     break
-                backoff = min(backoff * 2, self.config.source.retry_max_s)
                 continue
             self._source = source
             got_frame = False
@@ -200,7 +207,7 @@ class DaemonService:
                         break
                     if not got_frame:
                         got_frame = True
-                        backoff = self.config.source.retry_initial_s
+                        backoff.reset()
                         self.state.set_state("running")
                         notify(f"STATUS=running: {self.config.source.shown}")
                         if self.mqtt is not None:
@@ -222,10 +229,8 @@ class DaemonService:
                 break
             if self._source_changed.is_set():
                 continue  # reload: reopen at once with the new settings
-            self._fault(reason, backoff)
-            if self._wait(backoff):
+            if self._retry_after(reason, backoff):
                 break
-            backoff = min(backoff * 2, self.config.source.retry_max_s)
         self._finish()
 
     def _process(self, frame: Any, source: Any) -> None:
