@@ -22,7 +22,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from detector_recall import crowd_frame, write_report  # same folder: run as a script
+from reports import write_report  # same folder: run as a script
+from wild_sample import crowd_frame
 
 from emoedge.targets.detectors import make_detector
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from reports import write_report  # same folder: run as a script
+from wild_sample import crowd_frame
 
 from emoedge.targets.detectors import make_detector
 
@@ -184,23 +186,6 @@ def main(argv: list[str] | None = None) -> int:
     ]
     write_report(lines, args.out / f"detector_recall_{today}{args.suffix}.md")
     return 0
-
-
-def crowd_frame(images: list[np.ndarray], start: int = 0) -> np.ndarray:
-    """30 photos from `start`, gray, 200x200 each, tiled 6x5 in one 1200x1000 frame."""
-    tiles = [
-        cv2.resize(i if i.ndim == 2 else cv2.cvtColor(i, cv2.COLOR_BGR2GRAY), (200, 200))
-        for i in images[start : start + 30]
-    ]
-    return np.vstack([np.hstack(tiles[r * 6 : r * 6 + 6]) for r in range(5)])
-
-
-def write_report(lines: list[str], path: Path) -> None:
-    text = "\n".join(lines) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    print(text)
-    print(f"written to {path}", file=sys.stderr)
 
 
 def _cpu_name() -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from detector_recall import write_report  # same folder: run as a script
+from reports import write_report  # same folder: run as a script
 
 from emoedge.data.preprocess import FERPLUS_MARGIN, FERPLUS_SHIFT
 from emoedge.targets.detectors import make_detector

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from detector_recall import write_report  # same folder: run as a script
+from reports import write_report  # same folder: run as a script
 from wild_sample import labelled_photos
 
 from emoedge.data.preprocess import expand_box, eye_roll, preprocess

@@ -1,0 +1,15 @@
+"""How a benchmark script hands in its report: one Markdown file under
+benchmarks/results and the same text on stdout, so a run shows what it wrote."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def write_report(lines: list[str], path: Path) -> None:
+    text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(text)
+    print(f"written to {path}", file=sys.stderr)
