@@ -77,9 +77,9 @@ def check(
         return
     if config is None:
         raise UserInputError("give a config file (or --example)")
-    from emoedge.build import Build
     from emoedge.daemon.eventlog import EventLog
     from emoedge.daemon.redact import install_log_redaction, redact
+    from emoedge.targets.manifest import Build
 
     install_log_redaction()
     cfg = config_module.load_config(config)

@@ -529,7 +529,7 @@ class DaemonConfig:
         `camera` is the build's target camera and a device node its V4L2 index,
         as in `emoedge run` (`emoedge.targets.profiles.device_camera`).
         """
-        from emoedge.build import Build
+        from emoedge.targets.manifest import Build
         from emoedge.targets.profiles import device_camera
 
         spec = self.source.spec
