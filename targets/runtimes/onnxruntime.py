@@ -8,13 +8,13 @@ laptop's CPU. QDQ int8 models keep float inputs and outputs.
 from __future__ import annotations
 
 import logging
-import platform
 import time
 
 import numpy as np
 
 from emoedge.cache import cache_dir
 from emoedge.errors import ModelFileError, UserInputError
+from emoedge.targets.cpu import int8_sums_saturate, is_x86
 from emoedge.targets.manifest import Build
 from emoedge.targets.runtimes.base import Runtime
 
@@ -25,7 +25,6 @@ GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 # Faces per GPU call: every call is padded to this batch (see OnnxRuntime.load).
 # The pipeline classifies at most 16 faces a frame by default (--max-faces).
 GPU_BATCH = 16
-X86_MACHINES = ("x86_64", "amd64", "i686", "x86")
 
 
 def provider_entry(provider: str, build: Build) -> str | tuple[str, dict[str, str]]:
@@ -75,6 +74,11 @@ class OnnxRuntime(Runtime):
         # face detector needs next (its detect time tripled on 2 cores).
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session_options.log_severity_level = 3
+        if self._int8_kernels_would_clip(build):
+            # Keep the QDQ graph unfused: float convolutions between quantize and
+            # dequantize steps compute what TensorRT's int8 does, without the clipped
+            # int16 sums of the fused kernels (emoedge.targets.cpu).
+            session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         self._session_options = session_options
         self.build = build
         self._session = self._open([provider_entry(p, build) for p in self.providers])
@@ -85,6 +89,18 @@ class OnnxRuntime(Runtime):
         self._hint_when_int8_lost_tensorrt()
         log.debug("onnxruntime providers: %s", self._session.get_providers())
         return self
+
+    def _int8_kernels_would_clip(self, build: Build) -> bool:
+        """An int8 build bound for the CPU provider of an x86 CPU without VNNI."""
+        if build.manifest.precision != "int8" or self.providers[0] != "CPUExecutionProvider":
+            return False
+        if not int8_sums_saturate():
+            return False
+        log.info(
+            "int8 ONNX build on an x86 CPU without VNNI: run unfused (exact), since this "
+            "CPU's fused int8 kernels clip sums at int16"
+        )
+        return True
 
     def _hint_when_int8_lost_tensorrt(self) -> None:
         """An int8 (QDQ) build is for TensorRT, which turns it into int8 kernels.
@@ -105,7 +121,7 @@ class OnnxRuntime(Runtime):
                 "int8 build running without TensorRT: on the CUDA provider an fp16 build "
                 "is faster (emoedge export --target jetson --precision fp16)"
             )
-        elif running == "CPUExecutionProvider" and platform.machine().lower() in X86_MACHINES:
+        elif running == "CPUExecutionProvider" and is_x86():
             log.info(
                 "int8 ONNX build on an x86 CPU: ONNX Runtime runs part of it in float here, "
                 "slower than the fp32 build; for x86 machines export --target x86 (OpenVINO)"
