@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${1:-rpi}"
-BUILD="builds/mini_xception-$TARGET-int8"  # what scripts/demo.sh TARGET writes
+BUILD="builds/mobilenet_v2-$TARGET-int8"  # what scripts/demo.sh TARGET writes
 [ -f "$BUILD/manifest.json" ] || { echo "no $BUILD: run bash scripts/demo.sh $TARGET first" >&2; exit 2; }
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

@@ -4,7 +4,7 @@
 runtime its manifest names and the face detector it carries, and is then called
 once per frame:
 
-    pipeline = Pipeline.from_build("builds/mini_xception-rpi-int8")
+    pipeline = Pipeline.from_build("builds/mobilenet_v2-rpi-int8")
     result = pipeline(frame)          # FrameResult
     result.to_dict()                  # one JSON-ready record
 

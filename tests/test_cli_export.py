@@ -12,6 +12,7 @@ from quant_builds import FIXTURE, build_for
 from typer.testing import CliRunner
 
 from emoedge.cli import app
+from emoedge.models.zoo import DEFAULT_MODEL
 from emoedge.targets.manifest import Build
 
 pytestmark = pytest.mark.slow
@@ -50,16 +51,16 @@ def test_export_rpi_from_the_zoo(tmp_path):
 
 def test_export_with_only_a_target_works_anywhere(tmp_path, monkeypatch):
     """The README's `emoedge export --target rpi` in a folder with no FER+ near it and
-    no EMOEDGE_DATA: the model defaults to zoo:mini_xception, the build to its usual
+    no EMOEDGE_DATA: the model defaults to zoo:mobilenet_v2, the build to its usual
     name, the calibration to the package's FER+ sample, and the summary says which
     sample was used and that accuracy was not measured."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("EMOEDGE_DATA", raising=False)
     result = invoke("export", "--target", "rpi")
     assert result.exit_code == 0, result.output
-    build = Build.load(tmp_path / "builds" / "mini_xception-rpi-int8")
-    assert build.manifest.model.source == "zoo:mini_xception"
-    assert "build: builds/mini_xception-rpi-int8" in result.stdout
+    build = Build.load(tmp_path / "builds" / "mobilenet_v2-rpi-int8")
+    assert build.manifest.model.source == "zoo:mobilenet_v2" == DEFAULT_MODEL
+    assert "build: builds/mobilenet_v2-rpi-int8" in result.stdout
     assert "calibration: 128 images, emoedge FER+ sample" in result.stdout
     assert "accuracy: not measured: no dataset given (--data)" in result.stdout
     assert "parity: float and int8 agree on" in result.stdout and "of 64 faces" in result.stdout

@@ -209,8 +209,9 @@ def _real_manifest(build: Path, target: str) -> Path:
 def test_the_example_config_works_beside_a_default_export(tmp_path):
     """`daemon check --example > daemon.toml` where `emoedge export --target rpi` ran."""
     from emoedge.export import default_out
+    from emoedge.models.zoo import DEFAULT_MODEL
 
-    build = _real_manifest(tmp_path / default_out("zoo:mini_xception", "rpi", "int8"), "rpi")
+    build = _real_manifest(tmp_path / default_out(DEFAULT_MODEL, "rpi", "int8"), "rpi")
     cfg = load_config(_write(tmp_path, example_config()))
     assert cfg.pipeline.build == build
     assert cfg.source.spec == "camera"  # a camera, not a file named "camera" beside the config

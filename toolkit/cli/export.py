@@ -10,6 +10,7 @@ from emoedge.cli import app
 from emoedge.cli.common import check_output, console, out, user_errors
 from emoedge.data.location import DATA_ENV
 from emoedge.export import DEFAULT_MAX_DROP, DEFAULT_VALIDATION_SIZE
+from emoedge.models.zoo import DEFAULT_MODEL
 from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
 
 
@@ -34,13 +35,14 @@ float one; accuracy is then not measured, and the build says so. Examples:
 \b
   emoedge export --target rpi
   emoedge export --target rpi --model zoo:mini_xception --data ../shared/datasets/ferplus
+  (without --model: zoo:mobilenet_v2, writing builds/mobilenet_v2-rpi-int8)
 """,
 )
 @user_errors
 def export_command(
     target: str = typer.Option(..., "--target", "-t", help="Device profile: rpi, x86 or jetson."),
     model: str = typer.Option(
-        "zoo:mini_xception", "--model", "-m", help="Float model: a .keras file or zoo:<name>."
+        DEFAULT_MODEL, "--model", "-m", help="Float model: a .keras file or zoo:<name>."
     ),
     precision: str = typer.Option(
         None, "--precision", "-p", help="int8, fp16 or fp32 (default: the target's, int8)."

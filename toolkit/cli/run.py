@@ -62,7 +62,7 @@ capture in a thread and drop the oldest frame when the model falls behind.
 Example:
 
 \b
-  emoedge run builds/mini_xception-rpi-int8 --source tests/fixtures/wild/images --json out.jsonl
+  emoedge run builds/mobilenet_v2-rpi-int8 --source tests/fixtures/wild/images --json out.jsonl
 """,
 )
 @user_errors

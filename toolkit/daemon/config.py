@@ -143,7 +143,7 @@ class _PipelineTable(_Section):
 
     build: Path = Field(
         description="the folder `emoedge export --target rpi` writes",
-        **_example("builds/mini_xception-rpi-int8"),
+        **_example("builds/mobilenet_v2-rpi-int8"),
     )
 
     @field_validator("build", mode="before")
