@@ -15,6 +15,10 @@ Fields the writer always writes are required or default as old builds expect;
 records an older build may lack (`model`, `sizes`, `accuracy`, ...) read as None
 and are left out when written. `quantization` stays the quantizer's own record
 (its keys differ per format), a plain mapping.
+
+Stdlib dataclasses and a small reader (`_Fields`) rather than pydantic or msgspec:
+a device installs numpy, OpenCV and its runtime only (pydantic comes with the daemon
+extra), and the contract must load on every device.
 """
 
 from __future__ import annotations
