@@ -18,12 +18,11 @@ import datetime as dt
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 from reports import write_report  # same folder: run as a script
-from wild_sample import crowd_frame
+from wild_sample import add_sample_arguments, crowd_frame, photo_files
 
 from emoedge.targets.detectors import make_detector
 
@@ -55,13 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=Path("../shared/datasets/wild-sample"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    add_sample_arguments(parser)
     args = parser.parse_args(argv)
-    files = sorted((args.data / "images").glob("*.jpg"))
-    if not files:
-        print(f"no photos under {args.data / 'images'}", file=sys.stderr)
-        return 2
+    files = photo_files(args.data)
     images = [cv2.imread(str(f), cv2.IMREAD_UNCHANGED) for f in files]
     crowds = [crowd_frame(images, start) for start in range(0, len(images) - 29, 30)]
     rooms = [room_frame(image) for image in images]

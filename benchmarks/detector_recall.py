@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from reports import write_report  # same folder: run as a script
-from wild_sample import crowd_frame
+from wild_sample import add_sample_arguments, crowd_frame, photo_files
 
 from emoedge.targets.detectors import make_detector
 
@@ -119,16 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=Path("../shared/datasets/wild-sample"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    add_sample_arguments(parser)
     parser.add_argument(
         "--suffix", default="", help="added to the file name: a second run on the same day"
     )
     args = parser.parse_args(argv)
-    files = sorted((args.data / "images").glob("*.jpg"))
-    if not files:
-        print(f"no photos under {args.data / 'images'}", file=sys.stderr)
-        return 2
+    files = photo_files(args.data)
     images = [cv2.imread(str(f), cv2.IMREAD_UNCHANGED) for f in files]
     wide = [widen(image) for image in images]
     rows = []

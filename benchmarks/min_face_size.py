@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from reports import write_report  # same folder: run as a script
-from wild_sample import labelled_photos
+from wild_sample import add_sample_arguments, labelled_files
 
 from emoedge.targets.pipeline import MIN_FACE, Pipeline
 
@@ -85,14 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--build", type=Path, action="append", required=True)
-    parser.add_argument("--data", type=Path, default=Path("../shared/datasets/wild-sample"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    add_sample_arguments(parser)
     args = parser.parse_args(argv)
-    labels = {path.name: emotion for path, emotion in labelled_photos(args.data).items()}
-    files = [args.data / "images" / name for name in labels]
-    if not files:
-        print(f"no labelled photos under {args.data}", file=sys.stderr)
-        return 2
+    labels, files = labelled_files(args.data)
     today = dt.date.today().isoformat()
     lines = [
         f"# Smallest readable face, on wild-sample ({today})",

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from wild_sample import add_sample_arguments  # same folder: run as a script
 
 
 def fit(image: np.ndarray, side: int) -> np.ndarray:
@@ -137,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("builds", nargs="+", type=Path)
-    parser.add_argument("--data", type=Path, default=Path("../shared/datasets/wild-sample"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    add_sample_arguments(parser)
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

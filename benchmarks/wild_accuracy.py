@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from reports import write_report  # same folder: run as a script
-from wild_sample import labelled_photos
+from wild_sample import add_sample_arguments, labelled_files
 
 from emoedge.data.preprocess import expand_box, eye_roll, preprocess
 from emoedge.labels import EMOTIONS
@@ -90,15 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--build", type=Path, required=True)
-    parser.add_argument("--data", type=Path, default=Path("../shared/datasets/wild-sample"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    add_sample_arguments(parser)
     parser.add_argument("--suffix", default="")
     args = parser.parse_args(argv)
-    labels = {path.name: emotion for path, emotion in labelled_photos(args.data).items()}
-    files = [args.data / "images" / name for name in labels]
-    if not files:
-        print(f"no labelled photos under {args.data}", file=sys.stderr)
-        return 2
+    labels, files = labelled_files(args.data)
     images = [cv2.imread(str(f), cv2.IMREAD_UNCHANGED) for f in files]
     truth = [labels[f.name] for f in files]
     pipeline = Pipeline.from_build(args.build, smoothing="none")

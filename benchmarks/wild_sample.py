@@ -4,11 +4,43 @@ frames the detector benchmarks tile from them."""
 
 from __future__ import annotations
 
+import argparse
 import csv
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+DEFAULT_ROOT = Path("../shared/datasets/wild-sample")
+
+
+def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data and --out, so every wild-sample benchmark reads the same folder and
+    writes beside the others' results by default."""
+    parser.add_argument("--data", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+
+
+def photo_files(root: Path) -> list[Path]:
+    """Every `images/*.jpg` under `root`, in name order; none is a usage error
+    (exit status 2), not an empty report."""
+    files = sorted((root / "images").glob("*.jpg"))
+    if not files:
+        print(f"no photos under {root / 'images'}", file=sys.stderr)
+        raise SystemExit(2)
+    return files
+
+
+def labelled_files(root: Path) -> tuple[dict[str, str], list[Path]]:
+    """Each labelled photo's emotion by file name, and the photos in name order;
+    none is a usage error (exit status 2), as for `photo_files`."""
+    labels = {path.name: emotion for path, emotion in labelled_photos(root).items()}
+    files = [root / "images" / name for name in labels]
+    if not files:
+        print(f"no labelled photos under {root}", file=sys.stderr)
+        raise SystemExit(2)
+    return labels, files
 
 
 def labelled_photos(root: Path) -> dict[Path, str]:
