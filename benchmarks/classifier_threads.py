@@ -25,6 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from reports import print_report  # same folder: run as a script
+
 
 def _one(build: str, threads: int, frames: str, passes: int) -> dict:
     from emoedge.bench.pipeline_fps import frame_paths, pipeline_fps
@@ -112,10 +114,7 @@ def main() -> None:
             f"{statistics.median(fps):.0f} | {', '.join(f'{v:.0f}' for v in fps)} | "
             f"{median['stage_ms']['detect']:.3f} | {median['stage_ms']['classify']:.3f} |"
         )
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        args.out.write_text(text)
-    print(text)
+    print_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -13,3 +13,12 @@ def write_report(lines: list[str], path: Path) -> None:
     path.write_text(text)
     print(text)
     print(f"written to {path}", file=sys.stderr)
+
+
+def print_report(lines: list[str], path: Path | None) -> None:
+    """For scripts whose --out is optional: the report on stdout, and in `path`
+    too when one is given (no "written to" line: stdout is the result)."""
+    text = "\n".join(lines) + "\n"
+    if path:
+        path.write_text(text)
+    print(text)

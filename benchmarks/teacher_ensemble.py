@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from reports import print_report  # same folder: run as a script
 
 from emoedge.data.ferplus import load_ferplus
 from emoedge.evaluation import load_predictor, predict_faceset
@@ -62,10 +63,7 @@ def main() -> None:
         "|---|---:|---:|",
         *(f"| {name} | {accuracy(plain)} | {accuracy(flip)} |" for name, plain, flip in rows),
     ]
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        args.out.write_text(text)
-    print(text)
+    print_report(lines, args.out)
 
 
 if __name__ == "__main__":
