@@ -52,6 +52,28 @@ def fixture_build(target: str, out: Path) -> Path:
     )
 
 
+def write_config(
+    path: Path, build: Path, video: Path, port: int, *, realtime: bool, http: str, events: str = ""
+) -> Path:
+    """The daemon.toml both benchmarks run: `build` on `video` looping, served on
+    loopback at `port`, events in events.sqlite beside it; `http` and `events` are
+    each benchmark's own lines of those tables."""
+    path.write_text(f"""
+[pipeline]
+build = "{Path(build).resolve()}"
+[source]
+spec = "{video}"
+loop = true
+realtime = {"true" if realtime else "false"}
+[http]
+bind = "127.0.0.1:{port}"
+{http}
+[events]
+log = "events.sqlite"
+{events}""")
+    return path
+
+
 def start_daemon(config: Path, log: IO[bytes]) -> subprocess.Popen:
     """`emoedge daemon run CONFIG` in a fresh process, its output into `log`."""
     return subprocess.Popen(

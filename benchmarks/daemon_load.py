@@ -42,7 +42,7 @@ import threading
 import time
 from pathlib import Path
 
-from daemon_bench import fixture_build, free_port, make_video, start_daemon
+from daemon_bench import fixture_build, free_port, make_video, start_daemon, write_config
 
 #: the share of its idle frame rate the pipeline must keep under load (the daemon issue's goal)
 TARGET_RATIO = 0.85
@@ -185,21 +185,16 @@ def main() -> int:
         build = fixture_build("x86", work / "build")
     video = make_video(work / "clip.avi")
     port = free_port()
-    config = work / "daemon.toml"
-    config.write_text(f"""
-[pipeline]
-build = "{Path(build).resolve()}"
-[source]
-spec = "{video}"
-loop = true
-realtime = false
-[http]
-bind = "127.0.0.1:{port}"
-{"" if args.max_rps is None else f"max_requests_per_s = {args.max_rps}"}
-max_connections = {args.idle_connections + args.clients + 16}
-[events]
-log = "events.sqlite"
-""")
+    max_rps = "" if args.max_rps is None else f"max_requests_per_s = {args.max_rps}"
+    max_connections = args.idle_connections + args.clients + 16
+    config = write_config(
+        work / "daemon.toml",
+        build,
+        video,
+        port,
+        realtime=False,
+        http=f"{max_rps}\nmax_connections = {max_connections}",
+    )
     log_file = open(work / "daemon.log", "wb")  # noqa: SIM115 - lives as long as the daemon
     daemon = start_daemon(config, log_file)
     try:

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from daemon_bench import fixture_build, free_port, make_video, start_daemon
+from daemon_bench import fixture_build, free_port, make_video, start_daemon, write_config
 
 TOKEN = "page-benchmark-0123456789"
 log = logging.getLogger("daemon_page")
@@ -150,21 +150,15 @@ def main() -> int:
     video = make_video(work / "clip.avi")
     (work / "token").write_text(TOKEN)
     port = free_port()
-    config = work / "daemon.toml"
-    config.write_text(f"""
-[pipeline]
-build = "{Path(build).resolve()}"
-[source]
-spec = "{video}"
-loop = true
-realtime = true
-[http]
-bind = "127.0.0.1:{port}"
-token_file = "token"
-[events]
-log = "events.sqlite"
-min_frames = 2
-""")
+    config = write_config(
+        work / "daemon.toml",
+        build,
+        video,
+        port,
+        realtime=True,
+        http='token_file = "token"',
+        events="min_frames = 2\n",
+    )
     load_before = os.getloadavg()[0]
     daemon_log = open(work / "daemon.log", "wb")  # noqa: SIM115 - lives as long as the daemon
     daemon = start_daemon(config, daemon_log)
