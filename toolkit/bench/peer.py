@@ -87,27 +87,16 @@ def peer_accuracy(detector, faces) -> dict:
 
 
 def peer_fps(detector, paths: list[Path], passes: int = 1, warmup: int = 3) -> dict:
-    from emoedge.bench.pipeline_fps import read_frame, summarise
+    from emoedge.bench.pipeline_fps import read_frame, timed_passes
 
     for path in paths[:warmup]:
         detector.detect_emotions(read_frame(path))
-    stages = {"decode": 0.0, "detect+classify": 0.0}
-    frames = faces = 0
-    pass_seconds = []
-    start = time.perf_counter()
-    for _ in range(passes):
-        pass_start = time.perf_counter()
-        for path in paths:
-            t0 = time.perf_counter()
-            image = read_frame(path)
-            t1 = time.perf_counter()
-            result = detector.detect_emotions(image)
-            t2 = time.perf_counter()
-            stages["decode"] += (t1 - t0) * 1000.0
-            stages["detect+classify"] += (t2 - t1) * 1000.0
-            frames += 1
-            faces += len(result)
-        pass_seconds.append(time.perf_counter() - pass_start)
-    summary = summarise(frames, faces, time.perf_counter() - start, stages, pass_seconds)
+
+    def step(image) -> tuple[int, dict[str, float]]:
+        t0 = time.perf_counter()
+        result = detector.detect_emotions(image)
+        return len(result), {"detect+classify": (time.perf_counter() - t0) * 1000.0}
+
+    summary = timed_passes(paths, passes, ("detect+classify",), step)
     summary["detector"] = "haar (fer)"
     return summary

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from emoedge.errors import UserInputError
@@ -62,16 +63,15 @@ def summarise(
     }
 
 
-def pipeline_fps(
-    build: Path, paths: list[Path], passes: int = 1, warmup: int = 3, threads: int | None = None
+def timed_passes(
+    paths: list[Path],
+    passes: int,
+    stage_names: tuple[str, ...],
+    step: Callable[[object], tuple[int, dict[str, float]]],
 ) -> dict:
-    from emoedge.targets.pipeline import Pipeline
-
-    pipeline = Pipeline.from_build(build, threads=threads, smoothing="ema")
-    for path in paths[:warmup]:
-        pipeline(read_frame(path))
-    pipeline.reset()
-    stages = {"decode": 0.0, "detect": 0.0, "classify": 0.0, "smooth": 0.0}
+    """One timing loop for our pipeline and the peer, so both rows count decode,
+    frames and passes alike; `step(image)` returns (faces found, {stage: ms})."""
+    stages = dict.fromkeys(("decode", *stage_names), 0.0)
     frames = faces = 0
     pass_seconds = []
     start = time.perf_counter()
@@ -81,14 +81,34 @@ def pipeline_fps(
             t0 = time.perf_counter()
             image = read_frame(path)
             stages["decode"] += (time.perf_counter() - t0) * 1000.0
-            result = pipeline(image)
-            stages["detect"] += result.timings["detect"]
-            stages["classify"] += result.timings["classify"]
-            stages["smooth"] += result.timings["track"]
+            found, timings = step(image)
+            for name, ms in timings.items():
+                stages[name] += ms
             frames += 1
-            faces += len(result.faces)
+            faces += found
         pass_seconds.append(time.perf_counter() - pass_start)
-    wall = time.perf_counter() - start
-    summary = summarise(frames, faces, wall, stages, pass_seconds)
+    return summarise(frames, faces, time.perf_counter() - start, stages, pass_seconds)
+
+
+def pipeline_fps(
+    build: Path, paths: list[Path], passes: int = 1, warmup: int = 3, threads: int | None = None
+) -> dict:
+    from emoedge.targets.pipeline import Pipeline
+
+    pipeline = Pipeline.from_build(build, threads=threads, smoothing="ema")
+    for path in paths[:warmup]:
+        pipeline(read_frame(path))
+    pipeline.reset()
+
+    def step(image) -> tuple[int, dict[str, float]]:
+        result = pipeline(image)
+        timings = result.timings
+        return len(result.faces), {
+            "detect": timings["detect"],
+            "classify": timings["classify"],
+            "smooth": timings["track"],
+        }
+
+    summary = timed_passes(paths, passes, ("detect", "classify", "smooth"), step)
     summary["detector"] = pipeline.detector.name
     return summary
