@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pytest
 
-from emoedge.daemon.http import HttpApi, RequestBudget
+from emoedge.daemon.http import ApiSettings, HttpApi, RequestBudget
 from emoedge.daemon.http_process import HTTP_NICE, HttpProcess
 from emoedge.daemon.limits import Limits
 from emoedge.daemon.state import BuildInfo, ServiceState
@@ -263,7 +263,7 @@ def test_http_process_mirrors_the_state_forwards_events_and_reloads():
         status, _, body = _get(proc.port, "/v1/reload", method="POST")
         assert status == 422 and "source.spec is required" in json.loads(body)["error"]
         # Reloaded settings apply in the child: now a token is needed.
-        proc.configure(token=TOKEN, aggregates_only=False, preview=False, max_requests_per_s=0)
+        proc.configure(ApiSettings(token=TOKEN))
         deadline = time.time() + 5
         while _get(proc.port, "/v1/status")[0] != 401:
             assert time.time() < deadline

@@ -21,6 +21,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from emoedge.daemon.state import Served
@@ -29,6 +30,19 @@ SSE_HEARTBEAT_S = 10.0
 MJPEG_BOUNDARY = "emoedgeframe"
 MAX_WAIT_S = 5.0  # longer than this over the budget: 429, try later
 BURST_S = 0.25  # an idle API answers this many seconds' worth of requests at once
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The `HttpApi` keywords a reload may change in a running server, as one value:
+    the daemon hands them to its HTTP child at start and at each reload."""
+
+    token: str | None = None
+    aggregates_only: bool = False
+    preview: bool = False
+    max_requests_per_s: float = 0.0
+    max_client_requests_per_s: float = 0.0
+    allowed_hosts: tuple[str, ...] = ()
 
 
 class RequestBudget:

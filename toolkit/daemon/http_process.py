@@ -46,6 +46,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from emoedge.daemon.backoff import Backoff
+from emoedge.daemon.http import ApiSettings
 from emoedge.daemon.limits import Limits
 from emoedge.daemon.redact import install_log_redaction
 from emoedge.daemon.state import Served, ServiceState, Snapshot
@@ -64,23 +65,9 @@ START_TIMEOUT_S = 30.0
 RELOAD_TIMEOUT_S = 120.0  # a reload may load a new build
 
 
-def _api_settings(
-    token: str | None,
-    aggregates_only: bool,
-    preview: bool,
-    max_requests_per_s: float,
-    max_client_requests_per_s: float = 0.0,
-    allowed_hosts: tuple[str, ...] = (),
-) -> dict[str, Any]:
+def _api_settings(settings: ApiSettings) -> dict[str, Any]:
     """The `HttpApi` keyword arguments the child is started with and reconfigured to."""
-    return {
-        "token": token,
-        "aggregates_only": aggregates_only,
-        "preview": preview,
-        "max_requests_per_s": max_requests_per_s,
-        "max_client_requests_per_s": max_client_requests_per_s,
-        "allowed_hosts": tuple(allowed_hosts),
-    }
+    return {**asdict(settings), "allowed_hosts": tuple(settings.allowed_hosts)}
 
 
 class ServedState(Served):
@@ -109,12 +96,7 @@ class HttpProcess:
         host: str,
         port: int,
         *,
-        token: str | None = None,
-        aggregates_only: bool = False,
-        preview: bool = False,
-        max_requests_per_s: float = 0.0,
-        max_client_requests_per_s: float = 0.0,
-        allowed_hosts: tuple[str, ...] = (),
+        settings: ApiSettings = ApiSettings(),
         limits: Limits = Limits(),
         tls: tuple[str, str] | None = None,
         reload: Callable[[], dict[str, Any]] | None = None,
@@ -126,14 +108,7 @@ class HttpProcess:
         self.port = port  # 0 until the child binds; a restarted child binds the same one
         self.limits = limits
         self.tls = tls  # (certificate, key) files: HTTPS
-        self.settings = _api_settings(
-            token,
-            aggregates_only,
-            preview,
-            max_requests_per_s,
-            max_client_requests_per_s,
-            allowed_hosts,
-        )
+        self.settings = _api_settings(settings)
         self.reload = reload
         self.nice = nice
         self.event_log = event_log  # the child reads it for /v1/aggregates (fixed until restart)
@@ -234,29 +209,13 @@ class HttpProcess:
         self._restart_backoff.reset()
         return True
 
-    def configure(
-        self,
-        *,
-        token: str | None,
-        aggregates_only: bool,
-        preview: bool,
-        max_requests_per_s: float,
-        max_client_requests_per_s: float = 0.0,
-        allowed_hosts: tuple[str, ...] = (),
-    ) -> None:
+    def configure(self, settings: ApiSettings) -> None:
         """Apply reloaded access, privacy and budget settings in the running child.
 
         The current state goes first, so the child never serves the new settings
         beside a state from before the change (e.g. a reload count not yet raised).
         """
-        self.settings = _api_settings(
-            token,
-            aggregates_only,
-            preview,
-            max_requests_per_s,
-            max_client_requests_per_s,
-            allowed_hosts,
-        )
+        self.settings = _api_settings(settings)
         self._send(("config", dict(self.settings)), state_first=True)
 
     def stop(self, timeout: float = 2.0) -> None:

@@ -33,6 +33,7 @@ from emoedge.daemon.backoff import Backoff
 from emoedge.daemon.config import DaemonConfig, load_config
 from emoedge.daemon.eventlog import EventLog
 from emoedge.daemon.events import Batch, ChangeDetector, MinuteAggregator
+from emoedge.daemon.http import ApiSettings
 from emoedge.daemon.http_process import HttpProcess
 from emoedge.daemon.limits import Limits
 from emoedge.daemon.redact import install_log_redaction, redact
@@ -44,6 +45,19 @@ log = logging.getLogger(__name__)
 
 STOP_BUDGET_S = 5.0
 PRUNE_EVERY_S = 600.0
+
+
+def _api_settings(config: DaemonConfig) -> ApiSettings:
+    """The HTTP child's reloadable settings from the config, at start and at each reload."""
+    http = config.http
+    return ApiSettings(
+        token=http.token,
+        aggregates_only=config.aggregates_only,
+        preview=http.preview,
+        max_requests_per_s=http.max_requests_per_s,
+        max_client_requests_per_s=http.max_client_requests_per_s,
+        allowed_hosts=http.allowed_hosts,
+    )
 
 
 def _load_pipeline(config: DaemonConfig):
@@ -108,12 +122,7 @@ class DaemonService:
             self.state,
             cfg.http.host,
             cfg.http.port,
-            token=cfg.http.token,
-            aggregates_only=cfg.aggregates_only,
-            preview=cfg.http.preview,
-            max_requests_per_s=cfg.http.max_requests_per_s,
-            max_client_requests_per_s=cfg.http.max_client_requests_per_s,
-            allowed_hosts=cfg.http.allowed_hosts,
+            settings=_api_settings(cfg),
             limits=Limits(
                 max_connections=cfg.http.max_connections,
                 max_streams=cfg.http.max_streams,
@@ -382,14 +391,7 @@ class DaemonService:
                 self.state.reloads += 1
                 # Last, with the state: the HTTP process never shows the new access or
                 # privacy settings beside a status that does not count this reload yet.
-                self.http.configure(
-                    token=http.token,
-                    aggregates_only=self.config.aggregates_only,
-                    preview=http.preview,
-                    max_requests_per_s=http.max_requests_per_s,
-                    max_client_requests_per_s=http.max_client_requests_per_s,
-                    allowed_hosts=http.allowed_hosts,
-                )
+                self.http.configure(_api_settings(self.config))
                 log.info(
                     "daemon: config reloaded (changed: %s%s)",
                     ", ".join(changed) or "nothing",
