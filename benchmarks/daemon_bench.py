@@ -5,9 +5,11 @@ script imports the other (the way `timing.py` serves the LiteRT scripts)."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import IO
 
@@ -88,3 +90,26 @@ def start_daemon(config: Path, log: IO[bytes]) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+
+def wait_ready(
+    port: int, daemon: subprocess.Popen, log: Path, token: str | None = None, timeout: float = 120.0
+) -> None:
+    """Poll /readyz until it answers 200; a daemon that exits or takes longer than
+    `timeout` ends the benchmark with its log's last lines (no row measured half-started)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    deadline = time.time() + timeout
+    while True:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/readyz", headers=headers)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        if time.time() > deadline or daemon.poll() is not None:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+            raise SystemExit(f"the daemon did not get ready; see {log}:\n{tail}")
+        time.sleep(0.2)

@@ -42,7 +42,14 @@ import threading
 import time
 from pathlib import Path
 
-from daemon_bench import fixture_build, free_port, make_video, start_daemon, write_config
+from daemon_bench import (
+    fixture_build,
+    free_port,
+    make_video,
+    start_daemon,
+    wait_ready,
+    write_config,
+)
 
 #: the share of its idle frame rate the pipeline must keep under load (the daemon issue's goal)
 TARGET_RATIO = 0.85
@@ -198,17 +205,7 @@ def main() -> int:
     log_file = open(work / "daemon.log", "wb")  # noqa: SIM115 - lives as long as the daemon
     daemon = start_daemon(config, log_file)
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                get_json(port, "/readyz")
-                break
-            except (OSError, RuntimeError):
-                if time.time() > deadline or daemon.poll() is not None:
-                    raise SystemExit(
-                        f"daemon did not become ready; see {work / 'daemon.log'}"
-                    ) from None
-                time.sleep(0.2)
+        wait_ready(port, daemon, work / "daemon.log")
         time.sleep(3.0)  # warm-up
         load_before = os.getloadavg()
         counts = {"ok": 0, "errors": 0, "latencies": []}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import http.client
 import logging
 import math
 import os
@@ -33,7 +32,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from daemon_bench import fixture_build, free_port, make_video, start_daemon, write_config
+from daemon_bench import (
+    fixture_build,
+    free_port,
+    make_video,
+    start_daemon,
+    wait_ready,
+    write_config,
+)
 
 TOKEN = "page-benchmark-0123456789"
 log = logging.getLogger("daemon_page")
@@ -163,20 +169,7 @@ def main() -> int:
     daemon_log = open(work / "daemon.log", "wb")  # noqa: SIM115 - lives as long as the daemon
     daemon = start_daemon(config, daemon_log)
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/readyz", headers={"Authorization": f"Bearer {TOKEN}"})
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or daemon.poll() is not None:
-                raise SystemExit(
-                    f"the daemon did not get ready: {(work / 'daemon.log').read_text()}"
-                )
-            time.sleep(0.5)
+        wait_ready(port, daemon, work / "daemon.log", token=TOKEN)
         args.out.mkdir(parents=True, exist_ok=True)
         measured = screenshots(port, args.out)
         load_during = os.getloadavg()[0]
