@@ -42,14 +42,7 @@ import threading
 import time
 from pathlib import Path
 
-from daemon_bench import (
-    fixture_build,
-    free_port,
-    make_video,
-    start_daemon,
-    wait_ready,
-    write_config,
-)
+import daemon_bench  # same folder: run as a script
 
 #: the share of its idle frame rate the pipeline must keep under load (the daemon issue's goal)
 TARGET_RATIO = 0.85
@@ -189,12 +182,12 @@ def main() -> int:
     build = args.build
     if build is None:
         print("exporting an x86 build ...", file=sys.stderr)
-        build = fixture_build("x86", work / "build")
-    video = make_video(work / "clip.avi")
-    port = free_port()
+        build = daemon_bench.fixture_build("x86", work / "build")
+    video = daemon_bench.make_video(work / "clip.avi")
+    port = daemon_bench.free_port()
     max_rps = "" if args.max_rps is None else f"max_requests_per_s = {args.max_rps}"
     max_connections = args.idle_connections + args.clients + 16
-    config = write_config(
+    config = daemon_bench.write_config(
         work / "daemon.toml",
         build,
         video,
@@ -203,9 +196,9 @@ def main() -> int:
         http=f"{max_rps}\nmax_connections = {max_connections}",
     )
     log_file = open(work / "daemon.log", "wb")  # noqa: SIM115 - lives as long as the daemon
-    daemon = start_daemon(config, log_file)
+    daemon = daemon_bench.start_daemon(config, log_file)
     try:
-        wait_ready(port, daemon, work / "daemon.log")
+        daemon_bench.wait_ready(port, daemon, work / "daemon.log")
         time.sleep(3.0)  # warm-up
         load_before = os.getloadavg()
         counts = {"ok": 0, "errors": 0, "latencies": []}

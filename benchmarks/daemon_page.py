@@ -32,14 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from daemon_bench import (
-    fixture_build,
-    free_port,
-    make_video,
-    start_daemon,
-    wait_ready,
-    write_config,
-)
+import daemon_bench  # same folder: run as a script
 
 TOKEN = "page-benchmark-0123456789"
 log = logging.getLogger("daemon_page")
@@ -150,13 +143,13 @@ def main() -> int:
     build = args.build
     if build is None:
         log.info("exporting an rpi build ...")
-        build = fixture_build("rpi", work / "build")
+        build = daemon_bench.fixture_build("rpi", work / "build")
     labels = Build.load(build, verify=False).labels
     seeded = seed_day(work / "events.sqlite", labels)
-    video = make_video(work / "clip.avi")
+    video = daemon_bench.make_video(work / "clip.avi")
     (work / "token").write_text(TOKEN)
-    port = free_port()
-    config = write_config(
+    port = daemon_bench.free_port()
+    config = daemon_bench.write_config(
         work / "daemon.toml",
         build,
         video,
@@ -167,9 +160,9 @@ def main() -> int:
     )
     load_before = os.getloadavg()[0]
     daemon_log = open(work / "daemon.log", "wb")  # noqa: SIM115 - lives as long as the daemon
-    daemon = start_daemon(config, daemon_log)
+    daemon = daemon_bench.start_daemon(config, daemon_log)
     try:
-        wait_ready(port, daemon, work / "daemon.log", token=TOKEN)
+        daemon_bench.wait_ready(port, daemon, work / "daemon.log", token=TOKEN)
         args.out.mkdir(parents=True, exist_ok=True)
         measured = screenshots(port, args.out)
         load_during = os.getloadavg()[0]
