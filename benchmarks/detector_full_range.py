@@ -21,7 +21,7 @@ import time
 
 import cv2
 import numpy as np
-from reports import write_report  # same folder: run as a script
+from reports import report_head, write_report  # same folder: run as a script
 from wild_sample import add_sample_arguments, crowd_frame, photo_files
 
 from emoedge.targets.detectors import make_detector
@@ -83,10 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     today = dt.date.today().isoformat()
     lines = [
-        f"# Face detectors side by side ({today})",
-        "",
-        f"Command: `python benchmarks/detector_full_range.py --data {args.data}`",
-        "",
+        *report_head("Face detectors side by side", today, __file__, "--data", args.data),
         f"wild: {len(images)} wild-sample photos, one face each (recall: photos with a box);",
         f"crowd: {len(crowds)} frames of 30 faces (~150 px in 1200x1000; a face is found when a",
         "box centre falls in its 200 px cell); room: each photo at 180 px in a 1280x720 frame",

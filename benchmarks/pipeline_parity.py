@@ -25,7 +25,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from wild_sample import add_sample_arguments  # same folder: run as a script
+from reports import report_head  # same folder: run as a script
+from wild_sample import add_sample_arguments
 
 
 def fit(image: np.ndarray, side: int) -> np.ndarray:
@@ -150,10 +151,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(one_build(build, video, truth, work))
     today = dt.date.today().isoformat()
     lines = [
-        f"# `emoedge run` vs `emoedge evaluate` on the same crops ({today})",
-        "",
-        f"Command: `python benchmarks/pipeline_parity.py {' '.join(map(str, args.builds))}`",
-        "",
+        *report_head(
+            "`emoedge run` vs `emoedge evaluate` on the same crops", today, __file__, *args.builds
+        ),
         f"Video: the {len(truth)} wild-sample photos, one frame each (mp4v, 10 fps; photos not 350x350 are",
         "scaled to fit and centred). Per build the script runs",
         "(with temporary paths):",

@@ -7,6 +7,13 @@ import sys
 from pathlib import Path
 
 
+def report_head(title: str, today: str, script: str, *options: object) -> list[str]:
+    """The lines a result file starts with: what it measured and on which day, and
+    the command that wrote it (`script` is the caller's __file__), so it can be rerun."""
+    command = " ".join(["python", f"benchmarks/{Path(script).name}", *map(str, options)])
+    return [f"# {title} ({today})", "", f"Command: `{command}`", ""]
+
+
 def write_report(lines: list[str], path: Path) -> None:
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)

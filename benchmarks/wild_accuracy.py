@@ -27,7 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from reports import write_report  # same folder: run as a script
+from reports import report_head, write_report  # same folder: run as a script
 from wild_sample import add_sample_arguments, labelled_files
 
 from emoedge.data.preprocess import expand_box, eye_roll, preprocess
@@ -117,12 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     default = next(iter(detectors))
     today = dt.date.today().isoformat()
     n = len(files)
+    suffix = ("--suffix", args.suffix) if args.suffix else ()
     lines = [
-        f"# wild-sample: detection and the largest face's label ({today})",
-        "",
-        f"Command: `python benchmarks/wild_accuracy.py --build {args.build} --data {args.data}"
-        + (f" --suffix {args.suffix}`" if args.suffix else "`"),
-        "",
+        *report_head(
+            "wild-sample: detection and the largest face's label",
+            today,
+            __file__,
+            "--build",
+            args.build,
+            "--data",
+            args.data,
+            *suffix,
+        ),
         f"Build: `{args.build.name}` ({pipeline.build.manifest.format} "
         f"{pipeline.build.manifest.precision} on {pipeline.runtime.name}); {n} photos, one",
         "labelled face each (crowd labels, noisy); a photo without a face counts as wrong; no",
