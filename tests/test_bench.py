@@ -144,9 +144,9 @@ def test_race_alternates_a_build_and_the_peer_in_turns(quick_bench):
     assert min(result["ratio"]) <= result["ratio_median"] <= max(result["ratio"])
 
 
-def test_goal_judges_the_race_ratio_over_the_separate_rows():
-    from emoedge.bench.derive import derive
-
+def _row_and_peer(fps: float, frames: int, images: int, images7: int) -> tuple[dict, dict]:
+    """A tflite:int8 row at 80% (one face a frame) and the peer at 100 FPS and 67%,
+    on the same 7-class images: the two rows the FPS-vs-peer goal compares."""
     row = {
         "model": "zoo:m",
         "variant": "tflite:int8",
@@ -154,8 +154,8 @@ def test_goal_judges_the_race_ratio_over_the_separate_rows():
         "runtime": "litert",
         "precision": "int8",
         "status": "ok",
-        "pipeline": {"fps": 900.0, "faces": 134, "frames": 134},
-        "accuracy": {"accuracy": 0.8, "accuracy7": 0.8, "images": 3137, "images7": 3122},
+        "pipeline": {"fps": fps, "faces": frames, "frames": frames},
+        "accuracy": {"accuracy": 0.8, "accuracy7": 0.8, "images": images, "images7": images7},
     }
     peer = {
         "model": "fer",
@@ -164,8 +164,15 @@ def test_goal_judges_the_race_ratio_over_the_separate_rows():
         "status": "ok",
         "peer": True,
         "pipeline": {"fps": 100.0},
-        "accuracy": {"accuracy7": 0.67, "images7": 3122},
+        "accuracy": {"accuracy7": 0.67, "images7": images7},
     }
+    return row, peer
+
+
+def test_goal_judges_the_race_ratio_over_the_separate_rows():
+    from emoedge.bench.derive import derive
+
+    row, peer = _row_and_peer(fps=900.0, frames=134, images=3137, images7=3122)
     result = {
         "rows": [row, peer],
         "models": {},
@@ -303,25 +310,7 @@ def test_quick_ratio_to_the_peer_is_labelled_unreliable_and_judges_no_goal():
     from emoedge.bench.derive import derive
     from emoedge.bench.report import goals_text, peer_ratio_lines
 
-    ours = {
-        "model": "zoo:m",
-        "variant": "tflite:int8",
-        "format": "tflite",
-        "runtime": "litert",
-        "precision": "int8",
-        "status": "ok",
-        "pipeline": {"fps": 1200.0, "faces": 6, "frames": 6},
-        "accuracy": {"accuracy": 0.8, "accuracy7": 0.8, "images": 300, "images7": 298},
-    }
-    peer = {
-        "model": "fer",
-        "variant": "fer-tflite",
-        "precision": "int8",
-        "status": "ok",
-        "peer": True,
-        "pipeline": {"fps": 100.0},
-        "accuracy": {"accuracy7": 0.67, "images7": 298},
-    }
+    ours, peer = _row_and_peer(fps=1200.0, frames=6, images=300, images7=298)
     result = derive({"rows": [ours, peer], "models": {}, "peak": None, "race": None, "quick": True})
     goal = result["goals"]["fps_vs_peer"][0]
     assert goal["ratio"] == pytest.approx(12.0) and goal["ratio_source"] == "separate"
