@@ -88,6 +88,13 @@ def _path_or_none(value: Any, info: ValidationInfo) -> Any:
     return value  # the strict Path check reports it
 
 
+def _required_path(value: Any, info: ValidationInfo, what: str) -> Any:
+    """A path that must be set: here "" is a mistake to name, not "not set"."""
+    if value == "":
+        raise ValueError(f"must name {what}")
+    return _path_or_none(value, info)
+
+
 def _blank_is_none(value: Any) -> Any:
     return None if value == "" else value
 
@@ -149,9 +156,7 @@ class _PipelineTable(_Section):
     @field_validator("build", mode="before")
     @classmethod
     def _build_path(cls, value: Any, info: ValidationInfo) -> Any:
-        if value == "":
-            raise ValueError("must name the build folder")
-        return _path_or_none(value, info)
+        return _required_path(value, info, "the build folder")
 
     @field_validator("build")
     @classmethod
@@ -452,9 +457,7 @@ class EventsConfig(_Section):
     @field_validator("log", mode="before")
     @classmethod
     def _log_path(cls, value: Any, info: ValidationInfo) -> Any:
-        if value == "":
-            raise ValueError("must name the event log file")
-        return _path_or_none(value, info)
+        return _required_path(value, info, "the event log file")
 
     @field_validator("log")
     @classmethod
