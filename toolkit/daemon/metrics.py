@@ -59,6 +59,16 @@ def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, help_text, value=value)
 
 
+def _per_label(
+    family: CounterMetricFamily | GaugeMetricFamily, values: dict[str, float]
+) -> CounterMetricFamily | GaugeMetricFamily:
+    """`family` (one label) with a sample per key of `values`, in key order, so a
+    scrape lists labels the same way every time."""
+    for key, value in sorted(values.items()):
+        family.add_metric([key], value)
+    return family
+
+
 class DaemonCollector(Collector):
     """Every emoedge_* family, from one snapshot per scrape."""
 
@@ -115,22 +125,22 @@ class DaemonCollector(Collector):
         yield _counter(
             "emoedge_faces_total", "Face observations (faces x frames).", snap.faces_total
         )
-        labels = CounterMetricFamily(
-            "emoedge_emotion_observations",
-            "Face observations per emotion label.",
-            labels=["label"],
+        yield _per_label(
+            CounterMetricFamily(
+                "emoedge_emotion_observations",
+                "Face observations per emotion label.",
+                labels=["label"],
+            ),
+            snap.label_totals,
         )
-        for label, count in sorted(snap.label_totals.items()):
-            labels.add_metric([label], count)
-        yield labels
-        smoothed = GaugeMetricFamily(
-            "emoedge_stage_smoothed_seconds",
-            "Time per pipeline stage, exponential moving average (weight 0.1 per frame).",
-            labels=["stage"],
+        yield _per_label(
+            GaugeMetricFamily(
+                "emoedge_stage_smoothed_seconds",
+                "Time per pipeline stage, exponential moving average (weight 0.1 per frame).",
+                labels=["stage"],
+            ),
+            {stage: ms / 1000.0 for stage, ms in snap.timings_ms.items()},
         )
-        for stage, ms in sorted(snap.timings_ms.items()):
-            smoothed.add_metric([stage], ms / 1000.0)
-        yield smoothed
         latency = HistogramMetricFamily(
             "emoedge_stage_duration_seconds",
             "Time per pipeline stage, per frame.",
