@@ -16,6 +16,14 @@ def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
+def invoke_train(data, out, epochs: int, *options):
+    """`emoedge train` on `data` into `out` at batch size 16 (a few steps an epoch on
+    the fixture), with `options` besides."""
+    return invoke(
+        "train", "--data", data, "--epochs", epochs, "--batch-size", 16, "--out", out, *options
+    )
+
+
 def test_help_explains_the_flow():
     result = invoke("--help")
     assert result.exit_code == 0
@@ -43,21 +51,7 @@ def test_data_inspect_missing_folder_is_one_clear_line(tmp_path):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, ferplus_fixture):
     out = tmp_path_factory.mktemp("run")
-    result = invoke(
-        "train",
-        "--model",
-        "mini_xception",
-        "--data",
-        ferplus_fixture,
-        "--epochs",
-        2,
-        "--batch-size",
-        16,
-        "--out",
-        out,
-        "--seed",
-        1,
-    )
+    result = invoke_train(ferplus_fixture, out, 2, "--model", "mini_xception", "--seed", 1)
     assert result.exit_code == 0, result.output
     return out, result
 
@@ -85,20 +79,7 @@ def test_train_writes_model_and_run_record(trained_run):
 
 def test_resume_continues_from_the_backup(trained_run, ferplus_fixture):
     out, _ = trained_run
-    result = invoke(
-        "train",
-        "--data",
-        ferplus_fixture,
-        "--epochs",
-        3,
-        "--batch-size",
-        16,
-        "--out",
-        out,
-        "--seed",
-        1,
-        "--resume",
-    )
+    result = invoke_train(ferplus_fixture, out, 3, "--seed", 1, "--resume")
     assert result.exit_code == 0, result.output
     record = json.loads((out / "run.json").read_text())
     assert len(record["epochs"]) == 3  # epochs 1-2 from the first run, only 3 trained now
@@ -117,22 +98,16 @@ def test_resume_with_nothing_to_resume_says_so(tmp_path, ferplus_fixture):
 
 
 def test_train_mobilenet_v2_briefly(tmp_path, ferplus_fixture):
-    result = invoke(
-        "train",
+    result = invoke_train(
+        ferplus_fixture,
+        tmp_path,
+        1,
         "--model",
         "mobilenet_v2",
         "--alpha",
         0.35,
         "--input-size",
         48,
-        "--data",
-        ferplus_fixture,
-        "--epochs",
-        1,
-        "--batch-size",
-        16,
-        "--out",
-        tmp_path,
         "--loss",
         "focal",
         "--class-weighting",
@@ -151,21 +126,8 @@ def test_train_distils_from_a_zoo_teacher(tmp_path, ferplus_fixture):
     from emoedge.data.ferplus import load_ferplus
     from emoedge.evaluation import load_predictor, predict_faceset
 
-    result = invoke(
-        "train",
-        "--data",
-        ferplus_fixture,
-        "--epochs",
-        1,
-        "--batch-size",
-        16,
-        "--out",
-        tmp_path,
-        "--teacher",
-        "zoo:mini_xception",
-        "--teacher-weight",
-        0.6,
-    )
+    teacher_options = ("--teacher", "zoo:mini_xception", "--teacher-weight", 0.6)
+    result = invoke_train(ferplus_fixture, tmp_path, 1, *teacher_options)
     assert result.exit_code == 0, result.output
     distillation = json.loads((tmp_path / "run.json").read_text())["distillation"]
     assert distillation["weight"] == 0.6
@@ -184,22 +146,7 @@ def test_train_distils_from_a_zoo_teacher(tmp_path, ferplus_fixture):
     assert distillation["teacher_train_accuracy"] > 0.5
 
     # --resume does not score the training images again: the run folder keeps them
-    resumed = invoke(
-        "train",
-        "--data",
-        ferplus_fixture,
-        "--epochs",
-        2,
-        "--batch-size",
-        16,
-        "--out",
-        tmp_path,
-        "--teacher",
-        "zoo:mini_xception",
-        "--teacher-weight",
-        0.6,
-        "--resume",
-    )
+    resumed = invoke_train(ferplus_fixture, tmp_path, 2, *teacher_options, "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert "teachers' probabilities from" in resumed.output
     assert "on the training images' majority" not in resumed.output
@@ -299,21 +246,7 @@ EMOTION_NAMES = (
 def test_fine_tune_a_zoo_model_on_folders(tmp_path, ferplus_fixture):
     data = _folder_dataset(tmp_path / "faces", ferplus_fixture)
     out = tmp_path / "run"
-    result = invoke(
-        "train",
-        "--format",
-        "folders",
-        "--data",
-        data,
-        "--init-from",
-        "zoo:mini_xception",
-        "--epochs",
-        1,
-        "--batch-size",
-        16,
-        "--out",
-        out,
-    )
+    result = invoke_train(data, out, 1, "--format", "folders", "--init-from", "zoo:mini_xception")
     assert result.exit_code == 0, result.output
     record = json.loads((out / "run.json").read_text())
     assert record["data"]["source"].startswith("folders:")
