@@ -74,7 +74,8 @@ class OnnxRuntime(Runtime):
         # face detector needs next (its detect time tripled on 2 cores).
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session_options.log_severity_level = 3
-        if self._int8_kernels_would_clip(build):
+        self._unfused = self._int8_kernels_would_clip(build)
+        if self._unfused:
             # Keep the QDQ graph unfused: float convolutions between quantize and
             # dequantize steps compute what TensorRT's int8 does, without the clipped
             # int16 sums of the fused kernels (emoedge.targets.cpu).
@@ -94,13 +95,7 @@ class OnnxRuntime(Runtime):
         """An int8 build bound for the CPU provider of an x86 CPU without VNNI."""
         if build.manifest.precision != "int8" or self.providers[0] != "CPUExecutionProvider":
             return False
-        if not int8_sums_saturate():
-            return False
-        log.info(
-            "int8 ONNX build on an x86 CPU without VNNI: run unfused (exact), since this "
-            "CPU's fused int8 kernels clip sums at int16"
-        )
-        return True
+        return int8_sums_saturate()
 
     def _hint_when_int8_lost_tensorrt(self) -> None:
         """An int8 (QDQ) build is for TensorRT, which turns it into int8 kernels.
@@ -126,6 +121,11 @@ class OnnxRuntime(Runtime):
                 "int8 ONNX build on an x86 CPU: ONNX Runtime runs part of it in float here, "
                 "slower than the fp32 build; for x86 machines export --target x86 (OpenVINO)"
             )
+            if self._unfused:
+                log.info(
+                    "this CPU has no VNNI, so its fused int8 kernels would clip sums at int16: "
+                    "the build runs unfused (exact)"
+                )
 
     def _use_one_gpu_batch(self) -> None:
         """On a GPU every call runs at one batch size, padded, and that size runs once
