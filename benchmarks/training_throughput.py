@@ -10,7 +10,7 @@ measured, for the subset plus the whole validation split.
 "today" runs the code of a git commit (`--baseline-ref`) exactly as it was,
 from a tree extracted with `git archive` and put first on PYTHONPATH, so a
 lever cannot be credited for a change in the baseline. The other rows add the
-levers one at a time on the current code; "bf16" and "xla" are each tried on
+levers one at a time on the current code; batch 256, "bf16" and "xla" are each tried on
 top of the last row and kept only if they are faster.
 
     python benchmarks/training_throughput.py --out benchmarks/results/training_throughput_<date>.md
@@ -57,6 +57,7 @@ keras.Model.fit = timed_fit
 from emoedge.cli import main
 main()
 """
+DEFAULT_MODELS = ["mini_xception", "mobilenet_v2"]
 PACKAGE_DIRS = {"models": "models", "quantization": "quantization", "targets": "targets"}
 
 
@@ -79,6 +80,10 @@ def ladder(model: str) -> list[Row]:
         Row(
             "+ strong augmentation (shear, erasing)",
             ["--augment", "strong", "--input-size", "48", "--batch-size", "128"],
+        ),
+        Row(
+            "  ... with batch 256",
+            ["--augment", "strong", "--input-size", "48", "--batch-size", "256"],
         ),
         Row(
             "  ... with bf16 mixed precision",
@@ -182,7 +187,7 @@ def run_row(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["mini_xception", "mobilenet_v2"])
+    parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
     parser.add_argument("--data", default=str(ROOT.parent / "shared/datasets/ferplus"))
     parser.add_argument("--limit", type=int, default=4000, help="training images per epoch")
     parser.add_argument("--epochs", type=int, default=4)
@@ -211,7 +216,9 @@ def report(sections, args, load_before, load_after) -> str:
     lines = [
         "# Training throughput: real `emoedge train` epochs",
         "",
-        f"Command: `python benchmarks/training_throughput.py --limit {args.limit} "
+        "Command: `python benchmarks/training_throughput.py "
+        + (f"--models {' '.join(args.models)} " if args.models != DEFAULT_MODELS else "")
+        + f"--limit {args.limit} "
         f"--epochs {args.epochs} --baseline-ref {args.baseline_ref}"
         + (f" --out {args.out}`" if args.out else "`"),
         "",
