@@ -7,7 +7,7 @@ sum at 32,767: large activations times large weights are silently cut. ONNX Runt
 and OpenVINO both document this (ORT's `reduce_range` exists for it). Measured on a
 2-core AMD EPYC (Zen 2, AVX2 only, no VNNI), zoo mini_xception on FER+ valid: the
 jetson (ONNX QDQ) int8 build lost 3.10 points in ONNX Runtime's fused int8 kernels
-and 0.00 in its unfused (DequantizeLinear, float conv, QuantizeLinear) form; the x86
+and 0.16 in its unfused (DequantizeLinear, float conv, QuantizeLinear) form; the x86
 OpenVINO build lost 0.81 (benchmarks/results/int8_without_vnni_2026-12-03.md).
 ARM's int8 dot products accumulate into int32 and do not clip.
 """
