@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,7 @@ class FileEntry:
     sha256: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "bytes": self.bytes, "sha256": self.sha256}
+        return asdict(self)  # flat: the fields in order are the JSON keys
 
     @classmethod
     def _read(cls, f: _Fields) -> FileEntry:
@@ -247,13 +247,7 @@ class Sizes:
     ratio_to_float32_weights: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "float_keras_bytes": self.float_keras_bytes,
-            "float32_weights_bytes": self.float32_weights_bytes,
-            "model_bytes": self.model_bytes,
-            "ratio_to_float_keras": self.ratio_to_float_keras,
-            "ratio_to_float32_weights": self.ratio_to_float32_weights,
-        }
+        return asdict(self)  # flat: the fields in order are the JSON keys
 
     @classmethod
     def _read(cls, f: _Fields) -> Sizes:
@@ -277,12 +271,7 @@ class ParityCheck:
     max_abs_probability_diff: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "sample": self.sample,
-            "images": self.images,
-            "agreement": self.agreement,
-            "max_abs_probability_diff": self.max_abs_probability_diff,
-        }
+        return asdict(self)  # flat: the fields in order are the JSON keys
 
     @classmethod
     def _read(cls, f: _Fields) -> ParityCheck:

@@ -16,7 +16,7 @@ from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
 
 @app.command(
     "export",
-    help="""Quantize a float model and write a build folder for a device.
+    help=f"""Quantize a float model and write a build folder for a device.
 
 \b
 rpi     TFLite int8 for LiteRT with XNNPACK
@@ -35,7 +35,7 @@ float one; accuracy is then not measured, and the build says so. Examples:
 \b
   emoedge export --target rpi
   emoedge export --target rpi --model zoo:mini_xception --data ../shared/datasets/ferplus
-  (without --model: zoo:mobilenet_v2, writing builds/mobilenet_v2-rpi-int8)
+  (without --model: {DEFAULT_MODEL})
 """,
 )
 @user_errors
