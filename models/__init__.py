@@ -12,6 +12,7 @@ from emoedge.models.registry import (
     get_spec,
     list_models,
     register_model,
+    with_input_size,
 )
 
-__all__ = ["ModelSpec", "build_model", "count_macs", "get_spec", "list_models", "register_model"]
+__all__ = ["ModelSpec", "build_model", "count_macs", "get_spec", "list_models", "register_model", "with_input_size"]

@@ -82,6 +82,40 @@ def build_model(
     return spec.builder(input_shape=preprocess.input_shape, num_classes=num_classes, **merged)
 
 
+def with_input_size(model, height: int, width: int):
+    """The same trained model taking `height`x`width` inputs: progressive resizing
+    (train small and cheap, finish larger) fine-tunes a model at a new input size.
+    Convolution weights do not depend on the input size, so the architecture is
+    rebuilt from the model's own config with its input layers resized and the
+    weights copied across; nothing about the architecture is re-stated, so any
+    model whose weights fit (global pooling before the head) can be resized. The
+    layers' recorded build shapes are dropped: they are the old size's."""
+
+    def resized(node):
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "build_config":
+                    continue
+                if key == "batch_shape" and isinstance(value, list | tuple) and len(value) == 4:
+                    value = [value[0], height, width, value[3]]
+                out[key] = resized(value)
+            return out
+        if isinstance(node, list | tuple):
+            return [resized(value) for value in node]
+        return node
+
+    try:
+        rebuilt = model.__class__.from_config(resized(model.get_config()))
+        rebuilt.set_weights(model.get_weights())
+    except ValueError as exc:  # a Flatten before the head ties the weights to one size
+        raise UserInputError(
+            f"{model.name} cannot take {height}x{width} inputs: its weights depend on "
+            f"its input size ({exc})"
+        ) from exc
+    return rebuilt
+
+
 def count_macs(model) -> int:
     """Multiply-accumulates of one forward pass, counted from the layer shapes.
 

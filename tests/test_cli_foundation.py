@@ -262,15 +262,51 @@ def test_folder_with_an_unknown_class_name(tmp_path):
     assert "unknown emotion 'smug'" in result.output
 
 
-def test_a_fine_tuned_model_keeps_the_input_it_was_trained_on():
+def test_a_fine_tuned_model_keeps_its_preprocessing_and_can_be_resized():
     """Without --input-size a zoo model is fed at its card's size, not the registry's
-    default; asking for another size is refused before any data is read."""
+    default; with it (progressive resizing) only the size changes, the scaling and
+    the face framing stay the card's."""
+    import dataclasses
+
     from emoedge.models.zoo import model_preprocess_spec
     from emoedge.training.config import TrainConfig
     from emoedge.training.fit import _preprocess_spec
 
     card = model_preprocess_spec("zoo:mini_xception")
     assert _preprocess_spec(TrainConfig(init_from="zoo:mini_xception")) == card
-    other = 64 if card.height != 64 else 48
-    with pytest.raises(UserInputError, match="keeps its input size"):
-        _preprocess_spec(TrainConfig(init_from="zoo:mini_xception", input_size=other))
+    other = card.height + 16
+    resized = _preprocess_spec(TrainConfig(init_from="zoo:mini_xception", input_size=other))
+    assert resized == dataclasses.replace(card, height=other, width=other)
+
+
+def test_a_resized_model_computes_what_it_computed_on_the_same_pixels():
+    """with_input_size copies every weight: a fully convolutional model fed the old
+    size's image gives the old model's output, and it takes the new size."""
+    import numpy as np
+
+    from emoedge.models import with_input_size
+    from emoedge.models.zoo import load_keras_model
+
+    model = load_keras_model("zoo:mini_xception")
+    height, width, channels = model.input_shape[1:]
+    bigger = with_input_size(model, height + 16, width + 16)
+    assert bigger.input_shape[1:] == (height + 16, width + 16, channels)
+    assert bigger.count_params() == model.count_params()
+    image = np.random.default_rng(0).uniform(-1, 1, (2, height, width, channels))
+    same_size = with_input_size(bigger, height, width)
+    np.testing.assert_allclose(
+        same_size(image.astype("float32")).numpy(), model(image.astype("float32")).numpy(), atol=1e-6
+    )
+    assert bigger(np.zeros((1, height + 16, width + 16, channels), "float32")).shape == (1, 8)
+
+
+def test_a_model_whose_weights_depend_on_its_size_is_not_resized():
+    import keras
+
+    from emoedge.models import with_input_size
+
+    inputs = keras.Input((8, 8, 1))
+    flat = keras.layers.Flatten()(keras.layers.Conv2D(2, 3, padding="same")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(8)(flat))
+    with pytest.raises(UserInputError, match="depend on its input size"):
+        with_input_size(model, 16, 16)

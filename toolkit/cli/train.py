@@ -106,7 +106,11 @@ def train(
     weight_decay: float = typer.Option(
         _DEFAULT.weight_decay, help="AdamW decoupled weight decay (0: plain Adam)."
     ),
-    input_size: int = typer.Option(None, help="Square input size (default: the architecture's)."),
+    input_size: int = typer.Option(
+        None,
+        help="Square input size (default: the architecture's; with --init-from a model, "
+        "the model's, and another size resizes it: progressive resizing).",
+    ),
     alpha: float = typer.Option(None, help="MobileNetV2 width multiplier."),
     loss: str = typer.Option(
         _DEFAULT.loss, help="soft_ce (FER+ vote distribution) | ce (majority) | focal."

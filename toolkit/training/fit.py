@@ -9,6 +9,7 @@ best checkpoint is written every time validation improves.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -67,24 +68,20 @@ def _fine_tunes_a_model(config: TrainConfig) -> bool:
 
 
 def _preprocess_spec(config: TrainConfig) -> PreprocessSpec:
-    """A fine-tuned model keeps the input it was trained on (read from the JSON beside
-    it, as everywhere else): feeding zoo:mini_xception's 48x48 with the registry's
-    default 64x64 would fail deep inside Keras. A new model takes the registry's
-    default, or `--input-size`."""
+    """A fine-tuned model keeps how it was fed (read from the JSON beside it, as
+    everywhere else): feeding zoo:mini_xception's 48x48 with the registry's default
+    64x64 would fail deep inside Keras. `--input-size` on a fine-tuned model resizes
+    it (progressive resizing) and keeps the rest of its preprocessing. A new model
+    takes the registry's default, or `--input-size`."""
     from emoedge.models import get_spec
 
     if _fine_tunes_a_model(config):
-        from emoedge.errors import UserInputError
         from emoedge.models.zoo import model_preprocess_spec
 
         stated = model_preprocess_spec(config.init_from)
-        if config.input_size not in (None, stated.height):
-            raise UserInputError(
-                f"--input-size {config.input_size}: {config.init_from} takes "
-                f"{stated.height}x{stated.width} inputs; a fine-tuned model keeps its input "
-                "size (leave --input-size out)"
-            )
-        return stated
+        if config.input_size in (None, stated.height):
+            return stated
+        return dataclasses.replace(stated, height=config.input_size, width=config.input_size)
     base = get_spec(config.model).default_input
     if config.input_size is None:
         return base
@@ -98,10 +95,20 @@ def _build_or_init(config: TrainConfig, spec: PreprocessSpec):
     from emoedge.models import build_model
 
     if _fine_tunes_a_model(config):
+        from emoedge.models import with_input_size
         from emoedge.models.zoo import load_keras_model
 
         log.info("fine-tuning %s", config.init_from)
-        return load_keras_model(config.init_from)
+        model = load_keras_model(config.init_from)
+        if tuple(model.input_shape[1:3]) != (spec.height, spec.width):
+            log.info(
+                "resizing its input from %dx%d to %dx%d",
+                *model.input_shape[1:3],
+                spec.height,
+                spec.width,
+            )
+            model = with_input_size(model, spec.height, spec.width)
+        return model
     model = build_model(config.model, input_size=spec.height, **config.model_options)
     if config.init_from:
         from emoedge.models.mini_xception import load_fer2013_weights
