@@ -295,7 +295,9 @@ def test_a_resized_model_computes_what_it_computed_on_the_same_pixels():
     image = np.random.default_rng(0).uniform(-1, 1, (2, height, width, channels))
     same_size = with_input_size(bigger, height, width)
     np.testing.assert_allclose(
-        same_size(image.astype("float32")).numpy(), model(image.astype("float32")).numpy(), atol=1e-6
+        same_size(image.astype("float32")).numpy(),
+        model(image.astype("float32")).numpy(),
+        atol=1e-6,
     )
     assert bigger(np.zeros((1, height + 16, width + 16, channels), "float32")).shape == (1, 8)
 
