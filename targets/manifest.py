@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -85,27 +85,42 @@ class _Fields:
         return value
 
 
+#: a flat record's field annotation -> what its JSON value must be
+_ANNOTATION_KINDS = {"str": "a string", "int": "an integer", "float": "a number"}
+
+
+class _FlatRecord:
+    """A record of plain fields whose JSON keys are its dataclass fields in order,
+    read with each field's kind from its annotation (`str`, `int`, `float`; `X |
+    None` is optional). Records whose keys or values differ from their fields
+    (shapes as tuples, renamed keys, nested records) have a reader of their own."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def _read(cls, f: _Fields) -> Any:
+        values = []
+        for item in fields(cls):  # type: ignore[arg-type]
+            annotation = str(item.type)
+            optional = annotation.endswith(" | None")
+            kind = _ANNOTATION_KINDS[annotation.removesuffix(" | None")]
+            values.append(f.get(item.name, kind) if optional else f.need(item.name, kind))
+        return cls(*values)
+
+
 def _without_none(record: dict[str, Any], *optional: str) -> dict[str, Any]:
     """`record` less the `optional` keys that are None: left out, not written as null."""
     return {k: v for k, v in record.items() if k not in optional or v is not None}
 
 
 @dataclass(frozen=True)
-class FileEntry:
+class FileEntry(_FlatRecord):
     """One build file: its path inside the folder, size and sha256."""
 
     path: str
     bytes: int
     sha256: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # flat: the fields in order are the JSON keys
-
-    @classmethod
-    def _read(cls, f: _Fields) -> FileEntry:
-        return cls(
-            f.need("path", "a string"), f.need("bytes", "an integer"), f.need("sha256", "a string")
-        )
 
 
 def file_entry(root: Path, relative: str) -> FileEntry:
@@ -115,7 +130,7 @@ def file_entry(root: Path, relative: str) -> FileEntry:
 
 
 @dataclass(frozen=True)
-class ModelOrigin:
+class ModelOrigin(_FlatRecord):
     """The float model a build was made from (`file`: its name; a host path means
     nothing on a device)."""
 
@@ -134,16 +149,6 @@ class ModelOrigin:
             "parameters": self.parameters,
         }
         return _without_none(record, "file", "sha256", "parameters")
-
-    @classmethod
-    def _read(cls, f: _Fields) -> ModelOrigin:
-        return cls(
-            f.need("name", "a string"),
-            f.need("source", "a string"),
-            f.get("file", "a string"),
-            f.get("sha256", "a string"),
-            f.get("parameters", "an integer"),
-        )
 
 
 @dataclass(frozen=True)
@@ -237,7 +242,7 @@ class DetectorEntry:
 
 
 @dataclass(frozen=True)
-class Sizes:
+class Sizes(_FlatRecord):
     """The model's bytes against the float model's (the .keras file, and 4 bytes a weight)."""
 
     float_keras_bytes: int
@@ -246,22 +251,9 @@ class Sizes:
     ratio_to_float_keras: float
     ratio_to_float32_weights: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # flat: the fields in order are the JSON keys
-
-    @classmethod
-    def _read(cls, f: _Fields) -> Sizes:
-        return cls(
-            f.need("float_keras_bytes", "an integer"),
-            f.need("float32_weights_bytes", "an integer"),
-            f.need("model_bytes", "an integer"),
-            f.need("ratio_to_float_keras", "a number"),
-            f.need("ratio_to_float32_weights", "a number"),
-        )
-
 
 @dataclass(frozen=True)
-class ParityCheck:
+class ParityCheck(_FlatRecord):
     """Without FER+: how often the built model agrees with the float one on the
     shipped sample's faces."""
 
@@ -269,18 +261,6 @@ class ParityCheck:
     images: int
     agreement: float
     max_abs_probability_diff: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # flat: the fields in order are the JSON keys
-
-    @classmethod
-    def _read(cls, f: _Fields) -> ParityCheck:
-        return cls(
-            f.need("sample", "a string"),
-            f.need("images", "an integer"),
-            f.need("agreement", "a number"),
-            f.need("max_abs_probability_diff", "a number"),
-        )
 
 
 @dataclass(frozen=True)
