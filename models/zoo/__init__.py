@@ -17,12 +17,12 @@ from emoedge.errors import ModelFileError, UserInputError
 
 ZOO_DIR = Path(__file__).resolve().parent
 PREFIX = "zoo:"
-#: The model `emoedge export` builds when none is named. MobileNetV2 (width 0.5, 64x64)
-#: over the 60k-parameter mini-Xception: better on FER+ valid (84.80% vs 83.17%; the zoo
-#: is chosen on validation) and test (82.63% vs 80.52%), and its rpi int8 build is no
-#: slower: 7.0x vs 6.3x the `fer` peer's FPS in bench-2026-12-03b's race. On wild-sample's
-#: 134 photos the two read alike (50.0% vs 50.7%, within noise:
-#: benchmarks/results/wild_accuracy_2026-12-03c.md).
+#: The model `emoedge export` builds when none is named. MobileNetV2 (width 0.5, 80x80)
+#: over the 60k-parameter mini-Xception: better on FER+ valid (85.40% vs 83.17%; the zoo
+#: is chosen on validation) and test (83.68% vs 80.52%), and its rpi int8 build is about
+#: as fast: 8.4x vs 8.6x the `fer` peer's FPS in bench-2026-12-04's race. On wild-sample's
+#: 134 photos it reads 51.5% of the largest faces right (mini_xception's build 50.7%,
+#: within noise: benchmarks/results/wild_accuracy_2026-12-04.md, -03c.md).
 DEFAULT_MODEL = "zoo:mobilenet_v2"
 
 
