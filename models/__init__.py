@@ -15,4 +15,12 @@ from emoedge.models.registry import (
     with_input_size,
 )
 
-__all__ = ["ModelSpec", "build_model", "count_macs", "get_spec", "list_models", "register_model", "with_input_size"]
+__all__ = [
+    "ModelSpec",
+    "build_model",
+    "count_macs",
+    "get_spec",
+    "list_models",
+    "register_model",
+    "with_input_size",
+]
