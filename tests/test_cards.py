@@ -110,3 +110,23 @@ def test_publish_writes_a_card_measured_on_the_data(tmp_path, ferplus_fixture):
         ],
     )
     assert f"accuracy {card['test_accuracy']:.4f}" in evaluated.stdout
+    # publishing again from data that is not FER+ fails before anything in the zoo moves
+    before = {path.name: path.read_bytes() for path in zoo.iterdir()}
+    empty = tmp_path / "not-ferplus"
+    empty.mkdir()
+    failed = runner.invoke(
+        app,
+        [
+            "models",
+            "publish",
+            str(run),
+            "--name",
+            "tiny",
+            "--data",
+            str(empty),
+            "--zoo-dir",
+            str(zoo),
+        ],
+    )
+    assert failed.exit_code != 0
+    assert {path.name: path.read_bytes() for path in zoo.iterdir()} == before

@@ -5,11 +5,18 @@ figures `emoedge models list` shows, and the preprocessing the model is read wit
 and `<name>.md` (the card a person reads). Every figure comes from evaluating the
 copied file, not from training logs. A host step: it evaluates, so it lives
 beside evaluation, not in `emoedge.models`.
+
+The three files are written into a staging folder inside the zoo and moved into
+place only once every figure is measured: a missing dataset or a failed
+evaluation leaves the published model, its figures and its card as they were,
+never a new model beside an old card.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +34,32 @@ def publish(
     history: str = "",
 ) -> dict:
     """Evaluate a run's best model on FER+ valid and test and write it into the zoo with its card."""
+    record = json.loads((run_dir / "run.json").read_text())
+    zoo_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=zoo_dir, prefix=f".{name}-publishing-") as staging:
+        staged = Path(staging)
+        card = _measure_card(
+            run_dir, record, name, data, staged, description, setup, notes, history
+        )
+        # keras first: until the card moves too, the zoo reads the new model with
+        # the old card only for the instant between two renames on one filesystem
+        for suffix in (".keras", ".json", ".md"):
+            os.replace(staged / f"{name}{suffix}", zoo_dir / f"{name}{suffix}")
+    return card
+
+
+def _measure_card(
+    run_dir: Path,
+    record: dict,
+    name: str,
+    data: Path,
+    staged: Path,
+    description: str,
+    setup: list[str] | None,
+    notes: str,
+    history: str,
+) -> dict:
+    """Write `<name>.keras`, `.json` and `.md` into `staged`, every figure measured there."""
     from emoedge.data.ferplus import load_ferplus
     from emoedge.evaluation import (
         classification_report,
@@ -37,9 +70,7 @@ def publish(
     from emoedge.models.zoo import load_keras_model, model_preprocess_spec
     from emoedge.targets.manifest import sha256_file
 
-    record = json.loads((run_dir / "run.json").read_text())
-    zoo_dir.mkdir(parents=True, exist_ok=True)
-    model_file = zoo_dir / f"{name}.keras"
+    model_file = staged / f"{name}.keras"
     # Re-saved uncompiled: the checkpoint also holds the optimizer's moments,
     # two thirds of its bytes, which nobody running the model needs.
     load_keras_model(run_dir / "model.keras").save(model_file)
@@ -97,6 +128,6 @@ def publish(
         "date": time.strftime("%Y-%m-%d"),
         "protocol": "FER+ majority (FERPlus reference rule), FER2013Test 3,137 images",
     }
-    (zoo_dir / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
-    (zoo_dir / f"{name}.md").write_text(render_markdown(card))
+    (staged / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    (staged / f"{name}.md").write_text(render_markdown(card))
     return card
