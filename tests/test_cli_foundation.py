@@ -1,6 +1,7 @@
 """The train / evaluate / data / models commands, driven through the real CLI."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,24 @@ def test_resume_with_nothing_to_resume_says_so(tmp_path, ferplus_fixture):
     assert result.exit_code == 0, result.output
     assert "no backup in" in result.output and "starting at epoch 1" in result.output
     assert (tmp_path / "typo" / "model.keras").is_file()
+
+
+def test_a_new_run_over_a_finished_one_needs_force(trained_run, ferplus_fixture, tmp_path):
+    """Without --resume or --force a second run would truncate history.csv and, if
+    interrupted, leave its first-epoch model beside the previous run's run.json."""
+    out, _ = trained_run
+    before = (out / "model.keras").read_bytes()
+    refused = invoke_train(ferplus_fixture, out, 1)
+    assert refused.exit_code == 2, refused.output
+    assert "already holds a training run" in refused.output and "--force" in refused.output
+    assert (out / "model.keras").read_bytes() == before
+    copy = tmp_path / "again"
+    shutil.copytree(out, copy)
+    forced = invoke_train(ferplus_fixture, copy, 1, "--force")
+    assert forced.exit_code == 0, forced.output
+    record = json.loads((copy / "run.json").read_text())
+    assert len(record["epochs"]) == 1  # nothing of the two-epoch run is left
+    assert len((copy / "history.csv").read_text().splitlines()) == 2  # header + 1 epoch
 
 
 def test_train_mobilenet_v2_briefly(tmp_path, ferplus_fixture):

@@ -83,7 +83,7 @@ _DEFAULT = TrainConfig()  # the one place training defaults are written
 @user_errors
 def train(
     model: str = typer.Option(
-        _DEFAULT.model, help="Architecture name (see `emoedge models list`)."
+        _DEFAULT.model, help="Architecture name (see `emoedge models architectures`)."
     ),
     data: Path = typer.Option(
         Path(_DEFAULT.data), envvar=DATA_ENV, help="FER+ root or folder-per-class root."
@@ -140,6 +140,12 @@ def train(
     resume: bool = typer.Option(
         False, help="Continue an interrupted run in --out from its last epoch."
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Start over in an --out that holds a previous run, removing its model, "
+        "record and history (without it, such a folder is refused).",
+    ),
     threads: int = typer.Option(None, help="TensorFlow CPU threads (default: all)."),
     onednn: bool = typer.Option(
         _DEFAULT.onednn,
@@ -169,9 +175,10 @@ def train(
     Each epoch's time and images per second go to OUT/history.csv; `--resume`
     continues an interrupted run from its last finished epoch.
     """
-    from emoedge.training.fit import fit
+    from emoedge.training.fit import claim_run_folder, fit
 
     check_output(out_dir, "--out")
+    claim_run_folder(out_dir, resume, force)
 
     config = TrainConfig(
         model=model,

@@ -33,6 +33,39 @@ from emoedge.versions import installed_versions
 log = logging.getLogger(__name__)
 
 
+# What a run leaves that a new run in the same folder would mix with its own: an
+# interrupted second run would pair its one-epoch model.keras with the first
+# run's run.json, and `models publish` would take the pair.
+RUN_OUTPUTS = ("run.json", "model.keras", "last.keras", "history.csv", "backup")
+
+
+def claim_run_folder(out: Path, resume: bool, force: bool) -> None:
+    """Refuse to start a new run over a previous one unless told to (`--force`).
+
+    Checked before any data is read. With `force`, the previous run's outputs are
+    removed first, so nothing of it survives beside the new run's; the teacher
+    cache stays (its key names the teachers and the images).
+    """
+    from emoedge.errors import UserInputError
+
+    if resume:
+        return
+    previous = [name for name in RUN_OUTPUTS if (out / name).exists()]
+    if not previous:
+        return
+    if not force:
+        raise UserInputError(
+            f"{out} already holds a training run ({', '.join(previous)}): --resume "
+            "continues it, --force starts over in it, or give another --out"
+        )
+    import shutil
+
+    for name in previous:
+        path = out / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    log.info("--force: removed the previous run's %s from %s", ", ".join(previous), out)
+
+
 @dataclass
 class TrainResult:
     model_path: Path
@@ -248,6 +281,8 @@ def fit(
     best_path = out / "model.keras"
     backup_dir = out / "backup"
     if not config.resume and backup_dir.exists():
+        # callers of fit() other than the CLI (which claims the folder first):
+        # a stale backup would be restored into a run meant to start afresh
         import shutil
 
         shutil.rmtree(backup_dir)
