@@ -172,6 +172,14 @@ def test_train_distils_from_a_zoo_teacher(tmp_path, ferplus_fixture):
     again = json.loads((tmp_path / "run.json").read_text())["distillation"]
     assert again["teacher_train_accuracy"] == distillation["teacher_train_accuracy"]
 
+    # another subset of the same size and split is scored afresh, not read from the cache
+    for seed in (3, 4):
+        subset = invoke_train(
+            ferplus_fixture, tmp_path, 1, *teacher_options, "--limit", 20, "--seed", seed, "--force"
+        )
+        assert subset.exit_code == 0, subset.output
+        assert "teachers' probabilities from" not in subset.output
+
 
 def test_blended_targets_mix_votes_and_teacher():
     import numpy as np

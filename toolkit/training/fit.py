@@ -365,12 +365,18 @@ def fit(
 def _cached_teacher_probabilities(out: Path, teachers: list[dict], train: FaceSet, compute):
     """The teachers' probabilities, kept in the run folder: scoring 25k faces twice
     (with flips) costs minutes, and `--resume` would otherwise pay it again. The
-    cache is keyed by the teachers' checksums and the data's fingerprint."""
+    cache is keyed by the teachers' checksums, the data's fingerprint and the
+    training images themselves, in order: the fingerprint is the whole split's
+    (a `--limit` subset with another seed shares it) and folder data has none."""
+    import hashlib
+
+    names = hashlib.sha256("\n".join(map(str, train.names)).encode()).hexdigest()
     key = json.dumps(
         {
             "teachers": [t["sha256"] for t in teachers],
             "data": train.extra.get("fingerprint"),
             "images": len(train),
+            "names": names,
         },
         sort_keys=True,
     )
