@@ -261,6 +261,11 @@ def test_ctrl_c_keeps_the_rows_already_measured(quick_bench, ferplus_fixture, tm
     markdown = written["markdown"].read_text()
     assert "**Interrupted** (Ctrl-C) during: zoo:mini_xception tflite:int8" in markdown
     assert json.loads(written["json"].read_text())["interrupted"] == result["interrupted"]
+    # a second run into the same --out goes beside the first, which stays as it was
+    first = written["json"].read_bytes()
+    again = write_outputs(result, tmp_path, "emoedge bench --quick")
+    assert again["json"].parent.name == f"{result['fingerprint_slug']}-2"
+    assert written["json"].read_bytes() == first
 
 
 def test_quick_bench_writes_below_the_current_directory(quick_bench):

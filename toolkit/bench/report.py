@@ -545,8 +545,20 @@ def write_charts(result: dict, folder: Path) -> list[Path]:
     return paths
 
 
+def fresh_results_folder(out: Path, slug: str) -> Path:
+    """OUT/<fingerprint>, or OUT/<fingerprint>-2, -3, ... when a bench is already
+    there: a later partial run (one target, one model, Ctrl-C) must not replace a
+    complete one, nor leave the other run's chart beside its own."""
+    folder = Path(out) / slug
+    number = 1
+    while (folder / "bench.json").exists():
+        number += 1
+        folder = Path(out) / f"{slug}-{number}"
+    return folder
+
+
 def write_outputs(result: dict, out: Path, command: str | None = None) -> dict[str, Path]:
-    folder = Path(out) / result["fingerprint_slug"]
+    folder = fresh_results_folder(out, result["fingerprint_slug"])
     folder.mkdir(parents=True, exist_ok=True)
     result["command"] = command
     written = {

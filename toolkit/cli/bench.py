@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import logging
 import shlex
 import sys
 from pathlib import Path
@@ -14,18 +14,26 @@ from emoedge.cli import app
 from emoedge.cli.common import check_output, console, out, print_table, user_errors
 from emoedge.data.location import DATA_ENV, DEFAULT_FERPLUS
 
+log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("EMOEDGE_DATASETS", REPO.parent / "shared" / "datasets"))
+FIXTURE_FERPLUS = REPO / "tests" / "fixtures" / "ferplus"
+FIXTURE_FRAMES = REPO / "tests" / "fixtures" / "wild" / "images"
+#: the shared wild-sample photos, beside the FER+ default every command reads
+DEFAULT_FRAMES = DEFAULT_FERPLUS.parent / "wild-sample" / "images"
 #: results go below the current directory, not the source tree (a run left untracked
 #: files in benchmarks/results/); results to keep are committed there with --out
 DEFAULT_OUT = Path("bench-results")
 
 
-def _default_data(quick: bool) -> Path | None:
-    fixture = REPO / "tests" / "fixtures" / "ferplus"
-    full = SHARED / "ferplus"
+def _first_folder(quick: bool, full: Path, fixture: Path, what: str) -> Path | None:
+    """--quick reads the repo's fixture first; a full run reads the shared dataset
+    and says so when it has to fall back to the fixture (its figures are then the
+    fixture's, not FER+ test's)."""
     order = (fixture, full) if quick else (full, fixture)
-    return next((p for p in order if p.is_dir()), None)
+    found = next((p for p in order if p.is_dir()), None)
+    if not quick and found == fixture:
+        log.warning("%s not found at %s: benching on the repo's fixture %s", what, full, fixture)
+    return found
 
 
 def _default_out(quick: bool) -> Path:
@@ -34,13 +42,6 @@ def _default_out(quick: bool) -> Path:
     from datetime import date
 
     return DEFAULT_OUT / f"bench-{date.today().isoformat()}{'-quick' if quick else ''}"
-
-
-def _default_frames(quick: bool) -> Path | None:
-    fixture = REPO / "tests" / "fixtures" / "wild" / "images"
-    full = SHARED / "wild-sample" / "images"
-    order = (fixture, full) if quick else (full, fixture)
-    return next((p for p in order if p.is_dir()), None)
 
 
 @app.command(
@@ -61,7 +62,8 @@ process, taking turns of about a second, so that their FPS ratio is taken betwee
 turns a second apart, not minutes (the goal is judged on it; --quick skips it).
 
 Writes bench.json, bench.csv, bench.md, latency.png and accuracy_size.png (size.png
-when too few test images were scored to show accuracy) into OUT/<device fingerprint>/.
+when too few test images were scored to show accuracy) into OUT/<device fingerprint>/
+(OUT/<device fingerprint>-2 and so on when a bench is already there: nothing is overwritten).
 Ctrl-C stops the run but still writes the rows measured so far, marked interrupted
 (exit code 130).
 
@@ -112,7 +114,7 @@ def bench_command(
     frames: Path = typer.Option(
         None,
         "--frames",
-        help="Folder of photos for end-to-end FPS (default: wild-sample/images; --quick: the repo fixture).",
+        help=f"Folder of photos for end-to-end FPS (default: {DEFAULT_FRAMES}; --quick: the repo fixture).",
     ),
     no_peer: bool = typer.Option(False, "--no-peer", help="Do not bench the `fer` package."),
     no_floor: bool = typer.Option(
@@ -140,8 +142,8 @@ def bench_command(
         raise UserInputError(f"{frames}: frames folder not found")
     out_dir = out_dir or _default_out(quick)
     check_output(out_dir, "--out")  # before minutes of measuring, not after
-    data = data or _default_data(quick)
-    frames = frames or _default_frames(quick)
+    data = data or _first_folder(quick, DEFAULT_FERPLUS, FIXTURE_FERPLUS, "FER+")
+    frames = frames or _first_folder(quick, DEFAULT_FRAMES, FIXTURE_FRAMES, "wild-sample photos")
     config = BenchConfig(
         models=models,
         variants=chosen,
