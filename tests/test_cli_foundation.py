@@ -225,6 +225,12 @@ def test_evaluate_prints_and_reports(trained_run, ferplus_fixture, tmp_path):
         (("evaluate", "zoo:nope"), "no zoo model 'nope'"),
         (("train", "--loss", "hinge"), "unknown loss"),
         (("train", "--teacher", "/nonexistent/teacher.keras"), "--teacher model not found"),
+        (("train", "--format", "photo"), "unknown data format 'photo'"),
+        # scored photos as face crops, with no error
+        (("evaluate", "zoo:mini_xception", "--format", "photo"), "unknown data format 'photo'"),
+        # --limit 0 wrote a report on 0 images, a negative one scored a few random images
+        (("evaluate", "zoo:mini_xception", "--limit", 0), "Invalid value for '--limit'"),
+        (("train", "--limit", -5), "Invalid value for '--limit'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message):

@@ -17,6 +17,7 @@ from emoedge.cli.common import (
     progress_bar,
     user_errors,
 )
+from emoedge.data.location import check_data_format, data_format_help
 
 
 @app.command()
@@ -28,9 +29,9 @@ def evaluate(
     ),
     split: str = typer.Option("test", help="train | valid | test (FER+ only)."),
     protocol: str = typer.Option("majority", help="majority (headline FER+ protocol) | all_faces."),
-    data_format: str = typer.Option("ferplus", "--format", help="ferplus | folders."),
+    data_format: str = typer.Option("ferplus", "--format", help=data_format_help()),
     flip_tta: bool = typer.Option(False, help="Average with the mirrored face."),
-    limit: int = typer.Option(None, help="Score a class-stratified subset of this size."),
+    limit: int = typer.Option(None, min=1, help="Score a class-stratified subset of this size."),
     out_dir: Path = typer.Option(
         None,
         "--out",
@@ -49,6 +50,7 @@ def evaluate(
     name = model.replace("zoo:", "zoo-").replace("/", "_").strip("._") or "model"
     target = out_dir or Path("evaluations") / f"{Path(name).stem}-{split}"
     check_output(target, "--out")
+    check_data_format(data_format)
     predictor, spec, info = load_predictor(model)  # a bad model fails before data loads
     if data_format == "ferplus":
         from emoedge.data.ferplus import load_ferplus
@@ -57,7 +59,7 @@ def evaluate(
     else:
         from emoedge.data.folders import load_folders
 
-        faces = load_folders(data)
+        faces = load_folders(data, photos=data_format == "photos")
     faces = faces.limit(limit)
     with progress_bar() as progress:
         task = progress.add_task(f"evaluating on {faces.source}", total=len(faces))
@@ -74,7 +76,7 @@ def evaluate(
             "model": model,
             "model_info": info,
             "data": faces.source,
-            "protocol": protocol,
+            "protocol": protocol if data_format == "ferplus" else None,
             "flip_tta": flip_tta,
             "preprocess": spec.to_dict(),
         }

@@ -9,7 +9,7 @@ import typer
 
 from emoedge.cli import app
 from emoedge.cli.common import check_output, console, out, progress_bar, user_errors
-from emoedge.data.location import DATA_ENV
+from emoedge.data.location import DATA_ENV, data_format_help
 from emoedge.training.augment import AUGMENT_POLICIES
 from emoedge.training.config import TrainConfig
 
@@ -91,8 +91,7 @@ def train(
     data_format: str = typer.Option(
         _DEFAULT.data_format,
         "--format",
-        help="ferplus | folders (root/<emotion>/*.png, face crops) | photos (root/<emotion>/ "
-        "photos: the largest face of each is found and cropped as `emoedge run` crops it).",
+        help=data_format_help(),
     ),
     out_dir: Path = typer.Option(
         Path(_DEFAULT.out), "--out", help="Run folder: model.keras, run.json, history."
@@ -129,8 +128,10 @@ def train(
         _DEFAULT.patience, help="Early stopping patience in epochs on val accuracy."
     ),
     seed: int = typer.Option(_DEFAULT.seed),
-    limit: int = typer.Option(None, help="Train on a class-stratified subset of this many images."),
-    valid_limit: int = typer.Option(None, help="Validate on a subset of this many images."),
+    limit: int = typer.Option(
+        None, min=1, help="Train on a class-stratified subset of this many images."
+    ),
+    valid_limit: int = typer.Option(None, min=1, help="Validate on a subset of this many images."),
     init_from: str = typer.Option(
         None,
         help="Start from a .keras model or zoo:<name> (fine-tune), a FER2013 "

@@ -16,8 +16,25 @@ from emoedge.errors import UserInputError
 DATA_ENV = "EMOEDGE_DATA"
 #: the project's shared datasets as seen from a checkout's root (`../shared/datasets/`)
 DEFAULT_FERPLUS = Path("../shared/datasets/ferplus")
+#: the layouts `--format` names, read by train and evaluate (help and checks)
+DATA_FORMATS = {
+    "ferplus": "the FERPlus layout",
+    "folders": "root/<emotion>/*.png, face crops",
+    "photos": "root/<emotion>/ photos: the largest face of each is found and cropped "
+    "as `emoedge run` crops it",
+}
 #: what a FER+ root holds, for the messages that say how to point at one
 FERPLUS_LAYOUT = "FER2013Train, FER2013Valid, FER2013Test, each with label.csv and its PNGs"
+
+
+def data_format_help() -> str:
+    return " | ".join(f"{name} ({what})" for name, what in DATA_FORMATS.items())
+
+
+def check_data_format(name: str) -> str:
+    if name not in DATA_FORMATS:
+        raise UserInputError(f"unknown data format {name!r}: use one of {', '.join(DATA_FORMATS)}")
+    return name
 
 
 def missing_dataset(root: str | Path) -> UserInputError:
