@@ -142,6 +142,13 @@ def test_compare_rejects_an_unknown_file(tmp_path):
         (["--target", "rpi", "--model", "missing.keras"], 2, "model file not found"),
         (["--target", "rpi", "--precision", "fp32", "--max-drop", "-100"], 1, "--allow-drop"),
         (["--target", "jetson", "--precision", "fp16", "--per-tensor"], 2, "applies to int8"),
+        # options that did nothing were ignored without a word
+        (["--target", "rpi", "--calibration-photos"], 2, "give --calibration"),
+        (
+            ["--target", "jetson", "--precision", "fp16", "--calibration", str(FIXTURE)],
+            2,
+            "a fp16 build has none",
+        ),
     ],
 )
 def test_export_errors_are_one_clear_line(args, code, message, tmp_path):

@@ -265,6 +265,15 @@ def export_build(
             )
     if data is not None and not Path(data).is_dir():
         raise missing_dataset(data)
+    # options that would do nothing are refused, not ignored: the user meant them
+    if calibration_photos and calibration is None:
+        raise UserInputError(
+            "--calibration-photos says what --calibration holds: give --calibration"
+        )
+    if calibration is not None and precision != "int8":
+        raise UserInputError(
+            f"--calibration sets int8 ranges; a {precision} build has none (use --precision int8)"
+        )
     if validation_size < 0 or calibration_size < 1:
         raise UserInputError(
             "the calibration size must be at least 1 and the validation size at least 0 (all)"
