@@ -16,15 +16,16 @@ from emoedge.cache import cache_dir
 from emoedge.errors import ModelFileError, UserInputError
 from emoedge.targets.cpu import int8_sums_saturate, is_x86
 from emoedge.targets.manifest import Build
+from emoedge.targets.pipeline_config import PipelineConfig
 from emoedge.targets.runtimes.base import Runtime
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
-# Faces per GPU call: every call is padded to this batch (see OnnxRuntime.load).
-# The pipeline classifies at most 16 faces a frame by default (--max-faces).
-GPU_BATCH = 16
+# Faces per GPU call: every call is padded to this batch (see OnnxRuntime.load), the
+# pipeline's default cap on faces a frame (--max-faces), so a default frame is one call.
+GPU_BATCH: int = PipelineConfig().max_faces
 
 
 def provider_entry(provider: str, build: Build) -> str | tuple[str, dict[str, str]]:

@@ -12,6 +12,7 @@ import typer
 
 from emoedge.cli import app
 from emoedge.cli.common import check_output, console, out, user_errors
+from emoedge.daemon.systemd import UnitOptions
 from emoedge.errors import UserInputError
 
 daemon_app = typer.Typer(
@@ -36,6 +37,7 @@ events_app = typer.Typer(help="Read the daemon's SQLite event log.", no_args_is_
 app.add_typer(daemon_app, name="daemon")
 app.add_typer(events_app, name="events")
 
+_UNIT = UnitOptions()  # the unit's defaults, written once in emoedge.daemon.systemd
 CONFIG_ARG = typer.Argument(..., help="The daemon's TOML config file.", show_default=False)
 
 
@@ -45,7 +47,8 @@ def run(config: Path = CONFIG_ARG) -> None:
     """Run the daemon in the foreground until SIGTERM or Ctrl-C.
 
     SIGHUP (or POST /v1/reload) re-reads the config without a restart. Stops
-    within 5 seconds, flushing the event log.
+    within a few seconds (STOP_BUDGET_S in emoedge/daemon/service.py), flushing the
+    event log.
     """
     from emoedge.daemon.config import load_config
     from emoedge.daemon.service import DaemonService
@@ -127,7 +130,7 @@ def install(
         "-o",
         help="Where to write the unit [default: /etc/systemd/system/NAME.service].",
     ),
-    name: str = typer.Option("emoedge", help="The unit's name."),
+    name: str = typer.Option(_UNIT.name, help="The unit's name."),
     user: str = typer.Option(
         None,
         help="Run as this user, created (a system user in the video group, no home, no "
@@ -139,8 +142,12 @@ def install(
         "--create-user/--no-create-user",
         help="Create the --user when it does not exist (needs root).",
     ),
-    watchdog: int = typer.Option(30, help="WatchdogSec: restart when the loop hangs this long."),
-    memory_max: str = typer.Option("1G", help="MemoryMax: restart the daemon above this memory."),
+    watchdog: int = typer.Option(
+        _UNIT.watchdog_s, help="WatchdogSec: restart when the loop hangs this long."
+    ),
+    memory_max: str = typer.Option(
+        _UNIT.memory_max, help="MemoryMax: restart the daemon above this memory."
+    ),
 ) -> None:
     """Write a hardened systemd unit (Type=notify, watchdog, Restart=on-failure) for this config.
 
@@ -149,7 +156,7 @@ def install(
     first. Then: `systemctl daemon-reload && systemctl enable --now NAME`.
     """
     from emoedge.daemon.config import load_config
-    from emoedge.daemon.systemd import UnitOptions, ensure_user, unit_warnings, write_unit
+    from emoedge.daemon.systemd import ensure_user, unit_warnings, write_unit
 
     cfg = load_config(config)
     if watchdog < 5:

@@ -21,9 +21,12 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from emoedge.daemon.config import DaemonConfig
 from emoedge.errors import UserInputError
+
+if TYPE_CHECKING:  # the CLI reads UnitOptions' defaults at start-up, without pydantic
+    from emoedge.daemon.config import DaemonConfig
 
 log = logging.getLogger(__name__)
 
