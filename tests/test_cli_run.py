@@ -396,3 +396,21 @@ def test_help_shows_the_pipelines_defaults_and_docs():
         assert (
             f"{option} <str> {SETTINGS[key].doc}" in text or f"{option} {SETTINGS[key].doc}" in text
         )
+
+
+def test_the_runtime_and_detector_docs_name_each_registered_one():
+    """Their help lists the registries' names by hand (PipelineConfig stays free of the
+    runtime modules' imports); a runtime or detector added or renamed must show there."""
+    import re
+
+    from emoedge.targets.detectors import DETECTORS, HOST_ONLY
+    from emoedge.targets.pipeline_config import SETTINGS
+    from emoedge.targets.runtimes import RUNTIMES
+
+    runtime_doc = SETTINGS["runtime"].doc
+    assert re.search(r"\(([^)]*)\)", runtime_doc).group(1).split(" | ") == list(RUNTIMES)
+    detector_doc = SETTINGS["detector"].doc
+    named = set(re.findall(r"\b(haar|mtcnn|blazeface(?:-full)?)\b", detector_doc))
+    assert named == set(DETECTORS)
+    for name in HOST_ONLY:
+        assert f"{name} on a host with TensorFlow" in detector_doc

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import typer
 
+from emoedge.bench.runner import Settings
 from emoedge.cache import cache_dir
 from emoedge.cli import app
 from emoedge.cli.common import check_output, console, out, print_table, user_errors
 from emoedge.data.location import DATA_ENV, DEFAULT_FERPLUS
+from emoedge.targets.profiles import PROFILES
+
+_QUICK = Settings.quick()  # what --quick measures, written once in emoedge.bench.runner
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +91,8 @@ def bench_command(
         None,
         "--target",
         "-t",
-        help="rpi, jetson or x86: bench only what that target's build runs (its format, each precision).",
+        help=f"{', '.join(PROFILES)}: bench only what that target's build runs (its format, each "
+        "precision).",
     ),
     variants: list[str] = typer.Option(
         None,
@@ -97,7 +102,8 @@ def bench_command(
     quick: bool = typer.Option(
         False,
         "--quick",
-        help="Small sample: up to 300 FER+ test images and 8 photos (fewer if the folders hold fewer; the report counts what was used, and prints no accuracy from too few images), short latency runs, no race (FPS ratios to the peer marked unreliable), Keras timed at all cores only. Under a minute once builds are cached.",
+        help=f"Small sample: up to {_QUICK.accuracy_limit} FER+ test images and "
+        f"{_QUICK.frames_limit} photos (fewer if the folders hold fewer; the report counts what was used, and prints no accuracy from too few images), short latency runs, no race (FPS ratios to the peer marked unreliable), Keras timed at all cores only. Under a minute once builds are cached.",
     ),
     out_dir: Path = typer.Option(
         None,
@@ -125,7 +131,6 @@ def bench_command(
     from emoedge.bench.formats import parse_variant, variants_for_target
     from emoedge.bench.memory import quiet_library_notices
     from emoedge.bench.report import peer_ratio_lines, rich_table, write_outputs
-    from emoedge.bench.runner import Settings
     from emoedge.errors import UserInputError
     from emoedge.models.zoo import zoo_entries
 

@@ -25,11 +25,10 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Class counts, vote agreement and image sizes of a dataset folder."""
+    from emoedge.data.ferplus import SPLITS
     from emoedge.data.inspect import inspect_ferplus, inspect_folders
 
-    is_ferplus = root.is_dir() and any(
-        (root / f"FER2013{s}").is_dir() for s in ("Train", "Valid", "Test")
-    )
+    is_ferplus = root.is_dir() and any((root / folder).is_dir() for folder in SPLITS.values())
     summary = inspect_ferplus(root) if is_ferplus else inspect_folders(root)
     if as_json:
         out.print_json(json.dumps(summary))

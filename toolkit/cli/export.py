@@ -12,6 +12,13 @@ from emoedge.data.location import DATA_ENV
 from emoedge.export import DEFAULT_MAX_DROP, DEFAULT_VALIDATION_SIZE
 from emoedge.models.zoo import DEFAULT_MODEL
 from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
+from emoedge.targets.profiles import PROFILES
+
+#: one line per target, from the profiles themselves
+TARGET_TABLE = "\n".join(
+    f"{name:<7} {profile.description} (precisions: {', '.join(profile.precisions)})"
+    for name, profile in PROFILES.items()
+)
 
 
 @app.command(
@@ -19,17 +26,15 @@ from emoedge.quantization.base import DEFAULT_CALIBRATION_SIZE
     help=f"""Quantize a float model and write a build folder for a device.
 
 \b
-rpi     TFLite int8 for LiteRT with XNNPACK
-x86     OpenVINO IR int8 (NNCF post-training quantization)
-jetson  ONNX QDQ int8 for TensorRT / ONNX Runtime (fp16 also offered)
+{TARGET_TABLE}
 
 The build holds the model file(s), the face detector's model, manifest.json
 (labels, preprocessing, quantization, runtime settings, sha256 of every file,
 float and quantized accuracy) and a README for the device. With --data,
 calibration uses a class-balanced sample of FER+ train and the parity gate runs
 the built model in its real runtime on FER+ valid, failing when accuracy drops
-more than --max-drop points. Without it, the FER+ sample the package ships (128
-train faces, 64 valid) calibrates and checks that the built model agrees with the
+more than --max-drop points. Without it, the FER+ sample the package ships (a few
+train and valid faces per class) calibrates and checks that the built model agrees with the
 float one; accuracy is then not measured, and the build says so. Examples:
 
 \b
@@ -40,7 +45,9 @@ float one; accuracy is then not measured, and the build says so. Examples:
 )
 @user_errors
 def export_command(
-    target: str = typer.Option(..., "--target", "-t", help="Device profile: rpi, x86 or jetson."),
+    target: str = typer.Option(
+        ..., "--target", "-t", help=f"Device profile: {', '.join(PROFILES)}."
+    ),
     model: str = typer.Option(
         DEFAULT_MODEL, "--model", "-m", help="Float model: a .keras file or zoo:<name>."
     ),
