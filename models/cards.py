@@ -7,6 +7,7 @@ imports neither evaluation nor the build contract.
 
 from __future__ import annotations
 
+from emoedge.data.preprocess import SCALE_RANGES
 from emoedge.labels import EMOTIONS
 
 INTENDED_USE = (
@@ -113,6 +114,14 @@ def _distillation_lines(distillation: dict | None) -> list[str]:
     ]
 
 
+def _input_row(card: dict) -> str:
+    """What the card's own preprocessing says the model takes, not a fixed phrase."""
+    stated = card["preprocess"]
+    low, high = SCALE_RANGES[stated["scale"]]
+    pixels = "grayscale" if stated["channels"] == 1 else "RGB"
+    return f"{card['input']} {pixels}, scaled to [{low:g}, {high:g}]"
+
+
 def render_markdown(card: dict) -> str:
     test, valid = card["reports"]["test_majority"], card["reports"]["valid_majority"]
     lines = [
@@ -125,7 +134,7 @@ def render_markdown(card: dict) -> str:
         f"| Architecture | {card['architecture']} |",
         f"| Parameters | {card['parameters']:,} |",
         f"| MACs per face | {card['macs']:,} |",
-        f"| Input | {card['input']} grayscale, scaled to [-1, 1] (`emoedge.data.preprocess`) |",
+        f"| Input | {_input_row(card)} (`emoedge.data.preprocess`) |",
         f"| Classes | {', '.join(EMOTIONS)} |",
         f"| File | `{card['name']}.keras` ({card['file_bytes']:,} bytes, sha256 `{card['sha256'][:16]}...`) |",
         f"| **FER+ test accuracy (majority, {test['images']:,} images)** | **{_pct(test['accuracy'])}** |",

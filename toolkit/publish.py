@@ -67,7 +67,7 @@ def _measure_card(
         predict_faceset,
     )
     from emoedge.models import count_macs
-    from emoedge.models.zoo import load_keras_model, model_preprocess_spec
+    from emoedge.models.zoo import MODEL_INPUT_KEYS, load_keras_model, model_preprocess_spec
     from emoedge.targets.manifest import sha256_file
 
     model_file = staged / f"{name}.keras"
@@ -100,7 +100,9 @@ def _measure_card(
         "parameters": int(model.count_params()),
         "macs": count_macs(model),
         "input": "x".join(str(v) for v in spec.input_shape),
-        "preprocess": spec.to_dict(),
+        # what the model learned; the face framing (margin, shift) is read from
+        # emoedge.data.preprocess wherever the model is fed, so a copy here would be dead
+        "preprocess": {key: getattr(spec, key) for key in MODEL_INPUT_KEYS},
         "file_bytes": model_file.stat().st_size,
         "sha256": sha256_file(model_file),
         "valid_accuracy": reports["valid_majority"]["accuracy"],

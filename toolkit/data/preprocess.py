@@ -32,6 +32,9 @@ FERPLUS_SHIFT = 0.09
 #: keypoints of a profile or upside-down face are more likely wrong than the face.
 MAX_ROLL = 45.0
 
+#: what each `scale` maps 0..255 pixels to (`to_model_input` does it; cards show it)
+SCALE_RANGES: dict[str, tuple[float, float]] = {"symmetric": (-1.0, 1.0), "unit": (0.0, 1.0)}
+
 
 @dataclass(frozen=True)
 class PreprocessSpec:
@@ -55,8 +58,10 @@ class PreprocessSpec:
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
             raise UserInputError(f"channels must be 1 or 3, got {self.channels}")
-        if self.scale not in ("symmetric", "unit"):
-            raise UserInputError(f"scale must be 'symmetric' or 'unit', got {self.scale!r}")
+        if self.scale not in SCALE_RANGES:
+            raise UserInputError(
+                f"scale must be one of {', '.join(map(repr, SCALE_RANGES))}, got {self.scale!r}"
+            )
         if self.height < 16 or self.width < 16:
             raise UserInputError(f"input size {self.height}x{self.width} is too small (min 16)")
         if not -0.45 < self.margin <= 2.0:
