@@ -28,36 +28,40 @@ LIMITS = (
 )
 
 
+#: TrainConfig field -> `emoedge train` flag (tests/test_cards.py checks each flag
+#: against the command's own options)
+TRAIN_FLAGS = {
+    "model": "--model",
+    "data": "--data",
+    "data_format": "--format",
+    "out": "--out",
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "learning_rate": "--lr",
+    "warmup_epochs": "--warmup-epochs",
+    "weight_decay": "--weight-decay",
+    "input_size": "--input-size",
+    "loss": "--loss",
+    "class_weighting": "--class-weighting",
+    "label_smoothing": "--label-smoothing",
+    "mixup": "--mixup",
+    "patience": "--patience",
+    "seed": "--seed",
+    "limit": "--limit",
+    "valid_limit": "--valid-limit",
+    "init_from": "--init-from",
+    "threads": "--threads",
+    "precision": "--precision",
+}
+
+
 def config_to_command(config: dict) -> str:
     """The `emoedge train` command line that reproduces a run record's config."""
     from emoedge.training.config import TrainConfig
 
     default = TrainConfig().to_dict()
-    flags = {
-        "model": "--model",
-        "data": "--data",
-        "data_format": "--format",
-        "out": "--out",
-        "epochs": "--epochs",
-        "batch_size": "--batch-size",
-        "learning_rate": "--lr",
-        "warmup_epochs": "--warmup-epochs",
-        "weight_decay": "--weight-decay",
-        "input_size": "--input-size",
-        "loss": "--loss",
-        "class_weighting": "--class-weighting",
-        "label_smoothing": "--label-smoothing",
-        "mixup": "--mixup",
-        "patience": "--patience",
-        "seed": "--seed",
-        "limit": "--limit",
-        "valid_limit": "--valid-limit",
-        "init_from": "--init-from",
-        "threads": "--threads",
-        "precision": "--precision",
-    }
     parts = ["emoedge train"]
-    for key, flag in flags.items():
+    for key, flag in TRAIN_FLAGS.items():
         value = config.get(key)
         if key in ("model", "data", "epochs", "seed", "out") or (
             value != default.get(key) and value is not None

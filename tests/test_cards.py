@@ -130,3 +130,15 @@ def test_publish_writes_a_card_measured_on_the_data(tmp_path, ferplus_fixture):
     )
     assert failed.exit_code != 0
     assert {path.name: path.read_bytes() for path in zoo.iterdir()} == before
+
+
+def test_the_cards_flags_are_the_train_commands_own():
+    import typer
+
+    from emoedge.models.cards import TRAIN_FLAGS
+    from emoedge.training.config import TrainConfig
+
+    command = typer.main.get_command(app).commands["train"]
+    options = {opt for param in command.params for opt in param.opts}
+    assert set(TRAIN_FLAGS.values()) <= options
+    assert set(TRAIN_FLAGS) <= set(TrainConfig().to_dict())
