@@ -153,3 +153,27 @@ def test_minute_aggregator_rolls_over():
     last = agg.flush()
     assert last.minute == 60 and last.frames == 1 and last.faces == 0
     assert agg.flush() is None
+
+
+def test_a_failed_batch_leaves_no_id_that_a_later_segment_gets(tmp_path):
+    """SQLite hands a rolled-back row's id to the next insert: an opened segment kept
+    that stale id, and closing it later overwrote the next track's row."""
+    from emoedge.daemon.eventlog import SegmentClose
+
+    path = tmp_path / "ev.db"
+    log = EventLog(path)
+    log.commit(opened=[SegmentOpen(1, "happiness", 100.0)])
+    other = sqlite3.connect(path)
+    other.execute("DROP TABLE minutes")  # the batch's last statement fails after its insert
+    other.commit()
+    lost = SegmentOpen(2, "sadness", 101.0)
+    with pytest.raises(sqlite3.OperationalError):
+        log.commit(opened=[lost], minutes=[MinuteAggregate(1, 3, 1, 1, {"sadness": 1})])
+    assert lost.id is None and log.written == 1
+    (kept,) = log.commit(opened=[SegmentOpen(3, "anger", 102.0)])
+    assert kept.id == 2  # the id the rolled-back insert had taken
+    log.commit(closed=[SegmentClose(lost.id, 103.0, 5, 0.9)])
+    row = other.execute("SELECT track_id, end FROM segments WHERE id = ?", (kept.id,)).fetchone()
+    assert row == (3, None)  # track 3's open segment is untouched
+    other.close()
+    log.close()

@@ -185,6 +185,10 @@ class EventLog:
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
+                # the rolled-back rows' ids go to the next segments written: a stale
+                # id here would let this segment's close overwrite another's row
+                for seg in opened:
+                    seg.id = None
                 raise
             self.written += len(opened)
             self.minutes_written += len(minutes)

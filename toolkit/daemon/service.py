@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -282,13 +283,29 @@ class DaemonService:
         )
         if time.monotonic() - self._last_prune > PRUNE_EVERY_S:
             self._last_prune = time.monotonic()
-            self.log.prune(self.config.events.retention_days)
+            try:
+                self.log.prune(self.config.events.retention_days)
+            except sqlite3.Error:  # retried at the next period; not a camera fault
+                log.exception("event log: retention pruning failed")
 
     def _commit_and_publish(self, batch: Batch) -> None:
         """Durable first, then counted, then told: the order the guarantees rest on."""
         if not batch:
             return
-        self.log.commit(batch.opened, batch.closed, batch.minutes)
+        try:
+            self.log.commit(batch.opened, batch.closed, batch.minutes)
+        except sqlite3.Error:
+            # a full disk or a lock held too long is not a camera fault: the source
+            # keeps running; this batch is lost (rolled back), never half-written,
+            # and not published, since only what is durable is told
+            self.state.loop_errors += 1
+            log.exception(
+                "event log: writing %d opened, %d closed segment(s) and %d minute(s) failed",
+                len(batch.opened),
+                len(batch.closed),
+                len(batch.minutes),
+            )
+            return
         self.state.record_log(self.log.written, self.log.last_id, self.log.minutes_written)
         for event in batch.events:
             data = event.to_dict()
