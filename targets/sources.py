@@ -448,7 +448,12 @@ def open_source(
     else:
         path = Path(text).expanduser()
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if is_image_file(p))
+            try:
+                files = sorted(p for p in path.iterdir() if is_image_file(p))
+            except OSError as exc:  # unreadable (permissions), or gone since is_dir()
+                raise SourceError(
+                    f"{path}: cannot list the folder ({exc.strerror or exc})"
+                ) from exc
             if not files:
                 raise SourceError(
                     f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"

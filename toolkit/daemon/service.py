@@ -204,8 +204,13 @@ class DaemonService:
             self._source_changed.clear()
             try:
                 source = self._source_factory(self.config)
-            except EmoedgeError as exc:
-                if self._retry_after(str(exc), backoff):
+            except Exception as exc:  # whatever failed, the loop thread must live to retry
+                if not isinstance(exc, EmoedgeError):
+                    log.exception("opening source %s failed", self.config.source.shown)
+                message = (
+                    str(exc) if isinstance(exc, EmoedgeError) else f"{type(exc).__name__}: {exc}"
+                )
+                if self._retry_after(message, backoff):
                     break
                 continue
             self._source = source
