@@ -335,7 +335,9 @@ def _loop(
     elif json_path:
         try:
             Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-            sink = open(json_path, "w")  # noqa: SIM115 - closed in finally
+            # line-buffered: each frame's record is on disk when the next starts, so a
+            # killed run (SIGKILL, out of memory, a runtime crash) loses no more than it
+            sink = open(json_path, "w", buffering=1)  # noqa: SIM115 - closed in finally
         except OSError as exc:
             raise UserInputError(
                 f"{json_path}: cannot write --json there ({exc.strerror})"
@@ -374,15 +376,16 @@ def _loop(
             stats["timings"].update(result.timings)
             if sink is not None:
                 sink.write(json.dumps(result.to_dict()) + "\n")
+                if sink is sys.stdout:
+                    sink.flush()  # a reader at the other end of a pipe gets each frame now
             if print_faces:
                 (console if sink is sys.stdout else out).print(_face_line(result), highlight=False)
             if save_crops and result.faces:
                 image = as_uint8_image(frame.image)
                 for face in result.faces:
-                    cv2.imwrite(
-                        str(save_crops / f"{frame.index:06d}_{face.track_id}.png"),
-                        pipeline.crop(image, face),
-                    )
+                    crop_path = save_crops / f"{frame.index:06d}_{face.track_id}.png"
+                    if not cv2.imwrite(str(crop_path), pipeline.crop(image, face)):
+                        raise UserInputError(f"{crop_path}: could not write the crop (disk full?)")
             if video is not None or show:
                 drawn = annotate(frame.image, result) if result.error is None else None
                 if drawn is not None and video is not None:
