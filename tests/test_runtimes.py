@@ -154,6 +154,29 @@ def test_truncated_model_is_a_clear_error(target, tmp_path):
         load_runtime(Build.load(copy, verify=False))
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_model_that_is_not_what_its_manifest_says_is_refused_at_load(target, tmp_path):
+    """The manifest's preprocessing or labels edited away from the model's own: refused
+    when the runtime loads, not at the first face (a traceback, or with OpenVINO's
+    one-face buffer, a wrong answer for a same-sized input of another shape)."""
+    import json
+
+    copy = shutil.copytree(build_for(target), tmp_path / "build")
+    manifest_path = copy / "manifest.json"
+    original = json.loads(manifest_path.read_text())
+    side = original["preprocess"]["height"]
+    wrong_size = json.loads(json.dumps(original))
+    wrong_size["preprocess"]["height"] = wrong_size["preprocess"]["width"] = side + 16
+    manifest_path.write_text(json.dumps(wrong_size))
+    with pytest.raises(ManifestError, match=f"the model takes {side}x{side}x1 inputs"):
+        load_runtime(Build.load(copy))
+    fewer_labels = json.loads(json.dumps(original))
+    fewer_labels["labels"] = fewer_labels["labels"][:7]
+    manifest_path.write_text(json.dumps(fewer_labels))
+    with pytest.raises(ManifestError, match="the model has 8 outputs, the manifest 7 labels"):
+        load_runtime(Build.load(copy))
+
+
 def test_a_broken_onnx_model_is_not_blamed_on_a_provider(tmp_path, caplog):
     """ONNX Runtime's own fallback is off (it printed to stdout); ours tries the next
     provider only when a provider fails, not when the model file does."""

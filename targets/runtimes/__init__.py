@@ -23,8 +23,9 @@ def runtime_class(name: str) -> type[Runtime]:
 
 def load_runtime(build: Build, name: str | None = None, threads: int | None = None) -> Runtime:
     """The runtime the manifest names (or `name`), loaded with the build's model."""
-    runtime = runtime_class(name or build.runtime.name)(threads=threads)
-    return runtime.load(build)
+    runtime = runtime_class(name or build.runtime.name)(threads=threads).load(build)
+    runtime.check_against_manifest()
+    return runtime
 
 
 __all__ = ["RUNTIMES", "Runtime", "load_runtime", "runtime_class"]

@@ -45,6 +45,35 @@ class Runtime(ABC):
     def _predict(self, batch: np.ndarray) -> np.ndarray:
         """The engine's call on a float32 (N, H, W, C) batch with N >= 1."""
 
+    def io_shape(self) -> tuple[tuple[int | None, ...], int | None]:
+        """The loaded model's declared input per face (H, W, C; None where dynamic)
+        and its number of outputs per face (None when dynamic)."""
+        raise NotImplementedError
+
+    def check_against_manifest(self) -> None:
+        """Refuse a model that cannot be what its manifest says: fed the manifest's
+        crops, a model for another input size or label count failed at the first
+        face with the engine's own traceback, or (OpenVINO, one face) took a
+        same-sized buffer of another layout and answered wrongly without an error."""
+        from emoedge.errors import ManifestError
+
+        build = self.build
+        face, classes = self.io_shape()
+        expected = build.preprocess.input_shape
+        if len(face) != len(expected) or any(
+            d is not None and d != e for d, e in zip(face, expected, strict=False)
+        ):
+            shown = "x".join("?" if d is None else str(d) for d in face)
+            raise ManifestError(
+                f"{build.root}: the model takes {shown} inputs, the manifest's preprocessing "
+                f"{'x'.join(map(str, expected))}; rebuild it with emoedge export"
+            )
+        if classes is not None and classes != len(build.labels):
+            raise ManifestError(
+                f"{build.root}: the model has {classes} outputs, the manifest "
+                f"{len(build.labels)} labels; rebuild it with emoedge export"
+            )
+
     def describe(self) -> dict:
         return {"runtime": self.name, "threads": self.threads}
 

@@ -79,6 +79,9 @@ class LiteRTRuntime(Runtime):
         self._batch = int(self._input["shape"][0])
         return self
 
+    def io_shape(self) -> tuple[tuple[int | None, ...], int | None]:
+        return tuple(int(v) for v in self._input["shape"][1:]), int(self._output["shape"][-1])
+
     def _resize(self, batch: int) -> None:
         shape = list(self._input["shape"])
         shape[0] = batch

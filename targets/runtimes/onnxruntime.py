@@ -92,6 +92,13 @@ class OnnxRuntime(Runtime):
         log.debug("onnxruntime providers: %s", self._session.get_providers())
         return self
 
+    def io_shape(self) -> tuple[tuple[int | None, ...], int | None]:
+        def static(dim):
+            return dim if isinstance(dim, int) else None
+
+        classes = static(self._session.get_outputs()[0].shape[-1])
+        return tuple(static(d) for d in self._input.shape[1:]), classes
+
     def _int8_kernels_would_clip(self, build: Build) -> bool:
         """An int8 build bound for the CPU provider of an x86 CPU without VNNI."""
         if build.manifest.precision != "int8" or self.providers[0] != "CPUExecutionProvider":

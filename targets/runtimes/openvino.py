@@ -51,6 +51,13 @@ class OpenVINORuntime(Runtime):
         self.build = build
         return self
 
+    def io_shape(self) -> tuple[tuple[int | None, ...], int | None]:
+        def static(dims):
+            return tuple(None if d.is_dynamic else d.get_length() for d in dims)
+
+        face = static(list(self._compiled.input(0).get_partial_shape())[1:])
+        return face, static(list(self._output.get_partial_shape()))[-1]
+
     def _compile_for_one_face(self, core, model, config):
         """A second copy compiled for batch 1, with its input bound once to a buffer
         the face is copied into, for the most common frame (one face). With the batch
