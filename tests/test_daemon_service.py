@@ -273,12 +273,23 @@ def test_source_that_disappears_is_recovered_and_sighup_reloads(tmp_path, daemon
     try:
         daemon.wait_ready()
         pid = daemon.proc.pid
+        daemon.wait_for(
+            lambda: daemon.json("/v1/status")["events_written"] > 0, what="a track's segment"
+        )
         folder.rename(tmp_path / "away")
         lost = daemon.wait_for(
             lambda: (s := daemon.json("/v1/status"))["state"] == "reconnecting" and s,
             what="reconnecting",
         )
         assert lost["source"]["error"] and daemon.request("/readyz")[0] == 503
+        # the lost source's tracks end at its last frame: none stays open over the
+        # outage, to be carried on by a face in the same place afterwards
+        db = sqlite3.connect(tmp_path / "events.sqlite")
+        segments, still_open = db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(end IS NULL), 0) FROM segments"
+        ).fetchone()
+        db.close()
+        assert segments > 0 and still_open == 0
         assert daemon.json("/healthz")["status"] == "ok"  # alive, just waiting
         time.sleep(1.5)  # a few failed retries
         (tmp_path / "away").rename(folder)

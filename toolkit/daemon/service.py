@@ -99,6 +99,7 @@ class DaemonService:
         self._pending_pipeline: Any = None
         self._dropped_base = 0
         self._last_frame = time.monotonic()
+        self._last_frame_time: float | None = None  # wall clock of the last frame processed
         self._thread: threading.Thread | None = None
         self.pipeline: Any = None
         self.log: EventLog | None = None
@@ -242,11 +243,21 @@ class DaemonService:
                     log.debug("closing the source failed", exc_info=True)
             if self._stop.is_set():
                 break
+            self._end_scene()
             if self._source_changed.is_set():
                 continue  # reload: reopen at once with the new settings
             if self._retry_after(reason, backoff):
                 break
         self._finish()
+
+    def _end_scene(self) -> None:
+        """A source that ended, failed or was replaced ends its tracks at its last
+        frame: what comes after an outage, or from another camera, starts new tracks
+        instead of continuing the old ones' segments across the gap."""
+        with self._loop_lock:
+            if not (self._flushed or self.config.aggregates_only) and self._last_frame_time:
+                self._commit_and_publish(self.changes.finish(self._last_frame_time))
+        self.pipeline.reset()
 
     def _process(self, frame: Any, source: Any) -> None:
         if self._pending_pipeline is not None:
@@ -265,6 +276,7 @@ class DaemonService:
             return
         now = time.time()
         self._last_frame = time.monotonic()
+        self._last_frame_time = now
         data = result.to_dict()
         data["time"] = now
         # width, height: the page draws the boxes of /v1/latest to scale
