@@ -473,3 +473,39 @@ def test_cli_check_takes_a_device_node_as_a_camera(tmp_path, daemon_build):
     found = json.loads(result.stdout)["source_check"]
     # No camera on a CI machine: the daemon looks for camera 0, not for a file.
     assert found == "ok" or "no camera at index 0" in found, found
+
+
+def test_a_refused_reload_changes_nothing(tmp_path, daemon_build, photos):
+    """A reload whose MQTT TLS file exists but is not a certificate is refused, and
+    refused whole: it used to apply the new privacy mode (the loop stopped writing
+    track segments) before the MQTT client failed, while saying it kept the old config."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for photo in photos:
+        shutil.copy(photo, folder / photo.name)
+    port = free_port()
+    config = _config(tmp_path, daemon_build, str(folder), port, source_extra="loop = true")
+    daemon = DaemonProcess(config, port)
+    try:
+        daemon.wait_ready()
+        (tmp_path / "ca.pem").write_text("not a certificate\n")
+        config.write_text(
+            config.read_text()
+            + '\n[privacy]\nmode = "aggregates"\n'
+            + '\n[mqtt]\nenabled = true\nhost = "127.0.0.1"\ntls = true\nca_file = "ca.pem"\n'
+        )
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.wait_for(lambda: "reload refused" in daemon.output(), what="the refusal")
+        before = daemon.json("/v1/status")
+        after = daemon.wait_for(
+            lambda: (
+                (s := daemon.json("/v1/status"))["events_written"] > before["events_written"] and s
+            ),
+            what="segments still written under the running (per-track) config",
+        )
+        assert after["reloads"] == 0
+        assert "cannot use the TLS files" in " ".join(daemon.output().split())
+    finally:
+        daemon.proc.send_signal(signal.SIGTERM)
+        daemon.proc.wait(10)
+        daemon.close()

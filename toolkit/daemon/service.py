@@ -91,6 +91,7 @@ class DaemonService:
         self.state.source_spec = config.source.shown
         self._stop = threading.Event()
         self._reload_requested = threading.Event()
+        self._reload_thread: threading.Thread | None = None
         self._reload_lock = threading.Lock()
         self._loop_lock = threading.Lock()  # the loop's per-frame work vs. the final flush
         self._flushed = False
@@ -151,9 +152,14 @@ class DaemonService:
         return self
 
     def _start_mqtt(self, cfg: DaemonConfig):
+        return self._make_mqtt(cfg).start()
+
+    def _make_mqtt(self, cfg: DaemonConfig):
+        """The publisher, not yet connected: building it checks what can fail (TLS
+        files), so a reload can do that before it changes anything."""
         from emoedge.daemon.mqtt import MqttPublisher
 
-        return MqttPublisher(cfg.mqtt, self.state, aggregates_only=cfg.aggregates_only).start()
+        return MqttPublisher(cfg.mqtt, self.state, aggregates_only=cfg.aggregates_only)
 
     def _set_build_info(self, pipeline: Any) -> None:
         describe = pipeline.describe() if hasattr(pipeline, "describe") else {}
@@ -396,8 +402,13 @@ class DaemonService:
                     for name in limits
                     if getattr(new.http, name) != getattr(old.http, name)
                 ]
-                if new.pipeline != old.pipeline:
-                    self._pending_pipeline = self._pipeline_factory(new)  # fails -> old stays
+                # What can fail is built first, so a refused reload changes nothing
+                # (it used to leave the new pipeline live and MQTT off).
+                pending = self._pipeline_factory(new) if new.pipeline != old.pipeline else None
+                mqtt_changed = new.mqtt != old.mqtt or new.privacy != old.privacy
+                fresh_mqtt = self._make_mqtt(new) if mqtt_changed and new.mqtt.enabled else None
+                if pending is not None:
+                    self._pending_pipeline = pending
                 with self._loop_lock:
                     self.changes.min_frames = new.events.min_frames
                     self.changes.track_timeout_s = new.events.track_timeout_s
@@ -407,13 +418,13 @@ class DaemonService:
                     http = new.http.model_copy(update={"bind": old.http.bind})
                     events = new.events.model_copy(update={"log": old.events.log})
                     self.config = replace(new, http=http, events=events)
-                if new.mqtt != old.mqtt or new.privacy != old.privacy:
+                if mqtt_changed:
                     if self.mqtt is not None:
                         self.mqtt.stop(timeout=1.0)
                         self.mqtt = None
                         self.state.mqtt_connected = False
-                    if new.mqtt.enabled:
-                        self.mqtt = self._start_mqtt(self.config)
+                    if fresh_mqtt is not None:
+                        self.mqtt = fresh_mqtt.start()
                 if new.source != old.source:
                     self.state.source_spec = new.source.shown
                     self._source_changed.set()
@@ -421,7 +432,10 @@ class DaemonService:
                     if source is not None and getattr(source, "live", False):
                         source.close()  # unblock a camera wait; files stop at the next frame
                 if new.events.retention_days != old.events.retention_days:
-                    self.log.prune(new.events.retention_days)
+                    try:
+                        self.log.prune(new.events.retention_days)
+                    except sqlite3.Error:  # the loop prunes again within PRUNE_EVERY_S
+                        log.exception("event log: retention pruning failed")
                 self.state.reloads += 1
                 # Last, with the state: the HTTP process never shows the new access or
                 # privacy settings beside a status that does not count this reload yet.
@@ -434,6 +448,14 @@ class DaemonService:
                 return {"reloaded": True, "changed": changed, "restart_required": restart}
             finally:
                 notify("READY=1")
+
+    def _reload_on_signal(self) -> None:
+        try:
+            self.reload()
+        except UserInputError as exc:
+            log.error("reload refused, keeping the running config: %s", exc)
+        except Exception:
+            log.exception("reload failed, keeping the running config")
 
     def stop(self) -> None:
         """Stop within `STOP_BUDGET_S`: end the loop, flush the log, say goodbye."""
@@ -498,12 +520,16 @@ class DaemonService:
         limit = self.config.source.stall_timeout_s + max(10.0, self.config.source.retry_max_s)
         try:
             while not self._stop.wait(0.2):
-                if self._reload_requested.is_set():
+                if self._reload_requested.is_set() and not (
+                    self._reload_thread is not None and self._reload_thread.is_alive()
+                ):
+                    # off this thread: it alone pings the watchdog, and loading a new
+                    # build (a TensorRT engine) can take longer than WatchdogSec
                     self._reload_requested.clear()
-                    try:
-                        self.reload()
-                    except UserInputError as exc:
-                        log.error("reload refused, keeping the running config: %s", exc)
+                    self._reload_thread = threading.Thread(
+                        target=self._reload_on_signal, name="emoedge-reload", daemon=True
+                    )
+                    self._reload_thread.start()
                 self._check_stall()
                 if self.http is not None:
                     self.http.restart_if_dead()
