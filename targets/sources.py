@@ -242,6 +242,11 @@ class Source:
         self._cond = threading.Condition()
         self._error: BaseException | None = None
         self._stop = threading.Event()
+        # held across each read and the release: OpenCV's VideoCapture is not
+        # thread-safe, and close() comes from other threads (stop, reload, the
+        # stall monitor) exactly when a read may be blocked for seconds
+        self._io_lock = threading.Lock()
+        self._released = False
         self._thread: threading.Thread | None = None
         if threaded:
             self._thread = threading.Thread(
@@ -255,9 +260,12 @@ class Source:
 
     def _read_one(self) -> Frame | None:
         start = time.perf_counter()
-        got = self.reader.read()
-        if got is None and self.loop and self.reader.rewind():
+        with self._io_lock:
+            if self._released:
+                return None
             got = self.reader.read()
+            if got is None and self.loop and self.reader.rewind():
+                got = self.reader.read()
         if got is None:
             return None
         image, timestamp = got
@@ -329,7 +337,22 @@ class Source:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
-        self.reader.release()
+        if self._io_lock.acquire(timeout=0.1):
+            try:
+                self._release_now()
+            finally:
+                self._io_lock.release()
+        else:  # a read is blocked (a stream's timeout): release once it returns
+            threading.Thread(target=self._release_after_read, daemon=True).start()
+
+    def _release_now(self) -> None:
+        if not self._released:
+            self._released = True
+            self.reader.release()
+
+    def _release_after_read(self) -> None:
+        with self._io_lock:
+            self._release_now()
 
     def __enter__(self) -> Source:
         return self

@@ -142,3 +142,43 @@ def test_close_stops_a_threaded_source(video):
     source.close()
     with pytest.raises(StopIteration):
         next(source)
+
+
+def test_close_never_releases_the_device_under_a_blocked_read():
+    """close() comes from other threads (stop, reload, the stall monitor) when a
+    camera or stream read is blocked; OpenCV's VideoCapture is not thread-safe, so
+    the release waits for the read to return instead of running beside it."""
+    import threading
+
+    from emoedge.targets.sources import Reader, Source
+
+    class BlockingCamera(Reader):
+        """A device whose read blocks until unblocked, and that records overlaps."""
+
+        live = True
+
+        def __init__(self):
+            self.unblock, self.reading = threading.Event(), threading.Event()
+            self.in_read, self.released, self.released_during_read = False, False, False
+
+        def read(self):
+            self.in_read = True
+            self.reading.set()
+            self.unblock.wait(10)
+            self.in_read = False
+            return np.zeros((8, 8, 3), np.uint8), 0.0
+
+        def release(self):
+            self.released_during_read |= self.in_read
+            self.released = True
+
+    camera = BlockingCamera()
+    source = Source(camera, threaded=True)
+    assert camera.reading.wait(5)
+    source.close()  # returns although the read is still blocked
+    assert not camera.released
+    camera.unblock.set()
+    deadline = time.monotonic() + 5
+    while not camera.released and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert camera.released and not camera.released_during_read
