@@ -114,23 +114,32 @@ class CaptureReader(Reader):
         count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.length = count if not live and count > 0 else None
         self._failures = 0
+        # a stream that stops without a reset fails each read only after its read
+        # timeout: counted in reads, MAX_FAILED_READS of them hung for minutes
+        self._timeout_s = timeout_s
+        self._last_good = time.monotonic()
 
     def read(self) -> tuple[np.ndarray, float] | None:
         while True:
             ok, image = self._capture.read()
             if ok and image is not None and image.size:
                 self._failures = 0
+                self._last_good = time.monotonic()
                 if self.live:
                     return image, time.time()
                 return image, self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             if not self.live:
                 return None  # end of the file (or an unreadable tail)
             self._failures += 1
-            if self._failures >= MAX_FAILED_READS:
+            failing_s = time.monotonic() - self._last_good
+            if self._failures >= MAX_FAILED_READS or (
+                self._timeout_s and failing_s >= self._timeout_s
+            ):
                 log.warning(
-                    "%s: %d failed reads in a row; the stream has ended",
+                    "%s: %d failed reads in a row over %.1f s; the stream has ended",
                     self.description,
                     self._failures,
+                    failing_s,
                 )
                 return None
             time.sleep(0.01)
