@@ -348,3 +348,11 @@ def test_the_pipeline_table_is_the_pipelines_own_settings(tmp_path):
     ):
         with pytest.raises(ConfigError, match=message):
             load_config(_write(tmp_path, base.replace("[source]", f"{text}\n[source]")))
+
+
+@pytest.mark.parametrize("spec", ["camera:x", "picamera2:a", "camera:"])
+def test_a_malformed_camera_spec_is_refused_at_load(tmp_path, spec):
+    """The daemon retried such a typo forever as a camera that is not there yet."""
+    _fake_build(tmp_path)
+    with pytest.raises(ConfigError, match="takes a camera number"):
+        load_config(_write(tmp_path, f'[pipeline]\nbuild = "build"\n[source]\nspec = "{spec}"\n'))

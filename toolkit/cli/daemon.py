@@ -69,7 +69,8 @@ def check(
 ) -> None:
     """Validate a config: every key, the build's checksums, the event log, the source.
 
-    Exit code 0 when the daemon would start, 2 with every problem listed when not.
+    Exit code 0 when the daemon would start (its pipeline is loaded here, as the
+    daemon loads it), 2 with every problem listed when not.
     A source that cannot be opened now is a warning, not an error: the daemon
     waits for it.
     """
@@ -82,11 +83,13 @@ def check(
         raise UserInputError("give a config file (or --example)")
     from emoedge.daemon.eventlog import EventLog
     from emoedge.daemon.redact import install_log_redaction, redact
-    from emoedge.targets.manifest import Build
+    from emoedge.daemon.service import load_pipeline
 
     install_log_redaction()
     cfg = config_module.load_config(config)
-    build = Build.load(cfg.pipeline.build)  # checksums
+    # the pipeline as the daemon loads it: checksums, the runtime and detector it
+    # names installed here, the model against its manifest
+    build = load_pipeline(cfg).build
     log = EventLog(cfg.events.log)
     log.close()
     report = {**cfg.summary(), "labels": build.labels, "target": build.target}

@@ -256,6 +256,10 @@ class SourceConfig(_Section):
             raise ValueError(f"must be a string or a camera index, got {value!r}")
         if isinstance(value, str) and not value:
             raise ValueError("must not be empty")
+        device, colon, index = value.partition(":") if isinstance(value, str) else ("", "", "")
+        if colon and device in ("camera", "picamera2") and not index.isdigit():
+            # a typo the daemon would otherwise retry forever as an unavailable camera
+            raise ValueError(f"{device}:N takes a camera number, got {value!r}")
         if isinstance(value, str) and _looks_like_path(value):
             return str(_resolve(_base(info), value))  # a file or folder, relative to the config
         return value

@@ -61,7 +61,7 @@ def _api_settings(config: DaemonConfig) -> ApiSettings:
     )
 
 
-def _load_pipeline(config: DaemonConfig):
+def load_pipeline(config: DaemonConfig):
     from emoedge.targets.pipeline import Pipeline  # runtimes load here, not at import
 
     return Pipeline.from_build(config.pipeline.build, config=config.pipeline.pipeline_config())
@@ -81,7 +81,7 @@ class DaemonService:
         self,
         config: DaemonConfig,
         *,
-        pipeline_factory: Callable[[DaemonConfig], Any] = _load_pipeline,
+        pipeline_factory: Callable[[DaemonConfig], Any] = load_pipeline,
         source_factory: Callable[[DaemonConfig], Any] = _open_source,
     ) -> None:
         self.config = config
