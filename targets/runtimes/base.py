@@ -59,7 +59,10 @@ class Runtime(ABC):
 
         build = self.build
         face, classes = self.io_shape()
-        expected = build.preprocess.input_shape
+        # a bare model file (`emoedge compare`) has no preprocessing of its own to
+        # hold the model to; its labels still are
+        recorded = build.manifest.preprocess
+        expected = face if recorded is None else build.preprocess.input_shape
         if len(face) != len(expected) or any(
             d is not None and d != e for d, e in zip(face, expected, strict=False)
         ):
