@@ -438,7 +438,11 @@ def test_page_in_aggregates_only_mode_shows_counts_and_says_so(
         )
         assert page.is_hidden("#frame")  # no boxes: counts only
         assert re.fullmatch(r"\w+: \d+", page.text_content("#faces li") or "")
+        # the note states the mode as soon as the status is known, before the stream answers
         assert "off in aggregates-only mode" in page.text_content("#events-note")
+        page.wait_for_function(
+            "() => document.getElementById('events-note').textContent.includes('totals arrive here')"
+        )
         assert _count(page, "#event-list li[data-kind=track]") == 0
         assert not seen["errors"], seen["errors"]
     finally:

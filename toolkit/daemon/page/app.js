@@ -40,6 +40,7 @@ let lastError = null;
 let previewWanted = true;
 let previewAbort = null;
 let previewLive = false;
+let eventsLive = false; // the event stream has answered; until then the note says it is connecting
 
 class Unauthorized extends Error {}
 
@@ -150,6 +151,7 @@ function begin() {
   $("app").hidden = false;
   $("logout").hidden = !token;
   showStatus(status);
+  note(); // the mode is known from the status: say it before the event stream answers
   every(STATUS_MS, async () => showStatus(await getJson("/v1/status")), "status");
   every(LATEST_MS, async () => showLatest(await getJson("/v1/latest")), "latest frame");
   every(HISTORY_MS, loadHistory, "history");
@@ -409,6 +411,7 @@ async function readEvents(mine) {
   while (mine === generation) {
     try {
       const response = await request("/v1/events");
+      eventsLive = true;
       note();
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
@@ -431,6 +434,7 @@ async function readEvents(mine) {
         }
       }
     } catch (error) {
+      eventsLive = false;
       if (error instanceof Unauthorized) { failed(error, "events"); return; }
       note(`Event stream interrupted (${error.message}); reconnecting…`);
     }
@@ -501,9 +505,10 @@ function note(text) {
   if (paused) {
     el.textContent = `Paused · ${pending.length} new`;
   } else {
+    const arrive = eventsLive ? "arrive here" : "will arrive here (connecting…)";
     el.textContent = aggregatesOnly()
-      ? "Per-person track events are off in aggregates-only mode; minute totals arrive here."
-      : "Live: track changes as they happen.";
+      ? `Per-person track events are off in aggregates-only mode; minute totals ${arrive}.`
+      : eventsLive ? "Live: track changes as they happen." : "Connecting to the event stream…";
   }
 }
 
