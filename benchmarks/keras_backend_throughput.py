@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from reports import print_report  # same folder: run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 # One measurement in a fresh process: build the registry model, one warm-up fit
 # (tracing, allocation), then `steps` batches timed. Prints one JSON line.
@@ -157,10 +159,7 @@ def main() -> None:
             f"| {label} | {size}x{size} | {tf_median:.0f} ({tf_runs}) | "
             f"{torch_median:.0f} ({torch_runs}) | {torch_median / tf_median:.2f}x |"
         )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    print_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from reports import print_report  # same folder: run as a script
 
 PROVIDER_LISTS = {
     "cpu": ["CPUExecutionProvider"],
@@ -163,10 +164,7 @@ def main() -> None:
             f"| {row['max_abs_diff_vs_cpu']:.4f} | {row['p50_ms']:.3f} | {row['p95_ms']:.3f} "
             f"| {row['faces_per_s_batch256']:,.0f} |"
         )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    print_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 import json
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from emoedge.cli import app
-from emoedge.models.cards import config_to_command
+from emoedge.models.cards import config_to_command, render_markdown
 from emoedge.training.config import TrainConfig
 
 
@@ -142,3 +144,17 @@ def test_the_cards_flags_are_the_train_commands_own():
     options = {opt for param in command.params for opt in param.opts}
     assert set(TRAIN_FLAGS.values()) <= options
     assert set(TRAIN_FLAGS) <= set(TrainConfig().to_dict())
+
+
+ZOO = Path(__file__).resolve().parents[1] / "models" / "zoo"
+
+
+@pytest.mark.parametrize("name", ["mini_xception", "mobilenet_v2"])
+def test_each_zoo_card_is_what_its_json_renders(name):
+    """The .json is the card's one source; an edit made to the .md alone (or notes that
+    repeat what the renderer adds) shows up here instead of in a reader's eyes."""
+    card = json.loads((ZOO / f"{name}.json").read_text())
+    markdown = (ZOO / f"{name}.md").read_text()
+    assert markdown == render_markdown(card)
+    seed_sentence = f"Seed {card['training']['seed']}; "
+    assert markdown.count(seed_sentence) == 1

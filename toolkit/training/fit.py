@@ -77,20 +77,18 @@ class TrainResult:
 
 def load_training_data(config: TrainConfig) -> tuple[FaceSet, FaceSet]:
     """Train and validation sets for the config's data format."""
-    if config.data_format == "ferplus":
+    from emoedge.data.location import check_data_format
+
+    if check_data_format(config.data_format) == "ferplus":
         from emoedge.data.ferplus import load_ferplus
 
         train = load_ferplus(config.data, "train", "majority")
         valid = load_ferplus(config.data, "valid", "majority")
-    elif config.data_format in ("folders", "photos"):
+    else:  # the two folder layouts: face crops, or photos whose largest face is cut out
         from emoedge.data.folders import load_folder_split
 
         photos = config.data_format == "photos"
         train, valid = load_folder_split(config.data, seed=config.seed, photos=photos)
-    else:
-        from emoedge.errors import UserInputError
-
-        raise UserInputError(f"unknown data format {config.data_format!r}")
     return train.limit(config.limit, config.seed), valid.limit(config.valid_limit, config.seed)
 
 
