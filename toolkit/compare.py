@@ -22,8 +22,9 @@ from emoedge.targets.manifest import Build, Manifest, RuntimeEntry, file_entry
 log = logging.getLogger(__name__)
 
 
-def quantized_build(path: str | Path) -> Build:
-    """A build folder (verified), or an in-memory build around a bare model file."""
+def quantized_build(path: str | Path, labels: tuple[str, ...] = tuple(EMOTIONS)) -> Build:
+    """A build folder (verified), or an in-memory build around a bare model file,
+    whose outputs are `labels` (the runtimes hold the model to their count)."""
     path = Path(path)
     if path.is_dir() or path.name == "manifest.json":
         return Build.load(path)
@@ -48,7 +49,7 @@ def quantized_build(path: str | Path) -> Build:
     manifest = Manifest(
         format=fmt.name,
         precision="unknown",
-        labels=tuple(EMOTIONS),
+        labels=labels,
         runtime=RuntimeEntry(fmt.runtime),
         files=files,
     )
