@@ -136,12 +136,12 @@ def measure_peak(repeats: int = 5) -> dict:
         "probe_macs": PEAK_MACS,
         "cores": cores,
     }
+    # the probe is one convolution, not a classifier: one "label" per output channel
+    channels = tuple(f"channel {i}" for i in range(PEAK_FILTERS))
     with tempfile.TemporaryDirectory() as tmp:
         for precision in ("fp32", "int8"):
             folder = Path(tmp) / precision
             artifact = quantizer.quantize(ConvertRequest(model, calibration, precision, folder))
-            # the probe is one convolution, not a classifier: one "label" per output channel
-            channels = tuple(f"channel {i}" for i in range(PEAK_FILTERS))
             build = quantized_build(folder / artifact.files["model"], labels=channels)
             for threads, label in ((1, "1t"), (cores, "all")):
                 seconds = _time_runtime(build, threads, repeats)
